@@ -1,0 +1,112 @@
+/**
+ * The effective configuration after loading and validation (see params.ts for the parameter
+ * table: names, types, defaults, ranges and docs). Keys are Kamailio's modparam names; the few
+ * keys Kamailio does not have (listen, routes, batching, …) are documented as sipcapture's own.
+ */
+
+export type MtMode = 'rand' | 'round_robin' | 'hash';
+export type HashSource = 'call_id' | 'from_user' | 'to_user';
+
+/** A parsed `capture_mode` (spec §5.3), or the implicit `default` mode built from the module params. */
+export interface CaptureMode {
+  name: string;
+  db_url: string;
+  /** Table name templates (strftime patterns allowed), split on `|` and whitespace, no empties. */
+  table_name: string[];
+  mt_mode: MtMode;
+  hash_source: HashSource;
+}
+
+/**
+ * One rule of the request_route equivalent: the first rule whose conditions all hold decides
+ * where a SIP message goes. A rule with no conditions matches everything.
+ */
+export interface RouteRule {
+  /** Match `$rm`: the request method, or for replies the CSeq method. Exact, case-sensitive. */
+  method?: string[];
+  /** Match request or reply. */
+  type?: 'request' | 'reply';
+  /** Regular expression (source) the `Event` header must match (Homer 5: NOTIFY `refer;`). */
+  event?: string;
+  /** Table template for sip_capture(table): strftime on the packet's UTC time. Empty = mode's list. */
+  table?: string;
+  /** Capture mode name; default `default`. */
+  capture_mode?: string;
+  /** false: matching messages are not stored (counted as `filtered`). Default true. */
+  store?: boolean;
+}
+
+export type ListenProtocol = 'udp' | 'tcp';
+
+export interface ListenAddress {
+  /** As written in the config, e.g. `udp:127.0.0.1:9060`. */
+  spec: string;
+  protocol: ListenProtocol;
+  host: string;
+  port: number;
+}
+
+export interface SipcaptureConfig {
+  // ---- Kamailio sipcapture module parameters (seeds §3) ----
+  db_url: string;
+  table_name: string;
+  mt_mode: MtMode;
+  hash_source: HashSource;
+  db_insert_mode: number;
+  capture_on: number;
+  /** Raw `capture_mode` strings as given (Kamailio grammar). Parsed result: captureModes. */
+  capture_mode: string[];
+  hep_capture_on: number;
+  raw_ipip_capture_on: number;
+  raw_moni_capture_on: number;
+  raw_socket_listen: string;
+  raw_interface: string;
+  raw_sock_children: number;
+  promiscuous_on: number;
+  raw_moni_bpf_on: number;
+  capture_node: string;
+  insert_retries: number;
+  insert_retry_timeout: number;
+  callid_aleg_header: string;
+  topoh_unmask: number;
+  nonsip_hook: number;
+  event_callback: string;
+  // ---- Kamailio parameters outside the admin guide (spec §15.1) ----
+  capture_bad_msgs: number;
+  custom_field1_header: string;
+  custom_field2_header: string;
+  custom_field3_header: string;
+  /** topoh's mask_key and callid_prefix, needed by a stand-alone unmask (spec §9). */
+  topoh_mask_key: string;
+  topoh_callid_prefix: string;
+  // ---- sipcapture's own ----
+  /** Listeners, `udp:IP:PORT` / `tcp:IP:PORT` (IPv6 as `udp:[::1]:9060`). */
+  listen: string[];
+  /** `homer5` (per-method daily tables), `default` (sip_capture() with the default mode) or rules. */
+  routes: 'homer5' | 'default' | RouteRule[];
+  /** JS/TS module exporting the event_callback function (nonsip_hook). */
+  hook_module: string;
+  /** Time zone for the `date` column: `UTC` (default) or `local`. */
+  date_time_zone: 'UTC' | 'local';
+  /** Rows per database batch. */
+  batch_size: number;
+  /** Longest time a row waits in a batch before it is flushed, ms. */
+  batch_timeout_ms: number;
+  /** Upper bound on rows waiting for the database, per database URL; beyond it rows are dropped and counted. */
+  queue_max_rows: number;
+  /** Largest accepted HEP frame on TCP, bytes (a larger length field closes the connection). */
+  tcp_max_frame: number;
+  /** Socket receive buffer requested for UDP listeners, bytes (capped by net.core.rmem_max). */
+  udp_recv_buffer: number;
+  log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Minimum seconds between two log lines for the same drop reason. */
+  log_rate_limit_s: number;
+
+  // ---- derived by the loader (not config keys) ----
+  /** All capture modes by name, `default` included (built from db_url/table_name/mt_mode/hash_source). */
+  captureModes: Map<string, CaptureMode>;
+  /** Parsed listen addresses. */
+  listenAddresses: ListenAddress[];
+  /** Resolved route rules (the `homer5`/`default` presets expanded). */
+  routeRules: RouteRule[];
+}
