@@ -23,7 +23,7 @@ export const DropReason = {
   QUEUE_FULL: 'queue_full',
   /** The database rejected the row, retries were exhausted and it could not be spooled. */
   DB_ERROR: 'db_error',
-  /** TCP stream framing failed (bad magic or oversized frame); the connection is closed. */
+  /** TCP stream bytes that are not a HEP3 frame (skipped up to the next `HEP3` magic), or a frame cut off by the close. */
   TCP_FRAMING: 'tcp_framing',
   /** The daemon was shutting down and the row could not be written in time. */
   SHUTDOWN: 'shutdown',

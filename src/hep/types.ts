@@ -45,6 +45,8 @@ export interface HepPacket {
 export interface HepError {
   code: HepErrorCode;
   message: string;
+  /** The chunk type concerned, for chunk errors (`missing_chunk`, `bad_chunk_size`, …). */
+  chunkType?: number;
 }
 
 export type HepErrorCode =
@@ -57,6 +59,8 @@ export type HepErrorCode =
   | 'missing_chunk'
   | 'address_family_mismatch'
   | 'bad_compressed_payload'
-  | 'no_payload';
+  | 'no_payload'
+  /** A vendor-0 chunk with type 0 (invalid in every HEP3 revision; Kamailio drops the packet). */
+  | 'bad_chunk_type';
 
 export type HepDecodeResult = { ok: true; packet: HepPacket } | { ok: false; error: HepError };
