@@ -1,0 +1,386 @@
+/**
+ * Loading and validating the configuration file: one JSON5 object whose keys are the parameter
+ * names of params.ts. Every problem is collected and reported at once (ConfigError), each naming
+ * the key, the value given and what is allowed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import JSON5 from 'json5';
+import type { CaptureMode, ListenAddress, RouteRule, SipcaptureConfig } from './types.js';
+import type { ConfigProblem } from './errors.js';
+import { ConfigError, show, typeName } from './errors.js';
+import type { NamedParamSpec, ParamName } from './params.js';
+import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
+import { parseCaptureMode } from './capture-mode.js';
+import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
+import { parseListenList, parseRawSocketListen } from './listen.js';
+import type { RoutesSetting } from './routes.js';
+import { expandRoutes, modesUsedByRules, validateRoutes } from './routes.js';
+import { splitTableList } from './table-template.js';
+import { closest, didYouMean } from './suggest.js';
+
+export { ConfigError } from './errors.js';
+export type { ConfigProblem } from './errors.js';
+
+export interface ValidateOptions {
+  /** Folder that relative paths (sqlite files, hook_module) are resolved against. Default: the folder of `source`. */
+  baseDir?: string;
+}
+
+/** Reads, parses (JSON5) and validates a configuration file. Throws ConfigError. */
+export function loadConfig(file: string): SipcaptureConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON5.parse<unknown>(text);
+  } catch (e) {
+    const err = e as Error & { lineNumber?: number; columnNumber?: number };
+    const where = err.lineNumber === undefined ? '' : ` at line ${err.lineNumber}, column ${err.columnNumber ?? '?'}`;
+    throw new ConfigError(file, [{ key: '(syntax)', message: `not valid JSON5${where}: ${err.message.replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '')}` }]);
+  }
+  return validateConfig(raw, file);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A checked value; `routes` presets are strings, rule lists RouteRule[]. */
+type Value = number | string | string[] | RouteRule[];
+
+/** Checks one value against its spec; returns the normalised value, or undefined after adding a problem. */
+function checkValue(p: NamedParamSpec, v: unknown, problems: ConfigProblem[]): Value | undefined {
+  const bad = (message: string): undefined => {
+    problems.push({ key: p.name, message });
+    return undefined;
+  };
+  if (v === null) return bad(`null is not allowed (allowed ${allowedText(p)}; leave the key out for the default ${show(p.default)})`);
+  switch (p.type) {
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v)) {
+        return bad(`${show(v)} is ${typeName(v)}; expected an integer (allowed ${allowedText(p)})`);
+      }
+      if (v < p.min || v > p.max) return bad(`${v} is out of range (allowed ${allowedText(p)})`);
+      return v;
+    case 'flag':
+      if (typeof v === 'boolean') return v ? 1 : 0;
+      if (typeof v !== 'number' || !Number.isInteger(v)) {
+        return bad(`${show(v)} is ${typeName(v)}; expected a flag (allowed ${allowedText(p)})`);
+      }
+      if (p.strict && v !== 0 && v !== 1) return bad(`${v} is not allowed (allowed ${allowedText(p)}; Kamailio treats only exactly 1 as on)`);
+      return v === 0 ? 0 : 1;
+    case 'string':
+      if (typeof v !== 'string') return bad(`${show(v)} is ${typeName(v)}; expected a string (allowed ${allowedText(p)})`);
+      if (p.maxLength !== undefined && v.length > p.maxLength) {
+        return bad(`${show(v)} is ${v.length} characters long (allowed ${allowedText(p)})`);
+      }
+      {
+        const why = p.check?.(v);
+        if (why !== undefined) return bad(`${show(v)}: ${why}${why.includes('allowed') ? '' : ` (allowed ${allowedText(p)})`}`);
+      }
+      return v;
+    case 'enum': {
+      if (typeof v !== 'string') return bad(`${show(v)} is ${typeName(v)}; expected one of ${allowedText(p)}`);
+      const found = p.caseInsensitive ? p.values.find((x) => x.toLowerCase() === v.toLowerCase()) : p.values.find((x) => x === v);
+      if (found !== undefined) return found;
+      const caseHint = p.values.find((x) => x.toLowerCase() === v.toLowerCase());
+      const hint = caseHint !== undefined ? ` — values are case-sensitive (as in Kamailio): use ${JSON.stringify(caseHint)}` : didYouMean(v, p.values);
+      return bad(`${show(v)} is not allowed (allowed ${allowedText(p)})${hint}`);
+    }
+    case 'string-list': {
+      const list = typeof v === 'string' ? [v] : v;
+      if (!Array.isArray(list) || !list.every((x): x is string => typeof x === 'string')) {
+        return bad(`${show(v)} is ${typeName(v)}; expected a string or an array of strings (allowed ${allowedText(p)})`);
+      }
+      return list;
+    }
+    case 'routes': {
+      const r = validateRoutes(v);
+      problems.push(...r.problems);
+      return r.routes;
+    }
+  }
+}
+
+/**
+ * Validates a parsed configuration object (the content of the JSON5 file) and builds the
+ * effective configuration. `source` names the file in messages; relative paths are resolved
+ * against its folder unless `options.baseDir` is given. Throws ConfigError listing every problem.
+ */
+export function validateConfig(raw: unknown, source: string, options: ValidateOptions = {}): SipcaptureConfig {
+  const baseDir = options.baseDir ?? path.dirname(path.resolve(source));
+  if (!isRecord(raw)) {
+    throw new ConfigError(source, [{ key: '(top level)', message: `expected an object of parameters, got ${typeName(raw)}` }]);
+  }
+  const problems: ConfigProblem[] = [];
+
+  for (const key of Object.keys(raw)) {
+    if (PARAM_NAMES.has(key)) continue;
+    const unsupported = KAMAILIO_UNSUPPORTED[key];
+    if (unsupported !== undefined) {
+      problems.push({ key, message: `a Kamailio parameter that sipcapture does not have: ${unsupported}` });
+    } else {
+      const hint = didYouMean(key, PARAM_NAMES);
+      problems.push({ key, message: `unknown parameter${hint || ' (the parameters are listed in docs/configuration.md)'}` });
+    }
+  }
+
+  const values = new Map<ParamName, Value>();
+  const invalid = new Set<ParamName>();
+  for (const p of PARAMS) {
+    const given = Object.hasOwn(raw, p.name);
+    const v = given ? checkValue(p, raw[p.name], problems) : (structuredClone(p.default) as Value);
+    if (v === undefined) {
+      invalid.add(p.name);
+      values.set(p.name, structuredClone(p.default) as Value);
+    } else {
+      values.set(p.name, v);
+    }
+  }
+  const num = (k: ParamName): number => values.get(k) as number;
+  const str = (k: ParamName): string => values.get(k) as string;
+  const list = (k: ParamName): string[] => values.get(k) as string[];
+  const ok = (...keys: ParamName[]): boolean => keys.every((k) => !invalid.has(k));
+
+  // ---- capture modes ----
+  const captureModes = new Map<string, CaptureMode>();
+  const modeNames = new Set<string>(['default']);
+  const rawModes = list('capture_mode');
+  const modeKey = (i: number): string => (Array.isArray(raw.capture_mode) ? `capture_mode[${i}]` : 'capture_mode');
+  const named = new Map<string, number>();
+  rawModes.forEach((text, i) => {
+    const r = parseCaptureMode(text);
+    const name = r.ok ? r.mode.name : r.name;
+    if (name !== undefined) {
+      const prev = named.get(name);
+      if (prev !== undefined && name !== 'default') {
+        problems.push({ key: modeKey(i), message: `${show(text)}: the mode name "${name}" is already defined by ${modeKey(prev)} (Kamailio keeps the last one silently; give each mode its own name)` });
+      }
+      named.set(name, i);
+      if (name !== 'default') modeNames.add(name);
+    }
+    if (!r.ok) {
+      for (const m of r.problems) problems.push({ key: modeKey(i), message: `${show(text, Infinity)}: ${m}` });
+    } else if (!captureModes.has(r.mode.name)) {
+      captureModes.set(r.mode.name, { ...r.mode, db_url: resolveDbUrl(r.mode.db_url, baseDir) });
+    }
+  });
+
+  // ---- listen ----
+  const listenList = list('listen');
+  let listenAddresses: ListenAddress[] = [];
+  if (ok('listen')) {
+    const parsed = parseListenList(listenList);
+    listenAddresses = parsed.addresses;
+    const listenKey = (i: number): string => (Array.isArray(raw.listen) ? `listen[${i}]` : 'listen');
+    for (const p of parsed.problems) {
+      problems.push({ key: listenKey(p.index), message: `${show(listenList[p.index])}: ${p.message}` });
+    }
+  }
+
+  // ---- routes, and the default mode when they use it ----
+  const routes = values.get('routes') as RoutesSetting;
+  const routeRules: RouteRule[] = ok('routes') ? expandRoutes(routes) : [];
+  if (Array.isArray(routes)) {
+    routes.forEach((r, i) => {
+      if (r.capture_mode !== undefined && !modeNames.has(r.capture_mode)) {
+        problems.push({
+          key: `routes[${i}].capture_mode`,
+          message: `${show(r.capture_mode)} is not a defined capture mode (defined: ${[...modeNames].join(', ')})${didYouMean(r.capture_mode, modeNames)}`,
+        });
+      }
+    });
+  }
+
+  const dbUrl = resolveDbUrl(str('db_url'), baseDir);
+  const defaultTables = splitTableList(str('table_name'));
+  const defaultMode: CaptureMode = {
+    name: 'default',
+    db_url: dbUrl,
+    table_name: defaultTables,
+    mt_mode: values.get('mt_mode') as CaptureMode['mt_mode'],
+    hash_source: values.get('hash_source') as CaptureMode['hash_source'],
+  };
+  const defaultUsed = ok('routes') && modesUsedByRules(routeRules).has('default');
+  const defaultValid = ok('db_url', 'table_name', 'mt_mode', 'hash_source') && dbUrl !== '' && defaultTables.length > 0;
+  if (defaultValid) {
+    captureModes.set('default', defaultMode);
+  } else if (defaultUsed) {
+    // Kamailio only warns here and then crashes on the first sip_capture() (spec §5.4, §13.12).
+    const why = typeof routes === 'string' ? `routes "${routes}" stores through it` : 'a route rule without capture_mode stores through it';
+    if (ok('db_url') && dbUrl === '') {
+      problems.push({
+        key: 'db_url',
+        message: `"" — the default capture mode needs a database URL because ${why} (allowed sqlite://PATH, postgres://…, mysql://…; or route every rule to a named capture_mode)`,
+      });
+    }
+    if (ok('table_name') && defaultTables.length === 0) {
+      problems.push({ key: 'table_name', message: `${show(str('table_name'))} — the default capture mode needs at least one table because ${why}` });
+    }
+  }
+  // Keep the default first, then the named modes in the order given.
+  const orderedModes = new Map<string, CaptureMode>();
+  const def = captureModes.get('default');
+  if (def) orderedModes.set('default', def);
+  for (const [k, m] of captureModes) if (k !== 'default') orderedModes.set(k, m);
+
+  // ---- cross-checks ----
+  const rawIpip = num('raw_ipip_capture_on');
+  const rawMoni = num('raw_moni_capture_on');
+  if (rawIpip === 1 && rawMoni === 1) {
+    problems.push({
+      key: 'raw_moni_capture_on',
+      message: '1 together with raw_ipip_capture_on 1 — only one raw mode at a time (Kamailio: "only one RAW mode is supported"); set one of them to 0',
+    });
+  }
+  const rsl = str('raw_socket_listen');
+  if (rawMoni === 1 && ok('raw_socket_listen')) {
+    const parsed = rsl === '' ? undefined : parseRawSocketListen(rsl);
+    if (parsed === undefined || (typeof parsed !== 'string' && parsed.ports === null)) {
+      problems.push({
+        key: 'raw_socket_listen',
+        message: `${show(rsl)} — raw_moni_capture_on needs a port or port range here, e.g. "10.0.0.0:5060-5090" (the IP is not used in mirroring mode but must be valid)`,
+      });
+    }
+  }
+  if (num('promiscuous_on') === 1 && str('raw_interface') === '') {
+    problems.push({ key: 'promiscuous_on', message: '1 needs raw_interface, the interface to put in promiscuous mode (raw_interface is "")' });
+  }
+  let hookModule = str('hook_module');
+  if (hookModule !== '' && ok('hook_module')) {
+    hookModule = path.resolve(baseDir, hookModule);
+    if (!existsSync(hookModule)) {
+      problems.push({ key: 'hook_module', message: `${show(str('hook_module'))}: file not found (looked for ${hookModule})` });
+    }
+  }
+  if (num('nonsip_hook') === 1) {
+    const missing = [str('event_callback') === '' ? 'event_callback' : '', str('hook_module') === '' ? 'hook_module' : ''].filter((x) => x !== '');
+    if (missing.length > 0) {
+      problems.push({
+        key: 'nonsip_hook',
+        message: `1 needs ${missing.join(' and ')} to be set — sipcapture has no event_route[sipcapture:request]; the hook is the function named by event_callback, exported by the JS module hook_module`,
+      });
+    }
+  }
+  if (num('topoh_unmask') === 1) {
+    for (const k of ['topoh_mask_key', 'topoh_callid_prefix'] as const) {
+      if (str(k) === '') problems.push({ key: k, message: '"" — topoh_unmask is 1, which needs the topoh mask key and Call-ID prefix' });
+    }
+  }
+  if (ok('queue_max_rows', 'batch_size') && num('queue_max_rows') < num('batch_size')) {
+    problems.push({
+      key: 'queue_max_rows',
+      message: `${num('queue_max_rows')} is smaller than batch_size ${num('batch_size')} (allowed batch_size..10000000), so a batch could never fill`,
+    });
+  }
+  if (num('hep_capture_on') === 1 && ok('listen') && listenList.length === 0) {
+    problems.push({ key: 'listen', message: '[] — hep_capture_on is 1, so give at least one address (udp:IP:PORT or tcp:IP:PORT)' });
+  }
+  // insert_retry_timeout without insert_retries is deliberately not reported (spec §13.25).
+
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  return {
+    db_url: dbUrl,
+    table_name: str('table_name'),
+    mt_mode: values.get('mt_mode') as SipcaptureConfig['mt_mode'],
+    hash_source: values.get('hash_source') as SipcaptureConfig['hash_source'],
+    db_insert_mode: num('db_insert_mode'),
+    capture_on: num('capture_on'),
+    capture_mode: rawModes,
+    hep_capture_on: num('hep_capture_on'),
+    raw_ipip_capture_on: rawIpip,
+    raw_moni_capture_on: rawMoni,
+    raw_socket_listen: rsl,
+    raw_interface: str('raw_interface'),
+    raw_sock_children: num('raw_sock_children'),
+    promiscuous_on: num('promiscuous_on'),
+    raw_moni_bpf_on: num('raw_moni_bpf_on'),
+    capture_node: str('capture_node'),
+    insert_retries: num('insert_retries'),
+    insert_retry_timeout: num('insert_retry_timeout'),
+    callid_aleg_header: str('callid_aleg_header'),
+    topoh_unmask: num('topoh_unmask'),
+    nonsip_hook: num('nonsip_hook'),
+    event_callback: str('event_callback'),
+    capture_bad_msgs: num('capture_bad_msgs'),
+    custom_field1_header: str('custom_field1_header'),
+    custom_field2_header: str('custom_field2_header'),
+    custom_field3_header: str('custom_field3_header'),
+    topoh_mask_key: str('topoh_mask_key'),
+    topoh_callid_prefix: str('topoh_callid_prefix'),
+    listen: listenList,
+    routes,
+    hook_module: hookModule,
+    date_time_zone: values.get('date_time_zone') as SipcaptureConfig['date_time_zone'],
+    batch_size: num('batch_size'),
+    batch_timeout_ms: num('batch_timeout_ms'),
+    queue_max_rows: num('queue_max_rows'),
+    tcp_max_frame: num('tcp_max_frame'),
+    udp_recv_buffer: num('udp_recv_buffer'),
+    log_level: values.get('log_level') as SipcaptureConfig['log_level'],
+    log_rate_limit_s: num('log_rate_limit_s'),
+    captureModes: orderedModes,
+    listenAddresses,
+    routeRules,
+  };
+}
+
+/**
+ * Things that are valid but probably not what was meant; the daemon logs them at start-up
+ * (as warnings, not errors: Kamailio accepts all of these).
+ */
+export function configWarnings(cfg: SipcaptureConfig): string[] {
+  const w: string[] = [];
+  const rawOn = cfg.raw_ipip_capture_on === 1 || cfg.raw_moni_capture_on === 1;
+  if (cfg.capture_on === 0) w.push('capture_on is 0: nothing is stored until `sipcapture.status on` (Kamailio\'s default; the shipped config sets 1)');
+  if (cfg.hep_capture_on === 0 && !rawOn) w.push('hep_capture_on is 0 and no raw mode is on: no input is captured');
+  if (!rawOn) {
+    const set: string[] = [];
+    if (cfg.raw_socket_listen !== '') set.push('raw_socket_listen');
+    if (cfg.raw_interface !== '') set.push('raw_interface');
+    if (cfg.promiscuous_on === 1) set.push('promiscuous_on');
+    if (cfg.raw_moni_bpf_on === 1) set.push('raw_moni_bpf_on');
+    if (cfg.raw_sock_children !== 1) set.push('raw_sock_children');
+    if (set.length > 0) w.push(`${set.join(', ')} ha${set.length === 1 ? 's' : 've'} no effect without raw_ipip_capture_on or raw_moni_capture_on`);
+  } else if (cfg.raw_moni_bpf_on === 1 && cfg.raw_moni_capture_on === 0) {
+    w.push('raw_moni_bpf_on has no effect without raw_moni_capture_on');
+  }
+  if (cfg.nonsip_hook === 0 && (cfg.event_callback !== '' || cfg.hook_module !== '')) {
+    w.push('event_callback / hook_module have no effect while nonsip_hook is 0');
+  }
+  if (cfg.db_insert_mode !== 0) {
+    const nonMysql = [...cfg.captureModes.values()].filter((m) => dbUrlKind(m.db_url) !== 'mysql').map((m) => m.name);
+    if (nonMysql.length > 0) w.push(`db_insert_mode ${cfg.db_insert_mode} only affects MySQL; capture modes ${nonMysql.join(', ')} insert plainly`);
+  }
+  return w;
+}
+
+/** Every parameter with its effective value (defaults included, passwords masked), for `check-config`. */
+export function effectiveConfigForDisplay(cfg: SipcaptureConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of PARAMS) {
+    const v: unknown = cfg[p.name];
+    out[p.name] = typeof v === 'string' ? maskPasswords(v) : Array.isArray(v) ? JSON.parse(maskPasswords(JSON.stringify(v))) as unknown : v;
+  }
+  return out;
+}
+
+/** The derived part (capture modes, listen addresses, expanded route rules), passwords masked. */
+export function derivedConfigForDisplay(cfg: SipcaptureConfig): Record<string, unknown> {
+  return {
+    captureModes: [...cfg.captureModes.values()].map((m) => ({ ...m, db_url: maskPasswords(m.db_url) })),
+    listenAddresses: cfg.listenAddresses.map((a) => ({ ...a })),
+    routeRules: cfg.routeRules.map((r) => ({ ...r })),
+  };
+}
+
+/** The closest parameter name to `name`, if any (for the CLI's own suggestions). */
+export function suggestParameter(name: string): string | undefined {
+  return closest(name, PARAM_NAMES);
+}

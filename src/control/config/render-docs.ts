@@ -1,0 +1,117 @@
+/**
+ * Generates the parameter table of docs/configuration.md from params.ts, so the docs cannot
+ * drift from the code (a test compares them).
+ *
+ *   node --import tsx src/control/config/render-docs.ts --write   # update the docs
+ *   node --import tsx src/control/config/render-docs.ts --check   # exit 1 if out of date
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { NamedParamSpec } from './params.js';
+import { allowedText, PARAMS } from './params.js';
+import { STRFTIME_CONVERSIONS } from './table-template.js';
+
+export const PARAMS_BEGIN = '<!-- BEGIN GENERATED PARAMETERS (src/control/config/render-docs.ts) -->';
+export const PARAMS_END = '<!-- END GENERATED PARAMETERS -->';
+export const STRFTIME_BEGIN = '<!-- BEGIN GENERATED STRFTIME (src/control/config/render-docs.ts) -->';
+export const STRFTIME_END = '<!-- END GENERATED STRFTIME -->';
+
+const cell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (s: string): string => '`' + s + '`';
+
+function typeText(p: NamedParamSpec): string {
+  switch (p.type) {
+    case 'int':
+      return 'int';
+    case 'flag':
+      return 'flag (int)';
+    case 'string':
+      return 'str';
+    case 'enum':
+      return 'enum (str)';
+    case 'string-list':
+      return 'str or str[] (repeatable)';
+    case 'routes':
+      return 'str or rule[]';
+  }
+}
+
+function defaultText(p: NamedParamSpec): string {
+  const d = p.default;
+  if (Array.isArray(d) && d.length === 0) return 'none';
+  return code(typeof d === 'number' ? String(d) : JSON.stringify(d));
+}
+
+/** The Markdown table of every parameter, in params.ts order. */
+export function renderParameterTable(): string {
+  const lines = [
+    '| Parameter | Type | Default | Allowed | Origin | Description |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const p of PARAMS) {
+    const desc = p.note ? `${p.doc} *${p.note}*` : p.doc;
+    lines.push(
+      `| ${code(p.name)} | ${typeText(p)} | ${cell(defaultText(p))} | ${cell(allowedText(p))} | ${p.kamailio ? 'Kamailio' : 'sipcapture'} | ${cell(desc)} |`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The Markdown table of the strftime conversions allowed in table names. */
+export function renderStrftimeTable(): string {
+  const lines = ['| Conversion | Width | Meaning (UTC) |', '|---|---|---|'];
+  for (const [letter, c] of Object.entries(STRFTIME_CONVERSIONS)) lines.push(`| ${code('%' + letter)} | ${c.width} | ${cell(c.meaning)} |`);
+  return lines.join('\n') + '\n';
+}
+
+/** Replaces the text between `begin` and `end` (markers kept). */
+export function replaceBetween(doc: string, begin: string, end: string, body: string): string {
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`markers ${begin} … ${end} not found`);
+  return doc.slice(0, a + begin.length) + '\n' + body + doc.slice(b);
+}
+
+/** The text between the markers, as the test and --check compare it. */
+export function extractBetween(doc: string, begin: string, end: string): string | undefined {
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  return a < 0 || b < a ? undefined : doc.slice(a + begin.length + 1, b);
+}
+
+export function renderDocument(doc: string): string {
+  return replaceBetween(
+    replaceBetween(doc, PARAMS_BEGIN, PARAMS_END, renderParameterTable()),
+    STRFTIME_BEGIN,
+    STRFTIME_END,
+    renderStrftimeTable(),
+  );
+}
+
+/** docs/configuration.md, found from this file's location (src/ or dist/src/). */
+export function docsPath(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      readFileSync(path.join(dir, 'package.json'));
+      return path.join(dir, 'docs', 'configuration.md');
+    } catch {
+      dir = path.dirname(dir);
+    }
+  }
+  throw new Error('project root (package.json) not found');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const file = docsPath();
+  const doc = readFileSync(file, 'utf8');
+  const next = renderDocument(doc);
+  if (process.argv.includes('--write')) {
+    if (next !== doc) writeFileSync(file, next);
+    console.log(next === doc ? `${file} is up to date` : `${file} updated`);
+  } else if (next !== doc) {
+    console.error(`${file} is out of date: run node --import tsx src/control/config/render-docs.ts --write`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  extractBetween,
+  PARAMS_BEGIN,
+  PARAMS_END,
+  renderParameterTable,
+  renderStrftimeTable,
+  STRFTIME_BEGIN,
+  STRFTIME_END,
+} from '../../src/control/config/render-docs.js';
+import { PARAMS } from '../../src/control/config/params.js';
+import { projectRoot } from './helpers.js';
+
+const doc = readFileSync(path.join(projectRoot(), 'docs', 'configuration.md'), 'utf8');
+const fix = 'run: node --import tsx src/control/config/render-docs.ts --write';
+
+test('docs/configuration.md contains exactly the rendered parameter table', () => {
+  assert.equal(extractBetween(doc, PARAMS_BEGIN, PARAMS_END), renderParameterTable(), fix);
+});
+
+test('docs/configuration.md contains exactly the rendered strftime table', () => {
+  assert.equal(extractBetween(doc, STRFTIME_BEGIN, STRFTIME_END), renderStrftimeTable(), fix);
+});
+
+test('the table has one row per parameter, with origin and default', () => {
+  const rows = renderParameterTable().trim().split('\n').slice(2);
+  assert.equal(rows.length, PARAMS.length);
+  for (const [i, p] of PARAMS.entries()) {
+    assert.ok(rows[i]!.startsWith(`| \`${p.name}\` |`), p.name);
+    assert.ok(rows[i]!.includes(p.kamailio ? '| Kamailio |' : '| sipcapture |'), p.name);
+  }
+  assert.ok(renderParameterTable().includes('| `insert_retries` | int | `0` | 0..500 | Kamailio |'));
+});
