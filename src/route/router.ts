@@ -1,0 +1,163 @@
+/**
+ * The request_route equivalent: the first rule whose conditions all hold decides the capture
+ * mode and table of a SIP message (spec §3.5). A rule's own `table` wins (Kamailio's
+ * `sip_capture(table, cmode)`); otherwise the mode's list is used with its mt_mode. Either way
+ * the name goes through strftime on the packet's UTC time and is then validated as an
+ * identifier. Everything that can be checked once is checked in the constructor, so a bad
+ * config fails at start-up rather than per packet.
+ */
+import type { CaptureMode, RouteRule } from '../control/config/types.js';
+import { DropReason, type DropReasonValue } from '../control/drop-reasons.js';
+import { compileStrftime, type StrftimeTemplate } from './strftime.js';
+import { tableNameProblem } from './table-name.js';
+import { TableSelector, type HashSources, type TableSelectorOptions } from './table-select.js';
+import type { RouteFacts } from './types.js';
+
+export interface RouteTarget {
+  mode: CaptureMode;
+  table: string;
+  /** Set when mt_mode=hash had an empty source and index 0 was used (Kamailio drops the row). */
+  hashFallback?: true;
+}
+
+export interface RouteDrop {
+  drop: DropReasonValue;
+  detail: string;
+}
+
+export type RouteResult = RouteTarget | RouteDrop;
+
+export type RouterOptions = TableSelectorOptions;
+
+/** A template plus the validity of the last name it produced (names change once a day or so). */
+class TableTemplate {
+  private lastName: string | null = null;
+  private lastProblem: string | undefined;
+
+  constructor(readonly compiled: StrftimeTemplate) {}
+
+  /** The name for this time, or a problem description. */
+  resolve(timeSec: number): string | { problem: string } {
+    const name = this.compiled.format(timeSec);
+    if (name !== this.lastName) {
+      this.lastName = name;
+      this.lastProblem = tableNameProblem(name);
+    }
+    return this.lastProblem === undefined ? name : { problem: `${this.lastProblem} (template ${this.compiled.template})` };
+  }
+}
+
+interface CompiledMode {
+  mode: CaptureMode;
+  selector: TableSelector;
+  templates: TableTemplate[];
+}
+
+interface CompiledRule {
+  methods: ReadonlySet<string> | null;
+  type: 0 | 1 | 2;
+  event: RegExp | null;
+  store: boolean;
+  table: TableTemplate | null;
+  target: CompiledMode | null;
+  filteredDetail: string;
+}
+
+const NO_MATCH_DETAIL = 'no route rule matched';
+
+export class Router {
+  private readonly rules: CompiledRule[];
+  private readonly modes = new Map<string, CompiledMode>();
+
+  /**
+   * @param rules resolved route rules (presets already expanded), in order
+   * @param modes every capture mode by name, `default` included
+   * @throws Error naming the rule or mode when something is invalid
+   */
+  constructor(rules: readonly RouteRule[], modes: ReadonlyMap<string, CaptureMode>, opts: RouterOptions = {}) {
+    for (const [name, mode] of modes) {
+      this.modes.set(name, {
+        mode,
+        selector: new TableSelector(mode, opts),
+        templates: mode.table_name.map((t) => compileTemplate(t, `capture mode ${name}`)),
+      });
+    }
+    this.rules = rules.map((rule, i) => this.compileRule(rule, i));
+  }
+
+  /** Rows that used table index 0 because the hash source was empty, over all modes. */
+  get emptyHashSourceCount(): number {
+    let n = 0;
+    for (const m of this.modes.values()) n += m.selector.emptyHashSourceCount;
+    return n;
+  }
+
+  /**
+   * Where one SIP message goes.
+   * @param packetTimeSec capture time in seconds since the epoch (HEP time, else receive time)
+   */
+  route(facts: RouteFacts, hashSources: HashSources, packetTimeSec: number): RouteResult {
+    for (const rule of this.rules) {
+      if (rule.type !== 0 && rule.type !== facts.type) continue;
+      if (rule.methods !== null && !rule.methods.has(facts.method)) continue;
+      if (rule.event !== null && !rule.event.test(facts.event)) continue;
+      if (!rule.store || rule.target === null) return { drop: DropReason.FILTERED, detail: rule.filteredDetail };
+      const target = rule.target;
+      let template = rule.table;
+      let hashFallback = false;
+      if (template === null) {
+        const sel = target.selector.select(hashSources);
+        template = target.templates[sel.index] ?? null;
+        hashFallback = sel.emptyHashSource;
+        if (template === null) return { drop: DropReason.BAD_TABLE_NAME, detail: `capture mode ${target.mode.name}: no table` };
+      }
+      const name = template.resolve(packetTimeSec);
+      if (typeof name !== 'string') return { drop: DropReason.BAD_TABLE_NAME, detail: name.problem };
+      return hashFallback ? { mode: target.mode, table: name, hashFallback: true } : { mode: target.mode, table: name };
+    }
+    return { drop: DropReason.FILTERED, detail: NO_MATCH_DETAIL };
+  }
+
+  private compileRule(rule: RouteRule, i: number): CompiledRule {
+    const where = `route rule #${i + 1}`;
+    const store = rule.store !== false;
+    let event: RegExp | null = null;
+    if (rule.event !== undefined && rule.event !== '') {
+      try {
+        event = new RegExp(rule.event);
+      } catch (err) {
+        throw new Error(`${where}: event ${JSON.stringify(rule.event)} is not a valid regular expression: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
+    const modeName = rule.capture_mode ?? 'default';
+    const target = this.modes.get(modeName) ?? null;
+    if (store && target === null) throw new Error(`${where}: unknown capture mode ${JSON.stringify(modeName)}`);
+    const table = store && rule.table !== undefined && rule.table !== '' ? compileTemplate(rule.table, where) : null;
+    return {
+      methods: rule.method !== undefined && rule.method.length > 0 ? new Set(rule.method) : null,
+      type: rule.type === 'request' ? 1 : rule.type === 'reply' ? 2 : 0,
+      event,
+      store,
+      table,
+      target,
+      filteredDetail: `${where} has store: false`,
+    };
+  }
+}
+
+function compileTemplate(template: string, where: string): TableTemplate {
+  let compiled: StrftimeTemplate;
+  try {
+    compiled = compileStrftime(template);
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+  if (compiled.isConstant) {
+    // A name that never changes is checked now rather than dropping every packet later.
+    const problem = tableNameProblem(compiled.format(0));
+    if (problem !== undefined) throw new Error(`${where}: ${problem}`);
+  }
+  return new TableTemplate(compiled);
+}

@@ -1,0 +1,81 @@
+/**
+ * One entry point from a `db_url` to a Store, chosen by the URL scheme. The PostgreSQL and MySQL
+ * backends are imported on demand, so a SQLite-only install never loads pg or mysql2.
+ */
+import type { Store } from './store.js';
+
+export interface CreateStoreOptions {
+  /** Kamailio's db_insert_mode (0, 1, 2); backends that have no such mode ignore it. */
+  dbInsertMode?: number;
+  /** SQLite: busy timeout, ms. */
+  busyTimeoutMs?: number;
+  /** SQLite: rows per INSERT statement. */
+  rowsPerStatement?: number;
+  /** SQLite: page cache, KiB. */
+  cacheSizeKiB?: number;
+  /** Anything a backend-specific option needs; passed through unchanged. */
+  [key: string]: unknown;
+}
+
+type BackendFactory = (url: string, opts: CreateStoreOptions) => Promise<Store>;
+
+/** `scheme:` → [module relative to this file, exported factory name]. */
+const BACKENDS: Readonly<Record<string, readonly [string, string]>> = {
+  sqlite: ['./sqlite/index.js', 'createSqliteStore'],
+  postgres: ['./postgres/index.js', 'createPostgresStore'],
+  postgresql: ['./postgres/index.js', 'createPostgresStore'],
+  mysql: ['./mysql/index.js', 'createMysqlStore'],
+};
+
+export function schemeOf(url: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
+  return m?.[1]?.toLowerCase() ?? '';
+}
+
+/** Masks the password of `scheme://user:password@host…` for logs. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+}
+
+export async function createStore(url: string, opts: CreateStoreOptions = {}): Promise<Store> {
+  const scheme = schemeOf(url);
+  const backend = BACKENDS[scheme];
+  if (backend === undefined) {
+    throw new Error(
+      `unsupported db_url ${maskUrl(url)}: scheme must be one of ${Object.keys(BACKENDS)
+        .map((s) => s + ':')
+        .join(', ')}`,
+    );
+  }
+  const [modulePath, exportName] = backend;
+  const factory = await loadBackendFactory(scheme, modulePath, exportName, url);
+  return factory(url, opts);
+}
+
+/**
+ * Imports a backend module and returns its factory. Exported for tests (a missing module must
+ * give a clear error, not a stack trace about an import).
+ */
+export async function loadBackendFactory(scheme: string, modulePath: string, exportName: string, url = ''): Promise<BackendFactory> {
+  let mod: Record<string, unknown>;
+  try {
+    // A variable specifier: the postgres/mysql folders may not exist in every build.
+    mod = (await import(modulePath)) as Record<string, unknown>;
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    const msg = typeof e.message === 'string' ? e.message : String(err);
+    const forUrl = url === '' ? '' : ` for ${maskUrl(url)}`;
+    // Only "this backend module is missing", not "a package it imports is missing".
+    const missing = /Cannot find module '([^']+)'/.exec(msg)?.[1] ?? '';
+    const stem = modulePath.replace(/^\.\//, '').replace(/\.js$/, '');
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && /\.(?:js|ts)$/.test(missing) && missing.replace(/\.(?:js|ts)$/, '').endsWith(stem)) {
+      throw new Error(`the ${scheme} backend is not available in this build (${modulePath} is missing)${forUrl}`, { cause: err });
+    }
+    throw new Error(`cannot load the ${scheme} backend${forUrl}: ${msg}`, { cause: err });
+  }
+  const factory = mod[exportName];
+  if (typeof factory !== 'function') {
+    throw new Error(`the ${scheme} backend module ${modulePath} does not export ${exportName}()`);
+  }
+  return factory as BackendFactory;
+}

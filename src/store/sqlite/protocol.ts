@@ -1,0 +1,210 @@
+/**
+ * Messages between SqliteStore (main thread) and sqlite-worker.ts, and the batch encoding.
+ *
+ * A batch crosses the thread boundary in columnar form rather than as row objects:
+ * - every string value of every row concatenated into ONE string plus a Uint32Array of lengths
+ *   (the worker slices it with substring()),
+ * - integers in a Float64Array (micro_ts needs 53 bits),
+ * - all `msg` bytes copied into one buffer plus offsets.
+ * The typed arrays are transferred, not copied. Measured against postMessage of the row objects
+ * (1000 rows × 44 columns, 1 KiB msg): about the same main-thread cost (3–5 µs/row) but 2× the
+ * end-to-end throughput, because the worker deserialises one string instead of 44k properties.
+ * It also never clones a row's `msg` Buffer, which may be a view of a larger pooled buffer
+ * (structured clone would copy the whole backing ArrayBuffer).
+ */
+import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, type TableKind } from '../../capture/rows.js';
+import type { RowBatch } from '../store.js';
+
+export type ColumnType = 'str' | 'int' | 'blob';
+
+export interface ColumnLayout {
+  /** Column names in insertion order. */
+  readonly columns: readonly string[];
+  readonly strColumns: readonly string[];
+  readonly intColumns: readonly string[];
+  /** For each column (insertion order): its type and its index among columns of that type. */
+  readonly slots: readonly { type: ColumnType; index: number }[];
+}
+
+const REPORT_INT_COLUMNS: ReadonlySet<string> = new Set([
+  'micro_ts',
+  'source_port',
+  'destination_port',
+  'proto',
+  'family',
+  'type',
+]);
+
+function layout(columns: readonly string[], ints: ReadonlySet<string>): ColumnLayout {
+  const strColumns: string[] = [];
+  const intColumns: string[] = [];
+  const slots = columns.map((c) => {
+    if (c === 'msg') return { type: 'blob' as const, index: 0 };
+    if (ints.has(c)) return { type: 'int' as const, index: intColumns.push(c) - 1 };
+    return { type: 'str' as const, index: strColumns.push(c) - 1 };
+  });
+  return { columns, strColumns, intColumns, slots };
+}
+
+const SIP_LAYOUT = layout(SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS);
+const REPORT_LAYOUT = layout(REPORT_COLUMNS, REPORT_INT_COLUMNS);
+
+export function layoutOf(kind: TableKind): ColumnLayout {
+  return kind === 'sip' ? SIP_LAYOUT : REPORT_LAYOUT;
+}
+
+/** A batch ready for postMessage; the typed arrays' buffers go in the transfer list. */
+export interface EncodedBatch {
+  table: string;
+  kind: TableKind;
+  rows: number;
+  /** All string values, row-major, concatenated. */
+  text: string;
+  /** UTF-16 length of each string value, row-major (rows × strColumns). */
+  textLengths: Uint32Array;
+  /** Integer values, row-major (rows × intColumns). */
+  ints: Float64Array;
+  /** All msg bytes, concatenated. */
+  blob: Uint8Array;
+  /** rows + 1 offsets into blob. */
+  blobOffsets: Uint32Array;
+}
+
+type RowLike = Readonly<Record<string, unknown>>;
+
+export function encodeBatch(batch: RowBatch): EncodedBatch {
+  const lay = layoutOf(batch.kind);
+  const rows = batch.rows as readonly unknown[] as readonly RowLike[];
+  const n = rows.length;
+  const strCols = lay.strColumns;
+  const intCols = lay.intColumns;
+  const textLengths = new Uint32Array(n * strCols.length);
+  const ints = new Float64Array(n * intCols.length);
+  const blobOffsets = new Uint32Array(n + 1);
+  let blobSize = 0;
+  for (let i = 0; i < n; i++) blobSize += msgOf(rows[i]).length;
+  const blob = new Uint8Array(blobSize);
+  let text = '';
+  let ti = 0;
+  let ii = 0;
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    const row = rows[i] as RowLike;
+    for (const c of strCols) {
+      const v = row[c];
+      // A missing string is '' (as Kamailio sends for an absent value), never "undefined".
+      const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
+      text += s;
+      textLengths[ti++] = s.length;
+    }
+    for (const c of intCols) ints[ii++] = Number(row[c] ?? 0);
+    const msg = msgOf(row);
+    blobOffsets[i] = off;
+    blob.set(msg, off);
+    off += msg.length;
+  }
+  blobOffsets[n] = off;
+  return { table: batch.table, kind: batch.kind, rows: n, text, textLengths, ints, blob, blobOffsets };
+}
+
+function msgOf(row: RowLike | undefined): Uint8Array {
+  const m = row?.['msg'];
+  if (m instanceof Uint8Array) return m;
+  return typeof m === 'string' ? Buffer.from(m, 'utf8') : EMPTY;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function transferListOf(b: EncodedBatch): ArrayBuffer[] {
+  return [b.textLengths.buffer, b.ints.buffer, b.blob.buffer, b.blobOffsets.buffer] as ArrayBuffer[];
+}
+
+/**
+ * Reads an EncodedBatch row by row into one reused parameter array, in column order.
+ * `fill(i, params, at)` writes row i's values into params[at … at + columns − 1].
+ */
+export class BatchReader {
+  private readonly lay: ColumnLayout;
+  private readonly blob: Buffer;
+  /** Start of each row's strings in `text`. */
+  private readonly textStart: Uint32Array;
+  /** Scratch: start of each string of the current row. */
+  private readonly starts: Uint32Array;
+
+  constructor(private readonly b: EncodedBatch) {
+    this.lay = layoutOf(b.kind);
+    this.blob = Buffer.from(b.blob.buffer, b.blob.byteOffset, b.blob.byteLength);
+    const nStr = this.lay.strColumns.length;
+    this.starts = new Uint32Array(nStr);
+    this.textStart = new Uint32Array(b.rows + 1);
+    let pos = 0;
+    for (let i = 0, k = 0; i < b.rows; i++) {
+      this.textStart[i] = pos;
+      for (let j = 0; j < nStr; j++) pos += b.textLengths[k++] as number;
+    }
+    this.textStart[b.rows] = pos;
+    if (pos !== b.text.length) throw new Error(`corrupt batch: text length ${b.text.length}, lengths sum ${pos}`);
+  }
+
+  get rows(): number {
+    return this.b.rows;
+  }
+
+  fill(i: number, params: unknown[], at: number): void {
+    const { slots, strColumns, intColumns } = this.lay;
+    const nStr = strColumns.length;
+    const nInt = intColumns.length;
+    const { text, textLengths, ints, blobOffsets } = this.b;
+    // String j of row i starts at textStart[i] plus the lengths of strings 0..j-1 of that row.
+    const starts = this.starts;
+    let pos = this.textStart[i] as number;
+    for (let j = 0; j < nStr; j++) {
+      starts[j] = pos;
+      pos += textLengths[i * nStr + j] as number;
+    }
+    for (let c = 0; c < slots.length; c++) {
+      const slot = slots[c] as { type: ColumnType; index: number };
+      if (slot.type === 'str') {
+        const s = starts[slot.index] as number;
+        params[at + c] = text.substring(s, s + (textLengths[i * nStr + slot.index] as number));
+      } else if (slot.type === 'int') {
+        params[at + c] = ints[i * nInt + slot.index];
+      } else {
+        params[at + c] = this.blob.subarray(blobOffsets[i], blobOffsets[i + 1]);
+      }
+    }
+  }
+}
+
+// ---- messages ----
+
+export interface WorkerInit {
+  /** File path or ':memory:'. */
+  path: string;
+  busyTimeoutMs: number;
+  /** Contents of sql/sqlite/schema.sql (read on the main thread). */
+  schemaText: string;
+  /** Rows per INSERT statement (multi-row VALUES); 1 = single-row statements. */
+  rowsPerStatement: number;
+  /** SQLite page cache, KiB. */
+  cacheSizeKiB: number;
+}
+
+export type Request =
+  | { op: 'ensure'; id: number; table: string; kind: TableKind }
+  | { op: 'insert'; id: number; batch: EncodedBatch }
+  | { op: 'close'; id: number };
+
+export interface WireError {
+  message: string;
+  /** SQLite error code when there is one, e.g. SQLITE_CONSTRAINT_CHECK. */
+  code?: string;
+  /** The table did not exist (dropped behind our back): callers should ensureTable again. */
+  noSuchTable?: boolean;
+}
+
+export type Response =
+  | { op: 'ready' }
+  | { op: 'fatal'; error: WireError }
+  | { op: 'done'; id: number; ok: true }
+  | { op: 'done'; id: number; ok: false; error: WireError };

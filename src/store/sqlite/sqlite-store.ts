@@ -1,0 +1,218 @@
+/**
+ * SQLite backend: a thin main-thread proxy in front of sqlite-worker.ts. The main thread only
+ * encodes batches (see protocol.ts) and posts them; the worker does every SQLite call. If the
+ * worker dies, pending requests reject (the writer retries them) and the next request starts a
+ * new worker.
+ */
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { TableKind } from '../../capture/rows.js';
+import { assertValidTableName } from '../../route/table-name.js';
+import type { RowBatch, Store } from '../store.js';
+import { encodeBatch, transferListOf, type Request, type Response, type WireError, type WorkerInit } from './protocol.js';
+import { loadSqliteSchemaText } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /** How long SQLite waits for a lock held by another connection (e.g. a reader), ms. Default 5000. */
+  busyTimeoutMs?: number;
+  /** Rows per INSERT statement inside the batch transaction. Default 1 (see bench/store-sqlite.bench.ts). */
+  rowsPerStatement?: number;
+  /** SQLite page cache per connection, KiB. Default 32768 (SQLite's own default is 2000). */
+  cacheSizeKiB?: number;
+}
+
+/** Error from the database, with SQLite's code when there is one. */
+export class SqliteStoreError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly noSuchTable: boolean,
+  ) {
+    super(message);
+    this.name = 'SqliteStoreError';
+  }
+}
+
+/**
+ * Parses `sqlite://relative/path.sqlite`, `sqlite:///absolute/path.sqlite` (also `sqlite:path`)
+ * and `sqlite://:memory:`. Returns the file path (absolute, resolved against the working
+ * directory; the config loader already made it absolute against the config file's folder) or
+ * ':memory:'. No percent-decoding or query string: the rest of the URL is the path as written,
+ * as in control/config/db-url.ts.
+ */
+export function parseSqliteUrl(url: string): string {
+  const m = /^sqlite:(?:\/\/)?(.*)$/i.exec(url);
+  if (m === null) throw new Error(`not a sqlite URL: ${url}`);
+  const rest = m[1] ?? '';
+  if (rest === ':memory:') return ':memory:';
+  if (rest === '' || rest === '/') throw new Error(`sqlite URL has no file path: ${url}`);
+  return resolve(rest);
+}
+
+interface Pending {
+  worker: Worker;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const RUNNING_TS = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(RUNNING_TS ? './sqlite-worker.ts' : './sqlite-worker.js', import.meta.url);
+
+/**
+ * Compiled (dist/), the worker is the .js file next to this one. Under tsx (tests, `node
+ * --import tsx`) it is a .ts file, and on Node 20 a worker does not inherit the loader hooks of
+ * `--import tsx`; so the worker first registers tsx itself, then imports the .ts file.
+ */
+function spawnWorker(workerData: WorkerInit): Worker {
+  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData });
+  const api = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { eval: true, execArgv: [], workerData });
+}
+
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  readonly displayUrl: string;
+  /** The database file, or ':memory:'. */
+  readonly path: string;
+  private readonly init: WorkerInit;
+  private worker: Worker | null = null;
+  private starting: Promise<Worker> | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly ensured = new Set<string>();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(url: string, init: WorkerInit) {
+    this.displayUrl = url;
+    this.path = init.path;
+    this.init = init;
+  }
+
+  /** Opens (creating the file and its directory if needed) and waits until the worker is ready. */
+  static async open(url: string, opts: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    const store = new SqliteStore(url, {
+      path: parseSqliteUrl(url),
+      busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
+      schemaText: await loadSqliteSchemaText(),
+      rowsPerStatement: opts.rowsPerStatement ?? 1,
+      cacheSizeKiB: opts.cacheSizeKiB ?? 32768,
+    });
+    await store.getWorker();
+    return store;
+  }
+
+  async ensureTable(table: string, kind: TableKind): Promise<void> {
+    if (this.ensured.has(table)) return;
+    assertValidTableName(table);
+    await this.request((id) => ({ op: 'ensure', id, table, kind }));
+    this.ensured.add(table);
+  }
+
+  async insert(batch: RowBatch): Promise<void> {
+    if (batch.rows.length === 0) return;
+    assertValidTableName(batch.table);
+    const encoded = encodeBatch(batch);
+    try {
+      await this.request((id) => ({ op: 'insert', id, batch: encoded }), transferListOf(encoded));
+    } catch (err) {
+      if (err instanceof SqliteStoreError && err.noSuchTable) this.ensured.delete(batch.table);
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker ?? (this.starting !== null ? await this.starting.catch(() => null) : null);
+    if (worker === null) return;
+    worker.ref(); // stays referenced until it has exited
+    const exited = new Promise<void>((res) => worker.once('exit', () => res()));
+    try {
+      await this.send(worker, (id) => ({ op: 'close', id }));
+    } catch {
+      await worker.terminate();
+    }
+    await exited;
+  }
+
+  private async request(make: (id: number) => Request, transfer: ArrayBuffer[] = []): Promise<void> {
+    if (this.closed) throw new Error(`sqlite store ${this.displayUrl} is closed`);
+    const worker = await this.getWorker();
+    return this.send(worker, make, transfer);
+  }
+
+  private send(worker: Worker, make: (id: number) => Request, transfer: ArrayBuffer[] = []): Promise<void> {
+    const id = this.nextId++;
+    return new Promise<void>((resolvePromise, reject) => {
+      this.pending.set(id, { worker, resolve: resolvePromise, reject });
+      // Keep the process alive only while work is outstanding.
+      if (this.pending.size === 1) worker.ref();
+      worker.postMessage(make(id), transfer);
+    });
+  }
+
+  private getWorker(): Promise<Worker> {
+    if (this.worker !== null) return Promise.resolve(this.worker);
+    this.starting ??= this.startWorker().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private startWorker(): Promise<Worker> {
+    return new Promise<Worker>((resolveStart, rejectStart) => {
+      // A new worker starts with a new connection: for ':memory:' the tables are gone.
+      this.ensured.clear();
+      const worker = spawnWorker(this.init);
+      let ready = false;
+      worker.on('message', (msg: Response) => {
+        if (msg.op === 'ready') {
+          ready = true;
+          this.worker = worker;
+          worker.unref();
+          resolveStart(worker);
+        } else if (msg.op === 'fatal') {
+          rejectStart(new Error(`cannot open sqlite database ${this.init.path}: ${msg.error.message}`));
+        } else {
+          this.settle(worker, msg);
+        }
+      });
+      worker.on('error', (err) => {
+        if (!ready) rejectStart(new Error(`sqlite worker failed to start: ${err.message}`));
+        this.failAll(worker, new Error(`sqlite worker error: ${err.message}`));
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = null;
+        if (!ready) rejectStart(new Error(`sqlite worker exited with code ${code} before it was ready`));
+        this.failAll(worker, new Error(`sqlite worker exited with code ${code}`));
+      });
+    });
+  }
+
+  private settle(worker: Worker, msg: Extract<Response, { op: 'done' }>): void {
+    const p = this.pending.get(msg.id);
+    if (p === undefined) return;
+    this.pending.delete(msg.id);
+    if (this.pending.size === 0 && !this.closed) worker.unref();
+    if (msg.ok) p.resolve();
+    else p.reject(toError(msg.error));
+  }
+
+  private failAll(worker: Worker, err: Error): void {
+    for (const [id, p] of [...this.pending]) {
+      if (p.worker !== worker) continue;
+      this.pending.delete(id);
+      p.reject(err);
+    }
+  }
+}
+
+function toError(e: WireError): SqliteStoreError {
+  return new SqliteStoreError(e.message, e.code, e.noSuchTable === true);
+}

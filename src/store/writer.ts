@@ -1,0 +1,429 @@
+/**
+ * The batching writer in front of one Store (one database URL). The receive path calls
+ * `enqueue()`, which never blocks and never throws; everything slow happens here, off to the
+ * side:
+ *
+ * - rows are collected per table and flushed at `batchSize` rows or `batchTimeoutMs` after the
+ *   first row of a batch, whichever comes first;
+ * - at most `queueMaxRows` rows wait (pending + in flight); beyond that a row is dropped and
+ *   counted `queue_full` — a bounded loss that is visible, instead of unbounded memory;
+ * - a failed insert is retried with exponential back-off, at most `insertRetries` times and
+ *   for at most `insertRetryTimeoutS` seconds (Kamailio retries in a busy loop, spec §6.2);
+ * - a batch that still fails is split in halves, recursively, so one poisoned row loses only
+ *   itself; rows that cannot be written go to `onUnwritable` (the spool's seam; by default
+ *   they are counted `db_error`).
+ *
+ * One batch is in flight at a time (rows reach the database in arrival order). `maxInFlight`
+ * is the seam for db_insert_mode=2-style concurrency.
+ */
+import type { Logger } from 'pino';
+import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
+import { DropReason } from '../control/drop-reasons.js';
+import type { Stats } from '../control/stats.js';
+import { isValidTableName } from '../route/table-name.js';
+import type { RowBatch, Store } from './store.js';
+
+type Row = SipCaptureRow | ReportRow;
+
+/**
+ * Receives rows the database would not take: after all retries, for a single poisoned row, or
+ * for the remainder of a batch during an outage. Resolve once the rows are safe elsewhere (e.g.
+ * spooled to disk); reject (or throw) and they are counted `db_error`.
+ */
+export type UnwritableHandler = (batch: RowBatch, error: unknown) => void | Promise<void>;
+
+export interface StoreWriterOptions {
+  stats: Stats;
+  logger?: Logger | null;
+  /** Rows per batch (config `batch_size`). */
+  batchSize: number;
+  /** Longest wait of a row in a batch before it is flushed, ms (config `batch_timeout_ms`). */
+  batchTimeoutMs: number;
+  /** Upper bound on rows waiting, pending + in flight (config `queue_max_rows`). */
+  queueMaxRows: number;
+  /** Retries of a failed batch, 0–500 (Kamailio `insert_retries`). */
+  insertRetries: number;
+  /** Seconds after the first failure during which retries may start, 0–300 (0 = no time limit). */
+  insertRetryTimeoutS: number;
+  /** Batches written concurrently. Default 1; >1 is the db_insert_mode=2 seam (no ordering). */
+  maxInFlight?: number;
+  /** First back-off delay, ms (doubles per retry). Default 100. */
+  retryBaseDelayMs?: number;
+  /** Longest back-off delay, ms. Default 5000. */
+  retryMaxDelayMs?: number;
+  /**
+   * While splitting a failed batch: after this many single rows failed in a row and nothing
+   * succeeded, the last row of the batch is tried alone; if it fails too, the failure is taken
+   * to be the database, not the rows, and the rest goes to `onUnwritable` in one piece instead
+   * of being tried row by row. Default 8.
+   */
+  isolationGiveUpAfter?: number;
+  /** Where unwritable rows go (the spool seam). Default: counted as `db_error`. */
+  onUnwritable?: UnwritableHandler;
+}
+
+interface PendingBatch {
+  table: string;
+  kind: TableKind;
+  rows: Row[];
+  timer: NodeJS.Timeout | null;
+}
+
+export class StoreWriter {
+  private readonly stats: Stats;
+  private readonly logger: Logger | null;
+  private readonly batchSize: number;
+  private readonly batchTimeoutMs: number;
+  private readonly queueMaxRows: number;
+  private readonly insertRetries: number;
+  private readonly retryTimeoutMs: number;
+  private readonly maxInFlight: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly retryMaxDelayMs: number;
+  private readonly giveUpAfter: number;
+  private readonly onUnwritable: UnwritableHandler | null;
+  private readonly queueFullDetail: string;
+
+  private readonly pending = new Map<string, PendingBatch>();
+  /** Batches cut and waiting for a flush slot, FIFO (`readyHead` avoids O(n) shift()). */
+  private ready: RowBatch[] = [];
+  private readyHead = 0;
+  private depth = 0;
+  private inFlight = 0;
+  private readonly ensured = new Set<string>();
+  private idleWaiters: (() => void)[] = [];
+  private readonly sleepers = new Set<() => void>();
+  private closed = false;
+  private retriesStopped = false;
+  /** The last batch failed all its retries; cleared by the next successful insert. */
+  private outage = false;
+  private failingSince = 0;
+  private failedAttempts = 0;
+
+  constructor(
+    readonly store: Store,
+    opts: StoreWriterOptions,
+  ) {
+    this.stats = opts.stats;
+    this.logger = opts.logger ?? null;
+    this.batchSize = Math.max(1, Math.floor(opts.batchSize));
+    this.batchTimeoutMs = Math.max(0, opts.batchTimeoutMs);
+    this.queueMaxRows = Math.max(1, Math.floor(opts.queueMaxRows));
+    this.insertRetries = clamp(Math.floor(opts.insertRetries), 0, 500);
+    this.retryTimeoutMs = clamp(opts.insertRetryTimeoutS, 0, 300) * 1000;
+    this.maxInFlight = Math.max(1, Math.floor(opts.maxInFlight ?? 1));
+    this.retryBaseDelayMs = Math.max(1, opts.retryBaseDelayMs ?? 100);
+    this.retryMaxDelayMs = Math.max(this.retryBaseDelayMs, opts.retryMaxDelayMs ?? 5000);
+    this.giveUpAfter = Math.max(1, Math.floor(opts.isolationGiveUpAfter ?? 8));
+    this.onUnwritable = opts.onUnwritable ?? null;
+    this.queueFullDetail = `${this.queueMaxRows} rows already waiting for ${store.displayUrl}`;
+  }
+
+  /** Rows waiting: collected in batches, waiting for a flush, or being written. */
+  get queueDepth(): number {
+    return this.depth;
+  }
+
+  /** Batches being written right now. */
+  get inFlightBatches(): number {
+    return this.inFlight;
+  }
+
+  /** True while inserts are failing (from the first failed attempt to the next success). */
+  get failing(): boolean {
+    return this.failedAttempts > 0;
+  }
+
+  /** Queues one row for `table`. Never blocks, never throws; a row it cannot take is counted. */
+  enqueue(table: string, kind: TableKind, row: Row): void {
+    if (this.closed) {
+      this.stats.drop(DropReason.SHUTDOWN, `${table}: writer for ${this.store.displayUrl} is closed`);
+      return;
+    }
+    if (this.depth >= this.queueMaxRows) {
+      this.stats.drop(DropReason.QUEUE_FULL, this.queueFullDetail);
+      return;
+    }
+    let b = this.pending.get(table);
+    if (b === undefined) {
+      // Checked once per batch, not per row: a bad name would fail every insert of the batch.
+      if (!isValidTableName(table)) {
+        this.stats.drop(DropReason.BAD_TABLE_NAME, `table name ${JSON.stringify(table.slice(0, 80))} is not a safe identifier`);
+        return;
+      }
+      b = { table, kind, rows: [], timer: null };
+      this.pending.set(table, b);
+    }
+    b.rows.push(row);
+    this.depth++;
+    if (b.rows.length >= this.batchSize) {
+      this.cut(b);
+    } else if (b.timer === null) {
+      const batch = b;
+      b.timer = setTimeout(() => this.cut(batch), this.batchTimeoutMs);
+    }
+  }
+
+  /** Writes everything queued so far (retries included) and resolves when the writer is idle. */
+  flush(): Promise<void> {
+    for (const b of [...this.pending.values()]) this.cut(b);
+    return this.whenIdle();
+  }
+
+  /**
+   * Stops taking rows (later ones are counted `shutdown`) and drains the queue. Does not close
+   * the store: the owner of the store does that afterwards.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  /**
+   * Ends back-off waits now and makes no further retries or row-by-row splitting: what fails
+   * from here on goes straight to `onUnwritable`. For a shutdown that cannot wait for
+   * `insert_retry_timeout`.
+   */
+  stopRetrying(): void {
+    this.retriesStopped = true;
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  // ---- batching ----
+
+  private cut(b: PendingBatch): void {
+    if (b.timer !== null) clearTimeout(b.timer);
+    b.timer = null;
+    if (this.pending.get(b.table) === b) this.pending.delete(b.table);
+    if (b.rows.length === 0) return;
+    this.ready.push({ table: b.table, kind: b.kind, rows: b.rows });
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.readyHead < this.ready.length) {
+      const batch = this.ready[this.readyHead] as RowBatch;
+      this.ready[this.readyHead++] = EMPTY_BATCH;
+      if (this.readyHead === this.ready.length) {
+        this.ready = [];
+        this.readyHead = 0;
+      }
+      this.inFlight++;
+      void this.process(batch).finally(() => {
+        this.inFlight--;
+        this.depth -= batch.rows.length;
+        this.pump();
+      });
+    }
+    if (this.inFlight === 0 && this.readyHead >= this.ready.length && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inFlight === 0 && this.readyHead >= this.ready.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // ---- writing ----
+
+  private async process(batch: RowBatch): Promise<void> {
+    try {
+      if (this.outage && this.onUnwritable !== null) {
+        // The database is known to be down and a spool exists: one attempt, then the spool,
+        // so the queue keeps moving instead of filling up behind back-off waits.
+        const err = await this.tryOnce(batch);
+        if (err !== null) await this.unwritable(batch, err);
+        return;
+      }
+      const err = await this.writeWithRetries(batch);
+      if (err !== null) await this.isolate(batch, err);
+    } catch (err) {
+      // Only a bug in this file gets here; never lose rows without counting them.
+      this.stats.drop(DropReason.DB_ERROR, `${batch.table}: writer error: ${errorMessage(err)}`, batch.rows.length);
+    }
+  }
+
+  /** One insert (after ensureTable on first use). Resolves to null on success, else the error. */
+  private async tryOnce(batch: RowBatch): Promise<unknown> {
+    try {
+      if (!this.ensured.has(batch.table)) {
+        await this.store.ensureTable(batch.table, batch.kind);
+        this.ensured.add(batch.table);
+      }
+      await this.store.insert(batch);
+    } catch (err) {
+      // Ask the store again next time: the table may have been dropped behind our back.
+      this.ensured.delete(batch.table);
+      this.noteFailure(batch, err);
+      return err ?? new Error('insert failed');
+    }
+    this.stats.stored(batch.table, batch.rows.length);
+    this.noteSuccess();
+    return null;
+  }
+
+  /** The first attempt plus up to insertRetries retries with back-off. Null on success. */
+  private async writeWithRetries(batch: RowBatch): Promise<unknown> {
+    let failures = 0;
+    let firstFailureAt = 0;
+    for (;;) {
+      const err = await this.tryOnce(batch);
+      if (err === null) return null;
+      failures++;
+      if (failures === 1) firstFailureAt = Date.now();
+      if (this.retriesStopped || failures > this.insertRetries) return err;
+      let delay = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** Math.min(failures - 1, 30));
+      if (this.retryTimeoutMs > 0) {
+        const remaining = firstFailureAt + this.retryTimeoutMs - Date.now();
+        if (remaining <= 0) return err;
+        delay = Math.min(delay, remaining);
+      }
+      await this.sleep(delay);
+    }
+  }
+
+  /**
+   * Splits a batch that failed all retries into halves, recursively, until every row that can
+   * be written is written and each row that cannot is handed on alone. One attempt per piece,
+   * no back-off: the retries already ran for the whole batch.
+   */
+  private async isolate(batch: RowBatch, firstError: unknown): Promise<void> {
+    if (batch.rows.length === 1 || this.retriesStopped) {
+      await this.unwritable(batch, firstError);
+      if (batch.rows.length > 1) this.outage = true;
+      return;
+    }
+    const { table, kind } = batch;
+    // A stack of row ranges; the left half is on top so rows are tried in order.
+    const stack: (readonly Row[])[] = [];
+    pushHalves(stack, batch.rows);
+    let successes = 0;
+    let singleFailuresInARow = 0;
+    while (stack.length > 0) {
+      const rows = stack.pop() as readonly Row[];
+      const piece: RowBatch = { table, kind, rows };
+      const err = await this.tryOnce(piece);
+      if (err === null) {
+        successes++;
+        singleFailuresInARow = 0;
+        continue;
+      }
+      if (this.retriesStopped) {
+        await this.handOnRest(batch, rows, stack, [], err);
+        return;
+      }
+      if (rows.length > 1) {
+        pushHalves(stack, rows);
+        continue;
+      }
+      singleFailuresInARow++;
+      if (successes === 0 && singleFailuresInARow >= this.giveUpAfter && stack.length > 0) {
+        // Nothing got through yet. Probe the far end of the batch: if a row there is written,
+        // the rows are bad, not the database, and splitting goes on.
+        const probe = takeLastRow(stack);
+        const probeErr = await this.tryOnce({ table, kind, rows: [probe] });
+        if (probeErr === null) {
+          successes++;
+          singleFailuresInARow = 0;
+        } else {
+          // The database, not the rows: hand the rest on in one piece (the spool takes it whole).
+          this.outage = true;
+          await this.handOnRest(batch, rows, stack, [probe], probeErr);
+          return;
+        }
+      }
+      await this.unwritable(piece, err);
+    }
+  }
+
+  /** `rows`, then the stack's ranges in row order, then `tail`, as one batch for onUnwritable. */
+  private async handOnRest(batch: RowBatch, rows: readonly Row[], stack: (readonly Row[])[], tail: Row[], err: unknown): Promise<void> {
+    const rest: Row[] = [...rows];
+    for (let i = stack.length - 1; i >= 0; i--) rest.push(...(stack[i] as readonly Row[]));
+    rest.push(...tail);
+    this.logger?.error(
+      { db: this.store.displayUrl, table: batch.table, rows: rest.length, err: errorMessage(err) },
+      'database rejects every row; handing the rest of the batch on',
+    );
+    await this.unwritable({ table: batch.table, kind: batch.kind, rows: rest }, err);
+  }
+
+  private async unwritable(batch: RowBatch, error: unknown): Promise<void> {
+    if (this.onUnwritable !== null) {
+      try {
+        await this.onUnwritable(batch, error);
+        return;
+      } catch (err) {
+        this.stats.drop(
+          DropReason.DB_ERROR,
+          `${batch.table}: not written (${errorMessage(error)}) and not spooled (${errorMessage(err)})`,
+          batch.rows.length,
+        );
+        return;
+      }
+    }
+    this.stats.drop(DropReason.DB_ERROR, `${batch.table}: ${errorMessage(error)}`, batch.rows.length);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.retriesStopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  // Log the transitions only (failing → recovered), not every attempt: Stats logs the drops.
+  private noteFailure(batch: RowBatch, err: unknown): void {
+    if (this.failedAttempts++ === 0) {
+      this.failingSince = Date.now();
+      this.logger?.warn(
+        { db: this.store.displayUrl, table: batch.table, rows: batch.rows.length, err: errorMessage(err) },
+        'database insert failed; retrying with back-off',
+      );
+    }
+  }
+
+  private noteSuccess(): void {
+    this.outage = false;
+    if (this.failedAttempts === 0) return;
+    this.logger?.info(
+      { db: this.store.displayUrl, failedAttempts: this.failedAttempts, failingForMs: Date.now() - this.failingSince },
+      'database inserts succeed again',
+    );
+    this.failedAttempts = 0;
+  }
+}
+
+const EMPTY_BATCH: RowBatch = { table: '', kind: 'sip', rows: [] };
+
+/** Removes and returns the last row (in batch order) of the ranges on the stack. */
+function takeLastRow(stack: (readonly Row[])[]): Row {
+  const last = stack[0] as readonly Row[];
+  const row = last[last.length - 1] as Row;
+  if (last.length === 1) stack.shift();
+  else stack[0] = last.slice(0, -1);
+  return row;
+}
+
+function pushHalves(stack: (readonly Row[])[], rows: readonly Row[]): void {
+  const mid = Math.ceil(rows.length / 2);
+  stack.push(rows.slice(mid), rows.slice(0, mid));
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : lo;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
