@@ -1,0 +1,397 @@
+/**
+ * MySQL 8 / MariaDB backend (mysql2/promise): a batch is one transaction holding multi-row
+ * INSERTs of up to `rowsPerStatement` rows (or one LOAD DATA LOCAL INFILE), so on InnoDB it is
+ * all or nothing. Values pass through limits.ts first (same rules as PostgreSQL, so both
+ * backends store identical rows); `msg` goes to a blob byte for byte. Identifiers are
+ * backtick-quoted after validation.
+ *
+ * db_insert_mode (spec §6.1): 1 → `INSERT DELAYED` only for tables whose engine supports it
+ * (MyISAM, Aria, MEMORY, ARCHIVE on MariaDB); InnoDB rejects DELAYED and MySQL 8 ignores it, so
+ * those get a plain INSERT. 2 (Kamailio's async insert) → plain INSERT: the writer is already
+ * asynchronous, and the async mode's lost errors are what we avoid.
+ */
+import { Readable } from 'node:stream';
+import mysql from 'mysql2/promise';
+import type { TableKind } from '../../capture/rows.js';
+import type { RowBatch, Store } from '../store.js';
+import type { ColumnLimits, CountingStore, PreparedValue, SchemaTemplate, TableLayout, ValueCounters } from '../limits.js';
+import {
+  COLUMN_WIDTHS,
+  addCounters,
+  assertTableName,
+  layoutOf,
+  loadSchemaTemplate,
+  maskUrl,
+  newCounters,
+  prepareRow,
+  renderStatements,
+  templateFor,
+} from '../limits.js';
+
+/**
+ * How a batch is sent. 'execute': server-side prepared multi-row INSERT (binary protocol, msg
+ * sent raw). 'query': multi-row INSERT text with client-side escaping. 'load-data': LOAD DATA
+ * LOCAL INFILE from memory (needs server local_infile=1; falls back to 'execute' when refused).
+ */
+export type MysqlInsertMethod = 'execute' | 'query' | 'load-data';
+
+export interface MysqlStoreOptions {
+  /** Connections in the pool (default 2). */
+  poolSize?: number;
+  /** Kamailio's db_insert_mode: 1 = INSERT DELAYED where the table's engine supports it. */
+  dbInsertMode?: number;
+  /**
+   * Default 'execute'. 'load-data' measured no faster on the 9-index Homer table (the server is
+   * the bottleneck; bench/store.bench.ts) but uses ~25 % less client CPU; it needs server
+   * local_infile=1 and falls back to 'execute' when refused.
+   */
+  method?: MysqlInsertMethod;
+  /** Rows per INSERT statement (default 500; 'execute' caps it so placeholders stay < 65535). */
+  rowsPerStatement?: number;
+  /** TCP connect timeout, ms (default 5000). */
+  connectTimeoutMs?: number;
+  /**
+   * A batch not committed after this long is abandoned and its connection destroyed, ms
+   * (default 60000). The server rolls back an open transaction when it sees the connection go;
+   * only a timeout while waiting for COMMIT's answer leaves the outcome unknown (a retry may then
+   * duplicate that one batch).
+   */
+  insertTimeoutMs?: number;
+  /** Schema template file (default sql/mysql/schema.sql of this package). */
+  schemaFile?: string;
+  /** Width overrides (characters) for tables whose widths cannot be read from the catalog. */
+  limits?: Readonly<Record<string, number>>;
+  /** Read the real column widths of each table from information_schema (default true). */
+  detectWidths?: boolean;
+}
+
+export interface MysqlStore extends Store, CountingStore {
+  readonly backend: 'mysql';
+  /** The method actually in use (after a possible LOAD DATA fallback). */
+  readonly method: MysqlInsertMethod;
+}
+
+interface TableInfo {
+  limits: ColumnLimits;
+  delayed: boolean;
+}
+
+const LOCAL_INFILE_REFUSED = new Set([
+  'ER_NOT_ALLOWED_COMMAND',
+  'ER_LOAD_INFILE_CAPABILITY_DISABLED',
+  'ER_CLIENT_LOCAL_FILES_DISABLED',
+]);
+const LOAD_DATA_INCOMPLETE = 'SIPCAPTURE_LOAD_DATA_INCOMPLETE';
+const DELAYED_ENGINES = new Set(['myisam', 'aria', 'memory', 'archive']);
+const TEXT_TYPES = new Set(['varchar', 'char', 'tinytext', 'text', 'mediumtext', 'longtext']);
+// MySQL prepared statements take at most 65535 placeholders.
+const MAX_PLACEHOLDERS = 65_535;
+
+function quoteIdent(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``;
+}
+
+/** Accepts mysql://, mariadb:// and Kamailio-style URLs; mysql2 reads host, port, user, password, database. */
+function toMysql2Uri(url: string): string {
+  return url.replace(/^mariadb:/i, 'mysql:');
+}
+
+// ---- LOAD DATA encoding: one latin1 string per chunk, i.e. the exact bytes ----
+
+const LD_SPECIAL = /[\\\t\n\0]/;
+const LD_SPECIAL_G = /[\\\t\n\0]/g;
+const LD_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\0': '\\0' };
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** A field for LOAD DATA: its UTF-8 (text) or raw (msg) bytes as a latin1 string, escaped. */
+function ldField(v: PreparedValue): string {
+  let s: string;
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') s = NON_ASCII.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
+  else s = v.toString('latin1');
+  return LD_SPECIAL.test(s) ? s.replace(LD_SPECIAL_G, (ch) => LD_ESCAPES[ch]!) : s;
+}
+
+function ldRow(values: readonly PreparedValue[]): string {
+  let line = '';
+  for (let i = 0; i < values.length; i++) line += (i > 0 ? '\t' : '') + ldField(values[i]!);
+  return line + '\n';
+}
+
+const LD_CHUNK = 256 * 1024;
+
+export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}): Promise<MysqlStore> {
+  const template: SchemaTemplate = await loadSchemaTemplate('mysql', opts.schemaFile);
+  let method: MysqlInsertMethod = opts.method ?? 'execute';
+  const pool = mysql.createPool({
+    uri: toMysql2Uri(url),
+    connectionLimit: opts.poolSize ?? 2,
+    waitForConnections: true,
+    queueLimit: 0,
+    connectTimeout: opts.connectTimeoutMs ?? 5000,
+    enableKeepAlive: true,
+    charset: 'utf8mb4_general_ci',
+    dateStrings: true,
+    supportBigNumbers: true,
+    multipleStatements: false,
+    maxPreparedStatements: 32,
+    // Only asked for when used: LOCAL INFILE is a capability the client must opt into.
+    ...(method === 'load-data' ? { flags: ['+LOCAL_FILES'] } : {}),
+  });
+  const counters = newCounters();
+  const delayedWanted = opts.dbInsertMode === 1;
+  const defaultLimits: ColumnLimits = new Map(Object.entries({ ...COLUMN_WIDTHS, ...(opts.limits ?? {}) }));
+  const ensured = new Map<string, Promise<void>>();
+  const infos = new Map<string, TableInfo>();
+  const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
+  let isMariaDb: boolean | undefined;
+  let closed = false;
+
+  async function serverIsMariaDb(): Promise<boolean> {
+    if (isMariaDb === undefined) {
+      const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+      isMariaDb = /mariadb/i.test(String(rows[0]?.['v'] ?? ''));
+    }
+    return isMariaDb;
+  }
+
+  let backslashOk: boolean | undefined;
+  async function backslashEscapesOn(conn: mysql.PoolConnection): Promise<boolean> {
+    if (backslashOk === undefined) {
+      const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@SESSION.sql_mode AS m');
+      backslashOk = !/NO_BACKSLASH_ESCAPES/i.test(String(rows[0]?.['m'] ?? ''));
+    }
+    return backslashOk;
+  }
+
+  async function describe(name: string, kind: TableKind): Promise<TableInfo | undefined> {
+    const [cols] = await pool.query<mysql.RowDataPacket[]>(
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_MAXIMUM_LENGTH AS chars, CHARACTER_OCTET_LENGTH AS bytes
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
+      [name],
+    );
+    if (cols.length === 0) return undefined;
+    const layout = layoutOf(kind);
+    const byName = new Map(cols.map((c) => [String(c['name']), c]));
+    const missing = layout.columns.filter((c) => !byName.has(c));
+    if (missing.length > 0) {
+      throw new Error(`table ${name} exists but lacks column(s) ${missing.join(', ')}; it is not a sipcapture/Homer 5 table`);
+    }
+    const limits = new Map<string, number>();
+    for (const c of layout.columns) {
+      if (c === 'msg' || c === 'date' || layout.ints.has(c)) continue;
+      const col = byName.get(c)!;
+      const type = String(col['type']).toLowerCase();
+      if (opts.detectWidths === false || !TEXT_TYPES.has(type)) {
+        const w = defaultLimits.get(c);
+        if (w !== undefined) limits.set(c, w);
+      } else if (type === 'varchar' || type === 'char') {
+        limits.set(c, Number(col['chars']));
+      } else {
+        // TEXT limits are bytes: 4 bytes per character is the utf8mb4 worst case.
+        limits.set(c, Math.floor(Number(col['bytes']) / 4));
+      }
+    }
+    let delayed = false;
+    if (delayedWanted) {
+      const [t] = await pool.query<mysql.RowDataPacket[]>(
+        'SELECT ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+        [name],
+      );
+      const engine = String(t[0]?.['engine'] ?? '').toLowerCase();
+      delayed = DELAYED_ENGINES.has(engine) && (await serverIsMariaDb());
+    }
+    return { limits, delayed };
+  }
+
+  async function infoFor(name: string, kind: TableKind): Promise<TableInfo> {
+    const cached = infos.get(name);
+    if (cached) return cached;
+    const info = await describe(name, kind);
+    if (!info) return { limits: defaultLimits, delayed: false };
+    infos.set(name, info);
+    return info;
+  }
+
+  async function createTable(name: string, kind: TableKind): Promise<void> {
+    // CREATE TABLE … IF NOT EXISTS with inline keys is atomic: no race between creators, and an
+    // existing table (e.g. a stock Homer 5 one) is left untouched.
+    for (const s of renderStatements(templateFor(template, kind), { table: name })) await pool.query(s);
+    infos.delete(name);
+    await infoFor(name, kind);
+  }
+
+  function insertSql(name: string, layout: TableLayout, rows: number, delayed: boolean): string {
+    const one = `(${layout.columns.map(() => '?').join(',')})`;
+    return (
+      `INSERT ${delayed ? 'DELAYED ' : ''}INTO ${quoteIdent(name)} (${layout.columns.map(quoteIdent).join(',')}) VALUES ` +
+      Array.from({ length: rows }, () => one).join(',')
+    );
+  }
+
+  async function runBatch(
+    conn: mysql.PoolConnection,
+    name: string,
+    layout: TableLayout,
+    info: TableInfo,
+    values: PreparedValue[][],
+    allowLoad: boolean,
+  ): Promise<void> {
+    const useLoad = allowLoad && method === 'load-data' && !info.delayed;
+    if (useLoad) {
+      const chunks: Buffer[] = [];
+      let s = '';
+      for (const v of values) {
+        s += ldRow(v);
+        if (s.length >= LD_CHUNK) {
+          chunks.push(Buffer.from(s, 'latin1'));
+          s = '';
+        }
+      }
+      if (s !== '') chunks.push(Buffer.from(s, 'latin1'));
+      const sql =
+        `LOAD DATA LOCAL INFILE 'sipcapture-batch' INTO TABLE ${quoteIdent(name)} CHARACTER SET binary ` +
+        // Hex literals: immune to NO_BACKSLASH_ESCAPES in the server's sql_mode.
+        `FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A' ` +
+        `(${layout.columns.map(quoteIdent).join(',')})`;
+      try {
+        const [res] = await conn.query<mysql.ResultSetHeader>({
+          sql,
+          // mysql2 needs Buffers from the stream (strings crash it, deps.md experiment 4).
+          infileStreamFactory: () => Readable.from(chunks, { objectMode: false }),
+        });
+        // LOCAL turns data errors into warnings and skips bad rows (checked: a CHECK violation
+        // or a bad date). Any warning means the batch was not written as given: it is rolled
+        // back and redone with INSERTs, so the server's normal rules decide (strict mode: an
+        // error, the writer isolates the row; otherwise stored as INSERT would store it).
+        if (res.affectedRows !== values.length || res.warningStatus > 0) {
+          throw Object.assign(
+            new Error(
+              `LOAD DATA into ${name} stored ${res.affectedRows} of ${values.length} rows with ${res.warningStatus} warning(s); batch rolled back`,
+            ),
+            { code: LOAD_DATA_INCOMPLETE },
+          );
+        }
+        return;
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        // Server or client without local_infile: switch this store to prepared INSERTs for good.
+        if (typeof code === 'string' && LOCAL_INFILE_REFUSED.has(code)) {
+          method = 'execute';
+        } else {
+          throw err;
+        }
+      }
+    }
+    // mysql2's client-side escaping uses backslashes: under NO_BACKSLASH_ESCAPES it would let
+    // header text break out of its string literal, so 'query' is only used when that mode is off.
+    if (method === 'query' && !(await backslashEscapesOn(conn))) method = 'execute';
+    // LOAD DATA's own fallback is the prepared path (MariaDB honours DELAYED there too).
+    const prepared = method !== 'query';
+    const perStmt = Math.max(
+      1,
+      Math.min(opts.rowsPerStatement ?? 500, prepared ? Math.floor(MAX_PLACEHOLDERS / layout.columns.length) : Infinity),
+    );
+    for (let i = 0; i < values.length; i += perStmt) {
+      const part = values.slice(i, i + perStmt);
+      const sql = insertSql(name, layout, part.length, info.delayed);
+      const flat: PreparedValue[] = [];
+      for (const v of part) for (const x of v) flat.push(x);
+      if (prepared) await conn.execute(sql, flat);
+      else await conn.query(sql, flat);
+    }
+  }
+
+  async function insertBatch(name: string, kind: TableKind, batch: RowBatch): Promise<void> {
+    const info = await infoFor(name, kind);
+    const layout = layoutOf(kind);
+    const local: ValueCounters = newCounters();
+    const values = batch.rows.map((r) => prepareRow(r, layout, info.limits, local));
+    const conn = await pool.getConnection();
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        // The socket is cut; the server rolls the open transaction back.
+        conn.connection.destroy();
+        reject(new Error(`insert into ${name} timed out after ${insertTimeoutMs} ms`));
+      }, insertTimeoutMs);
+    });
+    timeout.catch(() => {});
+    const attempt = async (allowLoad: boolean): Promise<void> => {
+      await conn.beginTransaction();
+      try {
+        await runBatch(conn, name, layout, info, values, allowLoad);
+        await conn.commit();
+      } catch (err) {
+        if (!timedOut) await conn.rollback().catch(() => {});
+        throw err;
+      }
+    };
+    const work = (async () => {
+      try {
+        await attempt(true);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== LOAD_DATA_INCOMPLETE || timedOut) throw err;
+        await attempt(false);
+      }
+    })();
+    work.catch(() => {});
+    try {
+      await Promise.race([work, timeout]);
+      addCounters(counters, local);
+    } finally {
+      clearTimeout(timer);
+      if (timedOut) conn.destroy();
+      else conn.release();
+    }
+  }
+
+  const store: MysqlStore = {
+    backend: 'mysql',
+    displayUrl: maskUrl(url),
+    valueCounters: counters,
+    get method(): MysqlInsertMethod {
+      return method;
+    },
+    ensureTable(table: string, kind: TableKind): Promise<void> {
+      try {
+        assertTableName(table);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      let p = ensured.get(table);
+      if (!p) {
+        p = createTable(table, kind);
+        ensured.set(table, p);
+        p.catch(() => ensured.delete(table));
+      }
+      return p;
+    },
+    async insert(batch: RowBatch): Promise<void> {
+      if (closed) throw new Error('store is closed');
+      assertTableName(batch.table);
+      if (batch.rows.length === 0) return;
+      try {
+        await insertBatch(batch.table, batch.kind, batch);
+      } catch (err) {
+        // The table changed behind our back (dropped, altered): forget what we knew, so the
+        // writer's next ensureTable() really creates it and the next insert re-reads its columns.
+        const code = (err as { code?: unknown }).code;
+        if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_FIELD_ERROR') {
+          infos.delete(batch.table);
+          if (code === 'ER_NO_SUCH_TABLE') ensured.delete(batch.table);
+        }
+        throw err;
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+  return store;
+}

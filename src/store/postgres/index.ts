@@ -1,0 +1,441 @@
+/**
+ * PostgreSQL backend: one `COPY … FROM STDIN` per batch (pg + pg-copy-streams).
+ *
+ * A COPY is one statement, so in autocommit it is atomic: a bad row (constraint, bad date)
+ * aborts the whole batch and nothing is written, which is what the writer's split-and-isolate
+ * logic expects. Values pass through limits.ts first (NUL stripped, lone surrogates replaced,
+ * text cut to the column width), so a row is never rejected for its text; `msg` goes to a
+ * bytea column byte for byte.
+ *
+ * Table names: validated, folded to lower case (PostgreSQL folds the unquoted names Kamailio
+ * sends, spec §3.5 item 5) and double-quoted.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
+import type { RowBatch, Store } from '../store.js';
+import type { ColumnLimits, CountingStore, SchemaTemplate, TableLayout } from '../limits.js';
+import {
+  COLUMN_WIDTHS,
+  addCounters,
+  assertTableName,
+  layoutOf,
+  loadSchemaTemplate,
+  maskUrl,
+  newCounters,
+  prepareRow,
+  renderStatements,
+  templateFor,
+} from '../limits.js';
+
+export type CopyFormat = 'text' | 'binary';
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (default 2). */
+  poolSize?: number;
+  /**
+   * COPY wire format (default 'binary', measured faster: bytea travels raw instead of as hex).
+   * Binary needs the column types of our schema; a table with other types (e.g. smallint ports)
+   * falls back to text automatically.
+   */
+  copyFormat?: CopyFormat;
+  /** TCP connect timeout, ms (default 5000). */
+  connectTimeoutMs?: number;
+  /**
+   * Last resort for a dead network: a COPY not finished after this long is abandoned and its
+   * connection cut, ms (default 60000). If the server had already received the whole COPY, it may
+   * still commit it, so a retry can duplicate that one batch; statementTimeoutMs (shorter) makes
+   * the server give up first with a clean rollback in every case where it is still alive.
+   */
+  insertTimeoutMs?: number;
+  /** Server-side statement_timeout for DDL and COPY, ms (default 30000). */
+  statementTimeoutMs?: number;
+  /** Schema template file (default sql/postgres/schema.sql of this package). */
+  schemaFile?: string;
+  /** Width overrides (characters) for tables whose widths cannot be read from the catalog. */
+  limits?: Readonly<Record<string, number>>;
+  /** Read the real column widths of each table from the catalog (default true). */
+  detectWidths?: boolean;
+}
+
+export interface PostgresStore extends Store, CountingStore {
+  readonly backend: 'postgres';
+}
+
+/** What the catalog says about one table. */
+interface TableInfo {
+  limits: ColumnLimits;
+  format: CopyFormat;
+}
+
+/** Column type our binary encoder writes, by column name (anything else is varchar/text). */
+const BINARY_TYPES: Readonly<Record<string, string>> = {
+  date: 'timestamp without time zone',
+  micro_ts: 'bigint',
+  msg: 'bytea',
+};
+const TEXT_TYPES = new Set(['character varying', 'text']);
+
+const PG_IDENT_MAX = 63;
+const LONGEST_INDEX_SUFFIX = '_correlation_id_idx'.length;
+
+/** PostgreSQL folds unquoted identifiers to lower case; Kamailio sends them unquoted. */
+export function pgTableName(table: string): string {
+  assertTableName(table);
+  return table.toLowerCase();
+}
+
+/** Prefix for index names: the table name, or a short unique form so `<ix>_<col>_idx` fits 63 bytes. */
+export function pgIndexPrefix(table: string): string {
+  if (table.length + LONGEST_INDEX_SUFFIX <= PG_IDENT_MAX) return table;
+  const hash = createHash('sha1').update(table).digest('hex').slice(0, 8);
+  return `${table.slice(0, PG_IDENT_MAX - LONGEST_INDEX_SUFFIX - 9)}_${hash}`;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function columnList(layout: TableLayout): string {
+  return layout.columns.map(quoteIdent).join(', ');
+}
+
+// ---- text COPY encoding ----
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIAL_G = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** Escapes a value for COPY text format (NUL was already removed by prepareRow). */
+export function copyTextEscape(s: string): string {
+  return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_G, (ch) => COPY_ESCAPES[ch]!) : s;
+}
+
+function encodeTextRow(values: readonly (string | number | Buffer)[]): string {
+  let line = '';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (i > 0) line += '\t';
+    if (typeof v === 'number') line += String(v);
+    else if (typeof v === 'string') line += copyTextEscape(v);
+    // bytea hex input `\x…`; the backslash itself is escaped for COPY.
+    else line += '\\\\x' + v.toString('hex');
+  }
+  return line + '\n';
+}
+
+// ---- binary COPY encoding ----
+
+const BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+const DATE_RE = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/;
+
+/** `YYYY-MM-DD HH:MM:SS[.ffffff]` → microseconds since 2000-01-01, read as wall-clock time (no zone). */
+export function pgTimestampMicros(text: string): bigint {
+  const m = DATE_RE.exec(text);
+  if (!m) throw new RangeError(`invalid date value ${JSON.stringify(text)}`);
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  if (Number.isNaN(ms)) throw new RangeError(`invalid date value ${JSON.stringify(text)}`);
+  const frac = m[7] ? Number(m[7].padEnd(6, '0')) : 0;
+  return BigInt(ms - PG_EPOCH_MS) * 1000n + BigInt(frac);
+}
+
+/** Encodes rows for COPY BINARY, given which columns are int8/int4/timestamp/bytea/text. */
+class BinaryEncoder {
+  private readonly kinds: Uint8Array; // 0 text, 1 int4, 2 int8, 3 timestamp, 4 bytea
+  constructor(layout: TableLayout) {
+    this.kinds = new Uint8Array(layout.columns.length);
+    layout.columns.forEach((c, i) => {
+      this.kinds[i] = c === 'date' ? 3 : c === 'msg' ? 4 : c === 'micro_ts' ? 2 : layout.ints.has(c) ? 1 : 0;
+    });
+  }
+
+  encode(values: readonly (string | number | Buffer)[]): Buffer {
+    const n = values.length;
+    let size = 2;
+    const lens = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = this.kinds[i]!;
+      const v = values[i]!;
+      const len = k === 1 ? 4 : k === 2 || k === 3 ? 8 : k === 4 ? (v as Buffer).length : Buffer.byteLength(v as string);
+      lens[i] = len;
+      size += 4 + len;
+    }
+    const buf = Buffer.allocUnsafe(size);
+    buf.writeInt16BE(n, 0);
+    let off = 2;
+    for (let i = 0; i < n; i++) {
+      const k = this.kinds[i]!;
+      const v = values[i]!;
+      const len = lens[i]!;
+      buf.writeInt32BE(len, off);
+      off += 4;
+      switch (k) {
+        case 1:
+          buf.writeInt32BE(v as number, off);
+          break;
+        case 2:
+          buf.writeBigInt64BE(BigInt(v as number), off);
+          break;
+        case 3:
+          buf.writeBigInt64BE(pgTimestampMicros(v as string), off);
+          break;
+        case 4:
+          (v as Buffer).copy(buf, off);
+          break;
+        default:
+          buf.write(v as string, off, len, 'utf8');
+      }
+      off += len;
+    }
+    return buf;
+  }
+}
+
+const CHUNK_BYTES = 256 * 1024;
+
+export async function createPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const template: SchemaTemplate = await loadSchemaTemplate('postgres', opts.schemaFile);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 2,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+    statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    client_encoding: 'UTF8',
+    application_name: 'sipcapture',
+  });
+  // An idle client losing its connection emits 'error' on the pool; without a listener that
+  // would crash the daemon. The next checkout simply opens a new connection.
+  pool.on('error', () => {});
+  const counters = newCounters();
+  const preferred: CopyFormat = opts.copyFormat ?? 'binary';
+  const defaultLimits: ColumnLimits = new Map(Object.entries({ ...COLUMN_WIDTHS, ...(opts.limits ?? {}) }));
+  const ensured = new Map<string, Promise<void>>();
+  const infos = new Map<string, TableInfo>();
+  const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
+  const encoders = new Map<TableKind, BinaryEncoder>();
+  let closed = false;
+
+  /** Reads column types and widths; undefined when the table does not exist. */
+  async function describe(name: string, kind: TableKind): Promise<TableInfo | undefined> {
+    const res = await pool.query<{ attname: string; typ: string; width: number | null }>(
+      `SELECT a.attname, format_type(a.atttypid, NULL) AS typ,
+              CASE WHEN a.atttypmod > 4 AND a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype)
+                   THEN a.atttypmod - 4 END AS width
+         FROM pg_attribute a
+        WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+      [quoteIdent(name)],
+    );
+    if (res.rows.length === 0) return undefined;
+    const layout = layoutOf(kind);
+    const cols = new Map(res.rows.map((r) => [r.attname, r]));
+    const missing = layout.columns.filter((c) => !cols.has(c));
+    if (missing.length > 0) {
+      throw new Error(`table ${name} exists but lacks column(s) ${missing.join(', ')}; it is not a sipcapture/Homer 5 table`);
+    }
+    let binaryOk = true;
+    const limits = new Map<string, number>();
+    for (const c of layout.columns) {
+      const r = cols.get(c)!;
+      const want = BINARY_TYPES[c] ?? (layout.ints.has(c) ? 'integer' : undefined);
+      if (want !== undefined ? r.typ !== want : !TEXT_TYPES.has(r.typ)) binaryOk = false;
+      if (!layout.ints.has(c) && c !== 'msg' && c !== 'date') {
+        if (opts.detectWidths === false) {
+          const w = defaultLimits.get(c);
+          if (w !== undefined) limits.set(c, w);
+        } else if (r.width !== null) {
+          limits.set(c, r.width);
+        }
+      }
+    }
+    return { limits, format: preferred === 'binary' && binaryOk ? 'binary' : 'text' };
+  }
+
+  async function infoFor(name: string, kind: TableKind): Promise<TableInfo> {
+    const cached = infos.get(name);
+    if (cached) return cached;
+    const info = await describe(name, kind);
+    if (!info) return { limits: defaultLimits, format: preferred };
+    infos.set(name, info);
+    return info;
+  }
+
+  async function createTable(name: string, kind: TableKind): Promise<void> {
+    const stmts = renderStatements(templateFor(template, kind), { table: name, ix: pgIndexPrefix(name) });
+    const { client, release } = await checkout();
+    try {
+      await client.query('BEGIN');
+      // Serialises concurrent creators (two daemons, or db-init racing the daemon): plain
+      // CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index under a race.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sipcapture:${name}`]);
+      const exists = await client.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [quoteIdent(name)]);
+      // An existing table is used as it is: adding indexes to someone's big table would lock it.
+      if (exists.rows[0]?.r == null) for (const s of stmts) await client.query(s);
+      await client.query('COMMIT');
+      release();
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      release(err);
+      throw err;
+    }
+    infos.delete(name);
+    // Validates the columns of a pre-existing table and caches its widths.
+    await infoFor(name, kind);
+  }
+
+  /** Checks a client out with an error listener: a socket dying under a checked-out client would otherwise crash the process. */
+  async function checkout(): Promise<{ client: pg.PoolClient; release: (err?: unknown) => void }> {
+    const client = await pool.connect();
+    const onError = (): void => {};
+    client.on('error', onError);
+    let released = false;
+    return {
+      client,
+      release(err?: unknown): void {
+        if (released) return;
+        released = true;
+        client.removeListener('error', onError);
+        client.release(err === undefined ? undefined : err instanceof Error ? err : true);
+      },
+    };
+  }
+
+  async function copyBatch(name: string, kind: TableKind, rows: readonly (SipCaptureRow | ReportRow)[]): Promise<void> {
+    const info = await infoFor(name, kind);
+    const layout = layoutOf(kind);
+    const binary = info.format === 'binary';
+    let encoder: BinaryEncoder | undefined;
+    if (binary) {
+      encoder = encoders.get(kind);
+      if (!encoder) encoders.set(kind, (encoder = new BinaryEncoder(layout)));
+    }
+    const sql = `COPY ${quoteIdent(name)} (${columnList(layout)}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
+    const { client, release } = await checkout();
+    const stream = client.query(copyFrom(sql));
+    // The stream reports server errors with 'error'; keep one listener for its whole life so a
+    // late or repeated emission can never become an uncaught exception.
+    let streamError: unknown;
+    stream.on('error', (e: unknown) => {
+      streamError ??= e;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        const err = new Error(`COPY into ${name} timed out after ${insertTimeoutMs} ms`);
+        // A stuck server may never answer a CopyFail: cut the socket.
+        client.connection.stream.destroy(err);
+        reject(err);
+      }, insertTimeoutMs);
+    });
+    const done = once(stream, 'finish');
+    // Keep rejections handled even when we fail before awaiting them.
+    done.catch(() => {});
+    timeout.catch(() => {});
+    try {
+      // Count changes only once the batch is committed: a failed batch is retried or split by
+      // the writer and would otherwise be counted several times.
+      const local = newCounters();
+      const write = async (chunk: Buffer | string): Promise<void> => {
+        if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), timeout]);
+      };
+      if (binary) {
+        const parts: Buffer[] = [BINARY_HEADER];
+        let size = BINARY_HEADER.length;
+        for (const row of rows) {
+          const b = encoder!.encode(prepareRow(row, layout, info.limits, local));
+          parts.push(b);
+          size += b.length;
+          if (size >= CHUNK_BYTES) {
+            await write(Buffer.concat(parts, size));
+            parts.length = 0;
+            size = 0;
+          }
+        }
+        parts.push(BINARY_TRAILER);
+        stream.end(Buffer.concat(parts, size + BINARY_TRAILER.length));
+      } else {
+        let chunk = '';
+        for (const row of rows) {
+          chunk += encodeTextRow(prepareRow(row, layout, info.limits, local));
+          if (chunk.length >= CHUNK_BYTES) {
+            await write(chunk);
+            chunk = '';
+          }
+        }
+        stream.end(chunk);
+      }
+      await Promise.race([done, timeout]);
+      clearTimeout(timer);
+      release();
+      addCounters(counters, local);
+    } catch (err) {
+      clearTimeout(timer);
+      // Our own failure (encoder, timeout) mid-stream: CopyFail rolls the COPY back.
+      if (streamError === undefined && !stream.destroyed) stream.destroy(err instanceof Error ? err : new Error(String(err)));
+      // A server-side error (SQLSTATE) leaves a healthy connection; anything else (timeout,
+      // socket error, encoder bug) may not, so that connection is dropped.
+      const sqlState = (err as { code?: unknown }).code;
+      if (!timedOut && typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState)) {
+        await client.query('SELECT 1').then(
+          () => release(),
+          (e: unknown) => release(e),
+        );
+      } else {
+        release(err);
+      }
+      throw err;
+    }
+  }
+
+  const store: PostgresStore = {
+    backend: 'postgres',
+    displayUrl: maskUrl(url),
+    valueCounters: counters,
+    ensureTable(table: string, kind: TableKind): Promise<void> {
+      let name: string;
+      try {
+        name = pgTableName(table);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      let p = ensured.get(name);
+      if (!p) {
+        p = createTable(name, kind);
+        ensured.set(name, p);
+        // Forget failures so a later call (DB back up) tries again.
+        p.catch(() => ensured.delete(name));
+      }
+      return p;
+    },
+    async insert(batch: RowBatch): Promise<void> {
+      if (closed) throw new Error('store is closed');
+      const name = pgTableName(batch.table);
+      if (batch.rows.length === 0) return;
+      try {
+        await copyBatch(name, batch.kind, batch.rows);
+      } catch (err) {
+        // The table changed behind our back (dropped, altered): forget what we knew, so the
+        // writer's next ensureTable() really creates it and the next insert re-reads its columns.
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'string' && (code.startsWith('42') || code === '22P03')) {
+          infos.delete(name);
+          if (code === '42P01') ensured.delete(name);
+        }
+        throw err;
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+  return store;
+}
