@@ -21,6 +21,11 @@ test('docs/configuration.md contains exactly the rendered parameter table', () =
   assert.equal(extractBetween(doc, PARAMS_BEGIN, PARAMS_END), renderParameterTable(), fix);
 });
 
+test('README.md contains exactly the rendered parameter table', () => {
+  const readme = readFileSync(path.join(projectRoot(), 'README.md'), 'utf8');
+  assert.equal(extractBetween(readme, PARAMS_BEGIN, PARAMS_END), renderParameterTable(), fix);
+});
+
 test('docs/configuration.md contains exactly the rendered strftime table', () => {
   assert.equal(extractBetween(doc, STRFTIME_BEGIN, STRFTIME_END), renderStrftimeTable(), fix);
 });

@@ -7,7 +7,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { packageRoot } from '../package-info.js';
+import { pathToFileURL } from 'node:url';
 import type { NamedParamSpec } from './params.js';
 import { allowedText, PARAMS } from './params.js';
 import { STRFTIME_CONVERSIONS } from './table-template.js';
@@ -80,38 +81,39 @@ export function extractBetween(doc: string, begin: string, end: string): string 
   return a < 0 || b < a ? undefined : doc.slice(a + begin.length + 1, b);
 }
 
+/** Re-renders every generated block present in `doc` (README.md has only the parameter table). */
 export function renderDocument(doc: string): string {
-  return replaceBetween(
-    replaceBetween(doc, PARAMS_BEGIN, PARAMS_END, renderParameterTable()),
-    STRFTIME_BEGIN,
-    STRFTIME_END,
-    renderStrftimeTable(),
-  );
+  let out = doc;
+  if (extractBetween(out, PARAMS_BEGIN, PARAMS_END) !== undefined) {
+    out = replaceBetween(out, PARAMS_BEGIN, PARAMS_END, renderParameterTable());
+  }
+  if (extractBetween(out, STRFTIME_BEGIN, STRFTIME_END) !== undefined) {
+    out = replaceBetween(out, STRFTIME_BEGIN, STRFTIME_END, renderStrftimeTable());
+  }
+  return out;
 }
 
-/** docs/configuration.md, found from this file's location (src/ or dist/src/). */
+/** The documents that carry generated tables: docs/configuration.md and README.md. */
+export function generatedDocPaths(): string[] {
+  const root = packageRoot();
+  return [path.join(root, 'docs', 'configuration.md'), path.join(root, 'README.md')];
+}
+
+/** docs/configuration.md (kept for callers that want the full reference). */
 export function docsPath(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    try {
-      readFileSync(path.join(dir, 'package.json'));
-      return path.join(dir, 'docs', 'configuration.md');
-    } catch {
-      dir = path.dirname(dir);
-    }
-  }
-  throw new Error('project root (package.json) not found');
+  return path.join(packageRoot(), 'docs', 'configuration.md');
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const file = docsPath();
-  const doc = readFileSync(file, 'utf8');
-  const next = renderDocument(doc);
-  if (process.argv.includes('--write')) {
-    if (next !== doc) writeFileSync(file, next);
-    console.log(next === doc ? `${file} is up to date` : `${file} updated`);
-  } else if (next !== doc) {
-    console.error(`${file} is out of date: run node --import tsx src/control/config/render-docs.ts --write`);
-    process.exitCode = 1;
+  for (const file of generatedDocPaths()) {
+    const doc = readFileSync(file, 'utf8');
+    const next = renderDocument(doc);
+    if (process.argv.includes('--write')) {
+      if (next !== doc) writeFileSync(file, next);
+      console.log(next === doc ? `${file} is up to date` : `${file} updated`);
+    } else if (next !== doc) {
+      console.error(`${file} is out of date: run node --import tsx src/control/config/render-docs.ts --write`);
+      process.exitCode = 1;
+    }
   }
 }

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+/**
+ * The `sipcapture` command. Only argument handling lives here; each command calls into the
+ * modules that do the work.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import {
+  ConfigError,
+  configWarnings,
+  derivedConfigForDisplay,
+  effectiveConfigForDisplay,
+  loadConfig,
+} from './control/config/load.js';
+import type { SipcaptureConfig } from './control/config/types.js';
+import { createLogger, type Logger } from './control/logger.js';
+import { packageVersion } from './control/package-info.js';
+import { startDaemon } from './daemon.js';
+
+const DEFAULT_CONFIG = 'config/sipcapture.json5';
+/** SIGTERM must not hang forever on a dead database: drain for at most this long. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
+/** Loads the config or prints every problem and exits 2. */
+function loadOrExit(file: string): SipcaptureConfig {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function runCommand(file: string): Promise<void> {
+  const cfg = loadOrExit(file);
+  const logger = createLogger(cfg.log_level);
+  for (const warning of configWarnings(cfg)) logger.warn({ config: file }, warning);
+  let daemon;
+  try {
+    daemon = await startDaemon(cfg, logger);
+  } catch (err) {
+    logger.fatal({ err }, `start-up failed: ${(err as Error).message}`);
+    logger.flush();
+    process.exitCode = 1;
+    return;
+  }
+  logger.info({ config: file, version: packageVersion() }, 'sipcapture running');
+  installSignalHandlers(logger, daemon.stop);
+}
+
+function installSignalHandlers(logger: Logger, stop: () => Promise<void>): void {
+  let shuttingDown = false;
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down: stopping listeners and draining queues');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown deadline reached with rows still queued');
+      logger.flush();
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    stop().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('sipcapture')
+  .usage('$0 <command> [options]')
+  .command(
+    'run',
+    'Start the capture daemon in the foreground',
+    (y) => y.option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' }),
+    async (argv) => runCommand(argv.config),
+  )
+  .command(
+    'check-config',
+    'Validate a config file and print the effective configuration (defaults included)',
+    (y) => y.option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' }),
+    (argv) => {
+      const cfg = loadOrExit(argv.config);
+      const shown = { parameters: effectiveConfigForDisplay(cfg), derived: derivedConfigForDisplay(cfg) };
+      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+      for (const warning of configWarnings(cfg)) process.stderr.write(`warning: ${warning}\n`);
+    },
+  )
+  .demandCommand(1, 'Name a command: run, check-config')
+  .strict()
+  .version(packageVersion())
+  .help()
+  .parseAsync();

@@ -1,0 +1,63 @@
+/**
+ * HEP over UDP: one datagram is one HEP packet. The listener only receives; decoding happens in
+ * the HepIngest it feeds, so the same code path serves UDP, TCP and tests.
+ */
+import dgram from 'node:dgram';
+import type { ListenAddress } from '../control/config/types.js';
+import type { Listener } from './types.js';
+
+export type DatagramHandler = (data: Buffer, listener: string) => void;
+
+export interface UdpListenerOptions {
+  address: ListenAddress;
+  /** SO_RCVBUF request; the kernel caps it at 2 × net.core.rmem_max. */
+  recvBufferSize: number;
+  onDatagram: DatagramHandler;
+}
+
+export class UdpListener implements Listener {
+  readonly name: string;
+  private socket: dgram.Socket | null = null;
+
+  constructor(private readonly opts: UdpListenerOptions) {
+    this.name = opts.address.spec;
+  }
+
+  /** The bound port (useful when the config asked for port 0). */
+  get port(): number {
+    return this.socket?.address().port ?? 0;
+  }
+
+  /** The receive buffer the kernel actually granted. */
+  get recvBufferSize(): number {
+    return this.socket?.getRecvBufferSize() ?? 0;
+  }
+
+  start(): Promise<void> {
+    const { address, onDatagram } = this.opts;
+    const type = address.host.includes(':') ? 'udp6' : 'udp4';
+    const socket = dgram.createSocket({ type, recvBufferSize: this.opts.recvBufferSize });
+    this.socket = socket;
+    const name = this.name;
+    return new Promise((resolve, reject) => {
+      const onStartError = (err: Error): void => {
+        reject(new Error(`listen ${name}: ${err.message}`));
+      };
+      socket.once('error', onStartError);
+      socket.on('message', (data) => onDatagram(data, name));
+      socket.bind(address.port, address.host, () => {
+        socket.off('error', onStartError);
+        // After start-up a socket error is not fatal for the daemon; it is logged by the owner.
+        socket.on('error', () => undefined);
+        resolve();
+      });
+    });
+  }
+
+  stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket === null) return Promise.resolve();
+    return new Promise((resolve) => socket.close(() => resolve()));
+  }
+}

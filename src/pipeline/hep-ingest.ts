@@ -1,0 +1,44 @@
+/**
+ * Bytes from a HEP listener → CapturedMessage. Counts what arrives (per listener and HEP
+ * version) and what cannot be decoded, so listeners stay dumb socket readers.
+ */
+import type { CaptureState } from '../control/capture-state.js';
+import { DropReason } from '../control/drop-reasons.js';
+import type { Stats } from '../control/stats.js';
+import { decodeHep } from '../hep/decode.js';
+import { hepToCapturedMessage } from '../hep/to-captured.js';
+import type { MessageSink } from '../listeners/types.js';
+import { nowMicros } from './clock.js';
+
+/** Label for the received counter, from the first byte(s) without decoding. */
+function hepKind(data: Buffer): string {
+  const first = data[0];
+  if (first === 1) return 'hep1';
+  if (first === 2) return 'hep2';
+  if (first === 0x48 || first === 0x45) return 'hep3';
+  return 'unknown';
+}
+
+export class HepIngest {
+  constructor(
+    private readonly sink: MessageSink,
+    private readonly stats: Stats,
+    private readonly state: CaptureState,
+  ) {}
+
+  /** One HEP packet (UDP datagram or TCP frame) from `listener`. */
+  handle(data: Buffer, listener: string): void {
+    const receivedAtUs = nowMicros();
+    this.stats.received(listener, hepKind(data));
+    if (!this.state.hepCaptureOn) {
+      this.stats.drop(DropReason.HEP_CAPTURE_OFF, `${listener}: hep_capture_on is 0`);
+      return;
+    }
+    const result = decodeHep(data);
+    if (!result.ok) {
+      this.stats.drop(DropReason.HEP_MALFORMED, `${listener}: ${result.error.code}: ${result.error.message}`);
+      return;
+    }
+    this.sink.accept(hepToCapturedMessage(result.packet, listener, receivedAtUs));
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The middle of the pipeline: CapturedMessage → (capture switch) → SIP parse → row → route →
+ * the writer of the chosen database. Every message that does not reach a writer is counted
+ * here under one DropReason; the writers count what happens after.
+ */
+import type { CapturedMessage } from '../capture/message.js';
+import { buildReportRow, nonSipTarget } from '../capture/report-row.js';
+import { buildSipRow, hashSourcesOf, type SipRowOptions } from '../capture/sip-row.js';
+import type { CaptureState } from '../control/capture-state.js';
+import { DropReason } from '../control/drop-reasons.js';
+import type { Stats } from '../control/stats.js';
+import type { MessageSink } from '../listeners/types.js';
+import type { Router } from '../route/router.js';
+import { parseSip, routeFactsOf } from '../sip/parser.js';
+import type { StoreWriter } from '../store/writer.js';
+
+export interface PipelineOptions {
+  stats: Stats;
+  state: CaptureState;
+  router: Router;
+  rowOptions: SipRowOptions;
+  /** The writer for a capture mode's db_url. */
+  writerFor(dbUrl: string): StoreWriter;
+  /** db_url of the default capture mode (non-SIP rows go there, as in Kamailio); null when there is none. */
+  defaultDbUrl: string | null;
+}
+
+const SIP_PROTO_TYPE = 1;
+
+export class Pipeline implements MessageSink {
+  constructor(private readonly opts: PipelineOptions) {}
+
+  accept(msg: CapturedMessage): void {
+    const { stats, state } = this.opts;
+    if (!state.captureOn) {
+      stats.drop(DropReason.CAPTURE_OFF, `${msg.listener}: capture_on is 0`);
+      return;
+    }
+    if (msg.protoType !== SIP_PROTO_TYPE) {
+      this.acceptNonSip(msg);
+      return;
+    }
+    const parsed = parseSip(msg.payload);
+    if (!parsed.ok) {
+      stats.drop(DropReason.SIP_MALFORMED, `${msg.listener} ${msg.srcIp}:${msg.srcPort}: ${parsed.error.message}`);
+      return;
+    }
+    const built = buildSipRow(msg, parsed.message, this.opts.rowOptions);
+    if (!built.ok) {
+      stats.drop(DropReason.SIP_MALFORMED, `${msg.listener} ${msg.srcIp}:${msg.srcPort}: ${built.message}`);
+      return;
+    }
+    const row = built.row;
+    const dest = this.opts.router.route(
+      routeFactsOf(parsed.message),
+      hashSourcesOf(row),
+      Math.floor(row.micro_ts / 1e6),
+    );
+    if ('drop' in dest) {
+      stats.drop(dest.drop, `${msg.listener}: ${dest.detail}`);
+      return;
+    }
+    this.opts.writerFor(dest.mode.db_url).enqueue(dest.table, 'sip', row);
+  }
+
+  /** RTCP, QoS reports and logs go to their fixed tables (spec §8.6). */
+  private acceptNonSip(msg: CapturedMessage): void {
+    const { stats } = this.opts;
+    const target = nonSipTarget(msg.protoType);
+    if (target === null) {
+      stats.drop(DropReason.UNSUPPORTED_PROTO_TYPE, `${msg.listener}: HEP protocol type ${msg.protoType} has no table`);
+      return;
+    }
+    const dbUrl = this.opts.defaultDbUrl;
+    if (dbUrl === null) {
+      stats.drop(DropReason.NON_SIP_UNSTORABLE, `${msg.listener}: no default capture mode for ${target.table}`);
+      return;
+    }
+    const built = buildReportRow(msg, target.type, this.opts.rowOptions);
+    if (!built.ok) {
+      stats.drop(DropReason.NON_SIP_UNSTORABLE, `${msg.listener}: ${built.message}`);
+      return;
+    }
+    this.opts.writerFor(dbUrl).enqueue(target.table, target.kind, built.row);
+  }
+}

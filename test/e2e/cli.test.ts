@@ -1,0 +1,101 @@
+/**
+ * The `sipcapture` command as an operator runs it: --version, check-config on good and bad
+ * files, and `run` receiving HEP then draining its queue into SQLite on SIGTERM.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { encodeHep } from '../../src/hep/encode.js';
+import { PROJECT_ROOT } from '../helpers/env.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { freePort, sendUdp, waitFor } from '../helpers/net.js';
+import { sipRequest } from '../helpers/sip-messages.js';
+
+describe('sipcapture CLI', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sipcapture-cli-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('--version prints the package version', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  test('check-config accepts the shipped config and prints every parameter', async () => {
+    const r = await runCli(['check-config', '-c', 'config/sipcapture.json5']);
+    assert.equal(r.code, 0, r.stderr);
+    const shown = JSON.parse(r.stdout) as { parameters: Record<string, unknown> };
+    assert.equal(shown.parameters['capture_node'], 'homer01');
+    assert.equal(shown.parameters['insert_retry_timeout'], 60);
+    assert.match(String(shown.parameters['db_url']), /^sqlite:\/\/\/.+var\/sipcapture\.sqlite$/);
+  });
+
+  test('check-config rejects a bad config naming each key, value and what is allowed', async () => {
+    const file = path.join(dir, 'bad.json5');
+    writeFileSync(file, '{ insert_retries: 900, tabel_name: "x", mt_mode: "HASH", db_url: "sqlite://x.sqlite" }');
+    const r = await runCli(['check-config', '-c', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /insert_retries: 900 .*0\.\.500/);
+    assert.match(r.stderr, /tabel_name: .*did you mean table_name/);
+    assert.match(r.stderr, /mt_mode: .*HASH/);
+  });
+
+  test('run stores HEP and drains its queue on SIGTERM, exiting 0', async () => {
+    const port = await freePort();
+    const dbFile = path.join(dir, 'run.sqlite');
+    const file = path.join(dir, 'run.json5');
+    // A long batch timeout: rows are still queued when SIGTERM arrives, so only the drain stores them.
+    writeFileSync(
+      file,
+      JSON.stringify({
+        db_url: `sqlite://${dbFile}`,
+        capture_on: 1,
+        hep_capture_on: 1,
+        listen: [`udp:127.0.0.1:${port}`],
+        batch_timeout_ms: 1000,
+        batch_size: 100000,
+        log_level: 'info',
+      }),
+    );
+    const child = spawnCli(['run', '-c', file]);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      assert.ok(await waitFor(() => out.includes('sipcapture running'), 15_000), `daemon did not start:\n${out}`);
+      const packets = Array.from({ length: 50 }, (_, i) =>
+        encodeHep({
+          version: 3,
+          srcIp: '192.0.2.1',
+          dstIp: '192.0.2.2',
+          srcPort: 5060,
+          dstPort: 5060,
+          tsSec: 1795348800,
+          captureId: 3,
+          payload: sipRequest('OPTIONS', `cli-${i}@x`).text,
+        }),
+      );
+      await sendUdp(packets, port);
+      await new Promise((r) => setTimeout(r, 100)); // let the datagrams be read, not flushed
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const db = new Database(dbFile, { readonly: true });
+    try {
+      const row = db.prepare('SELECT count(*) AS n FROM sip_capture').get() as { n: number };
+      assert.equal(row.n, 50);
+    } finally {
+      db.close();
+    }
+  });
+});

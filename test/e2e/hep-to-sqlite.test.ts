@@ -1,0 +1,225 @@
+/**
+ * End to end, in process: a real daemon (UDP + TCP listeners, SQLite file store, Homer 5
+ * routes) receives HEP v1/v2/v3 over UDP and HEP3 over TCP (split and coalesced, with garbage
+ * in between), and every SIP message must come back as exactly one correct row.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { validateConfig } from '../../src/control/config/load.js';
+import { DropReason } from '../../src/control/drop-reasons.js';
+import { startDaemon, type RunningDaemon } from '../../src/daemon.js';
+import { encodeHep } from '../../src/hep/encode.js';
+import { freePort, sendTcpChunks, sendUdp, waitFor } from '../helpers/net.js';
+import { sipReply, sipRequest, type TestSip } from '../helpers/sip-messages.js';
+
+interface StoredRow {
+  table: string;
+  callid: string;
+  method: string;
+  type: number;
+  source_ip: string;
+  source_port: number;
+  destination_ip: string;
+  destination_port: number;
+  node: string;
+  micro_ts: number;
+  date: string;
+  proto: number;
+  family: number;
+  msg: Buffer;
+}
+
+const TS_SEC = 1795348800; // 2026-11-22 12:00:00 UTC → tables *_20261122
+const DAY = '20261122';
+
+function readAllRows(file: string): StoredRow[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sip_capture%'")
+      .all() as { name: string }[];
+    const rows: StoredRow[] = [];
+    for (const { name } of tables) {
+      const got = db
+        .prepare(
+          `SELECT callid, method, type, source_ip, source_port, destination_ip, destination_port, node, micro_ts, date, proto, family, msg FROM "${name}"`,
+        )
+        .all() as Omit<StoredRow, 'table'>[];
+      for (const r of got) rows.push({ ...r, table: name });
+    }
+    return rows;
+  } finally {
+    db.close();
+  }
+}
+
+function countRows(file: string): number {
+  try {
+    return readAllRows(file).length;
+  } catch {
+    return 0; // file or tables not created yet
+  }
+}
+
+/** Cuts `data` into pieces at pseudo-random offsets (deterministic). */
+function splitAt(data: Buffer, pieces: number, seed: number): Buffer[] {
+  const cuts = new Set<number>();
+  let x = seed;
+  while (cuts.size < pieces - 1) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    cuts.add(1 + (x % (data.length - 1)));
+  }
+  const sorted = [...cuts].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let start = 0;
+  for (const c of sorted) {
+    out.push(data.subarray(start, c));
+    start = c;
+  }
+  out.push(data.subarray(start));
+  return out;
+}
+
+describe('HEP to Homer rows on SQLite, end to end', () => {
+  let dir: string;
+  let dbFile: string;
+  let daemon: RunningDaemon;
+  let port: number;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sipcapture-e2e-'));
+    dbFile = path.join(dir, 'capture.sqlite');
+    port = await freePort();
+    const cfg = validateConfig(
+      {
+        db_url: `sqlite://${dbFile}`,
+        capture_on: 1,
+        hep_capture_on: 1,
+        listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
+        routes: 'homer5',
+        batch_timeout_ms: 20,
+      },
+      path.join(dir, 'test.json5'),
+    );
+    daemon = await startDaemon(cfg, pino({ level: 'silent' }));
+  });
+
+  after(async () => {
+    await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('v1, v2, v3 over UDP and v3 over TCP each give exactly one correct row', async () => {
+    const sent = new Map<string, { sip: TestSip; version: 1 | 2 | 3; transport: 'udp' | 'tcp' }>();
+    const udpPackets: Buffer[] = [];
+    const tcpPackets: Buffer[] = [];
+    const make = (i: number): TestSip => {
+      const callId = `e2e-${i}-${Math.random().toString(36).slice(2, 10)}@192.0.2.10`;
+      switch (i % 5) {
+        case 0:
+          return sipRequest('INVITE', callId, [], true);
+        case 1:
+          return sipRequest('REGISTER', callId, ['Expires: 3600']);
+        case 2:
+          return sipRequest('OPTIONS', callId);
+        case 3:
+          return sipReply(200, 'OK', 'INVITE', callId);
+        default:
+          return sipRequest('NOTIFY', callId, ['Event: refer;id=1']);
+      }
+    };
+    for (let i = 0; i < 60; i++) {
+      const sip = make(i);
+      const version = ((i % 3) + 1) as 1 | 2 | 3;
+      const transport = i >= 45 ? 'tcp' : 'udp';
+      const v = transport === 'tcp' ? 3 : version;
+      const packet = encodeHep({
+        version: v,
+        srcIp: i % 2 === 0 ? '192.0.2.10' : '2001:db8::10',
+        dstIp: i % 2 === 0 ? '198.51.100.20' : '2001:db8::20',
+        srcPort: 5060,
+        dstPort: 5080 + (i % 3),
+        tsSec: TS_SEC,
+        tsUsec: i,
+        captureId: 7,
+        payload: sip.text,
+      });
+      sent.set(sip.callId, { sip, version: v, transport });
+      (transport === 'tcp' ? tcpPackets : udpPackets).push(packet);
+    }
+    // One malformed datagram and garbage inside the TCP stream must cost only themselves.
+    udpPackets.splice(10, 0, Buffer.from('HEP3\x00\x40garbage'));
+    const stream = Buffer.concat([
+      ...tcpPackets.slice(0, 5),
+      Buffer.from('not a hep frame'),
+      ...tcpPackets.slice(5),
+    ]);
+
+    await sendUdp(udpPackets, port);
+    await sendTcpChunks(splitAt(stream, 12, 42), port);
+
+    const complete = await waitFor(() => countRows(dbFile) >= sent.size, 15_000);
+    assert.ok(complete, `expected ${sent.size} rows, got ${countRows(dbFile)}`);
+    await new Promise((r) => setTimeout(r, 200)); // a duplicate would show up by now
+    const rows = readAllRows(dbFile);
+    assert.equal(rows.length, sent.size, 'exactly one row per SIP message');
+
+    for (const row of rows) {
+      const s = sent.get(row.callid);
+      assert.ok(s, `unexpected row ${row.callid}`);
+      const { sip, version } = s;
+      assert.deepEqual(Buffer.from(row.msg), Buffer.from(sip.text), 'msg byte for byte');
+      assert.equal(row.type, sip.type);
+      assert.equal(row.method, sip.type === 2 ? '200' : sip.method);
+      const kind =
+        sip.method === 'REGISTER' ? 'registration' : ['INVITE', 'NOTIFY'].includes(sip.method) ? 'call' : 'rest';
+      if (version === 1) {
+        // HEPv1 has no timestamp: the receive time dates the row and the table, node has no captid.
+        assert.match(row.table, new RegExp(`^sip_capture_${kind}_\\d{8}$`));
+        assert.equal(row.node, 'homer01');
+      } else {
+        assert.equal(row.table, `sip_capture_${kind}_${DAY}`);
+        assert.equal(row.node, 'homer01:7');
+        assert.equal(row.date, '2026-11-22 12:00:00');
+      }
+      const v6 = row.source_ip.includes(':');
+      assert.equal(row.family, v6 ? 10 : 2);
+      assert.equal(row.destination_ip, v6 ? '2001:db8::20' : '198.51.100.20');
+      assert.equal(row.source_port, 5060);
+      assert.equal(row.proto, 1);
+    }
+    assert.equal(daemon.stats.droppedCount(DropReason.HEP_MALFORMED), 1);
+    assert.ok(daemon.stats.droppedCount(DropReason.TCP_FRAMING) >= 1);
+  });
+
+  test('capture_on = 0 stores nothing and counts every packet as capture_off', async () => {
+    const before = countRows(dbFile);
+    daemon.state.captureOn = false;
+    try {
+      const packets = [0, 1, 2].map((i) =>
+        encodeHep({
+          version: 3,
+          srcIp: '192.0.2.1',
+          dstIp: '192.0.2.2',
+          srcPort: 5060,
+          dstPort: 5060,
+          tsSec: TS_SEC,
+          captureId: 1,
+          payload: sipRequest('OPTIONS', `off-${i}@x`).text,
+        }),
+      );
+      const dropsBefore = daemon.stats.droppedCount(DropReason.CAPTURE_OFF);
+      await sendUdp(packets, port);
+      assert.ok(await waitFor(() => daemon.stats.droppedCount(DropReason.CAPTURE_OFF) === dropsBefore + 3, 5000));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(countRows(dbFile), before);
+    } finally {
+      daemon.state.captureOn = true;
+    }
+  });
+});
