@@ -21,10 +21,28 @@ export const DropReason = {
   BAD_TABLE_NAME: 'bad_table_name',
   /** The writer's queue for a database was full. */
   QUEUE_FULL: 'queue_full',
-  /** The database rejected the row, retries were exhausted and it could not be spooled. */
+  /**
+   * The database rejected this row for its content while taking the rest of its batch (a
+   * poisoned row, isolated), or a row could neither be written nor spooled (spool I/O error,
+   * spool disabled).
+   */
   DB_ERROR: 'db_error',
+  /** The database could not take the row and the on-disk spool was full (spool_max_bytes). */
+  SPOOL_FULL: 'spool_full',
   /** TCP stream bytes that are not a HEP3 frame (skipped up to the next `HEP3` magic), or a frame cut off by the close. */
   TCP_FRAMING: 'tcp_framing',
+  /** The nonsip_hook returned a negative value: the packet is dropped (Kamailio logs an error and drops it). */
+  HOOK_REJECTED: 'hook_rejected',
+  /** Raw capture: a packet or stream whose payload is not SIP (or has no payload: TCP handshakes, SCTP control). */
+  RAW_NOT_SIP: 'raw_not_sip',
+  /** Raw capture: truncated or inconsistent link/IP/transport headers, non-IP frames, unsupported protocols. */
+  RAW_MALFORMED: 'raw_malformed',
+  /** Raw capture: fragments or TCP segments that could not be reassembled (timeouts, gaps, limits, retransmissions). */
+  RAW_REASSEMBLY: 'raw_reassembly',
+  /** Raw capture: the capture child could not hand messages to the daemon fast enough. */
+  RAW_BACKLOG: 'raw_backlog',
+  /** Raw capture: the kernel or libpcap dropped packets before sipcapture saw them. */
+  KERNEL_DROP: 'kernel_drop',
   /** The daemon was shutting down and the row could not be written in time. */
   SHUTDOWN: 'shutdown',
 } as const;

@@ -1,0 +1,362 @@
+/**
+ * SIP over TCP from captured segments: per-direction stream reassembly by sequence number, then
+ * SIP message framing by Content-Length (RFC 3261 §18.3).
+ *
+ * - One stream per direction of a 4-tuple. SYN gives the initial sequence number; a stream first
+ *   seen mid-connection starts at the first data segment and resynchronises on a SIP start line.
+ * - Data before the expected sequence number is a retransmission and is dropped (partly old
+ *   segments are trimmed). Data after it is kept out of order until the gap fills; when the
+ *   out-of-order bytes exceed the per-stream bound, the gap is declared lost, the partial
+ *   message is dropped and the stream resynchronises after the gap.
+ * - Several messages per segment and one message over many segments are both handled. Bytes
+ *   that cannot start a SIP message (keep-alive CRLFs aside) are skipped up to the next start line.
+ * - Bounded: bytes per stream, number of streams (least recently used evicted), idle timeout.
+ *   The common case, a segment holding whole messages, is framed in place without copying.
+ */
+import { checkSipStartLine, contentLength, findHeaderEnd, SipCheck } from './sip-check.js';
+
+export interface TcpLimits {
+  /** Streams (directions) tracked at most; the least recently used is evicted beyond it. */
+  maxStreams: number;
+  /** Largest SIP message (headers + body) accepted on a stream. */
+  maxMessageBytes: number;
+  /** Out-of-order bytes kept per stream while waiting for a gap to fill. */
+  maxOutOfOrderBytes: number;
+  /** A stream without segments for this long is forgotten. */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_TCP_LIMITS: TcpLimits = {
+  maxStreams: 8192,
+  maxMessageBytes: 256 * 1024,
+  maxOutOfOrderBytes: 256 * 1024,
+  idleTimeoutMs: 300_000,
+};
+
+export type TcpDropKind =
+  | 'tcp_retransmission'
+  | 'tcp_gap'
+  | 'tcp_not_sip'
+  | 'tcp_oversize'
+  | 'tcp_bad_content_length'
+  | 'tcp_incomplete'
+  | 'tcp_evicted';
+
+export type TcpDrop = (kind: TcpDropKind, detail: string, count: number) => void;
+
+export interface TcpCounters {
+  segments: number;
+  messages: number;
+  outOfOrder: number;
+}
+
+export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
+
+/** Called for every framed message: `data[start, end)` is valid only during the call. */
+export type TcpMessageHandler<M> = (meta: M, data: Buffer, start: number, end: number) => void;
+
+interface OooSegment {
+  seq: number;
+  data: Buffer;
+}
+
+interface Stream<M> {
+  meta: M;
+  nextSeq: number;
+  /** Unframed in-order bytes (a copy), or null when none. */
+  pending: Buffer | null;
+  ooo: OooSegment[];
+  oooBytes: number;
+  /** False until a SIP start line was found (mid-stream pickup or after a gap). */
+  synced: boolean;
+  /** Bytes still to discard (the rest of an oversized message whose length is known). */
+  skip: number;
+  lastMs: number;
+}
+
+/** Signed distance a - b in sequence space (mod 2^32). */
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+export class TcpReassembler<M> {
+  readonly counters: TcpCounters = { segments: 0, messages: 0, outOfOrder: 0 };
+  private readonly streams = new Map<string, Stream<M>>();
+  private readonly limits: TcpLimits;
+
+  constructor(
+    limits: Partial<TcpLimits>,
+    private readonly onMessage: TcpMessageHandler<M>,
+    private readonly onDrop: TcpDrop,
+  ) {
+    this.limits = { ...DEFAULT_TCP_LIMITS, ...limits };
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * One segment of the direction `key`. `makeMeta` is called only when a new stream is created
+   * (so address texts are built once per stream). `data[start, end)` is the TCP payload.
+   * Returns true when the segment's bytes were used (delivered or kept), false when dropped.
+   */
+  segment(
+    key: string,
+    makeMeta: () => M,
+    seq: number,
+    flags: number,
+    data: Buffer,
+    start: number,
+    end: number,
+    nowMs: number,
+  ): boolean {
+    this.counters.segments++;
+    let stream = this.streams.get(key);
+    if ((flags & TcpFlag.RST) !== 0) {
+      if (stream !== undefined) this.close(key, stream);
+      return end === start;
+    }
+    if (stream !== undefined) {
+      // Refresh LRU position.
+      this.streams.delete(key);
+      this.streams.set(key, stream);
+      stream.lastMs = nowMs;
+    }
+    if ((flags & TcpFlag.SYN) !== 0) {
+      if (stream !== undefined) this.close(key, stream);
+      stream = this.create(key, makeMeta(), (seq + 1) >>> 0, nowMs, true);
+    }
+    let used = end === start;
+    if (end > start) {
+      if (stream === undefined) stream = this.create(key, makeMeta(), seq, nowMs, false);
+      used = this.data(stream, seq, data, start, end);
+    }
+    if ((flags & TcpFlag.FIN) !== 0 && stream !== undefined) {
+      // Only a FIN at the expected position ends the stream; an early one waits for the gap.
+      if (seqDiff((seq + (end - start)) >>> 0, stream.nextSeq) === 0 && stream.ooo.length === 0) this.close(key, stream);
+    }
+    this.expire(nowMs);
+    return used;
+  }
+
+  /** Forgets idle streams; call now and then when traffic is idle. */
+  expire(nowMs: number): void {
+    for (const [key, stream] of this.streams) {
+      if (nowMs - stream.lastMs < this.limits.idleTimeoutMs) break;
+      this.close(key, stream);
+    }
+  }
+
+  /** Ends every stream (end of a file, shutdown). */
+  flush(): void {
+    for (const [key, stream] of this.streams) this.close(key, stream);
+  }
+
+  private create(key: string, meta: M, nextSeq: number, nowMs: number, synced: boolean): Stream<M> {
+    const stream: Stream<M> = { meta, nextSeq, pending: null, ooo: [], oooBytes: 0, synced, skip: 0, lastMs: nowMs };
+    this.streams.set(key, stream);
+    if (this.streams.size > this.limits.maxStreams) {
+      for (const [oldKey, old] of this.streams) {
+        if (old === stream) break;
+        this.close(oldKey, old, 'tcp_evicted');
+        if (this.streams.size <= this.limits.maxStreams) break;
+      }
+    }
+    return stream;
+  }
+
+  private close(key: string, stream: Stream<M>, kind: TcpDropKind = 'tcp_incomplete'): void {
+    this.streams.delete(key);
+    if (stream.pending !== null && hasNonBlank(stream.pending)) {
+      this.onDrop(kind, kind === 'tcp_evicted' ? 'stream evicted (too many streams)' : 'stream ended inside a message', 1);
+    }
+    stream.pending = null;
+    if (stream.ooo.length > 0) this.onDrop('tcp_gap', 'stream ended with a gap', stream.ooo.length);
+    stream.ooo = [];
+    stream.oooBytes = 0;
+  }
+
+  private data(stream: Stream<M>, seq: number, data: Buffer, start: number, end: number): boolean {
+    let rel = seqDiff(seq, stream.nextSeq);
+    const len = end - start;
+    if (rel + len <= 0) {
+      this.onDrop('tcp_retransmission', 'retransmitted segment', 1);
+      return false;
+    }
+    if (rel < 0) {
+      start -= rel; // partly old: keep the new tail
+      rel = 0;
+    }
+    if (rel > 0) {
+      this.keepOutOfOrder(stream, (stream.nextSeq + rel) >>> 0, data, start, end);
+      return true;
+    }
+    this.append(stream, data, start, end);
+    this.drainOutOfOrder(stream);
+    return true;
+  }
+
+  private keepOutOfOrder(stream: Stream<M>, seq: number, data: Buffer, start: number, end: number): void {
+    this.counters.outOfOrder++;
+    // Ignore an exact duplicate of a kept segment.
+    for (const s of stream.ooo) {
+      if (s.seq === seq && s.data.length >= end - start) return;
+    }
+    stream.ooo.push({ seq, data: Buffer.from(data.subarray(start, end)) });
+    stream.ooo.sort((a, b) => seqDiff(a.seq, b.seq));
+    stream.oooBytes += end - start;
+    if (stream.oooBytes > this.limits.maxOutOfOrderBytes) {
+      // The gap will not fill: give up on it and continue after it.
+      const first = stream.ooo[0];
+      if (first === undefined) return;
+      this.onDrop('tcp_gap', `lost ${seqDiff(first.seq, stream.nextSeq)} bytes (gap not filled)`, 1);
+      if (stream.pending !== null && hasNonBlank(stream.pending)) this.onDrop('tcp_incomplete', 'message cut by a gap', 1);
+      stream.pending = null;
+      stream.synced = false;
+      stream.skip = 0;
+      stream.nextSeq = first.seq;
+      this.drainOutOfOrder(stream);
+    }
+  }
+
+  private drainOutOfOrder(stream: Stream<M>): void {
+    while (stream.ooo.length > 0) {
+      const s = stream.ooo[0];
+      if (s === undefined) break;
+      const rel = seqDiff(s.seq, stream.nextSeq);
+      if (rel > 0) break;
+      stream.ooo.shift();
+      stream.oooBytes -= s.data.length;
+      if (rel + s.data.length <= 0) continue; // already covered
+      this.append(stream, s.data, -rel, s.data.length);
+    }
+  }
+
+  /** In-order bytes: frame what is complete, keep the rest. */
+  private append(stream: Stream<M>, data: Buffer, start: number, end: number): void {
+    stream.nextSeq = (stream.nextSeq + (end - start)) >>> 0;
+    let buf: Buffer;
+    let from: number;
+    let to: number;
+    if (stream.pending === null) {
+      // Frame directly on the segment; copy only an incomplete tail.
+      buf = data;
+      from = start;
+      to = end;
+    } else {
+      buf = Buffer.concat([stream.pending, data.subarray(start, end)]);
+      from = 0;
+      to = buf.length;
+    }
+    const consumed = this.frame(stream, buf, from, to);
+    if (consumed >= to) {
+      stream.pending = null;
+    } else {
+      const rest = to - consumed;
+      if (rest > this.limits.maxMessageBytes) {
+        this.onDrop('tcp_oversize', `message larger than ${this.limits.maxMessageBytes} bytes`, 1);
+        stream.pending = null;
+        stream.synced = false;
+        return;
+      }
+      stream.pending = buf === data ? Buffer.from(buf.subarray(consumed, to)) : buf.subarray(consumed, to);
+    }
+  }
+
+  /** Emits complete messages from buf[from, to); returns where the unconsumed bytes start. */
+  private frame(stream: Stream<M>, buf: Buffer, from: number, to: number): number {
+    let pos = from;
+    for (;;) {
+      if (stream.skip > 0) {
+        const n = Math.min(stream.skip, to - pos);
+        stream.skip -= n;
+        pos += n;
+      }
+      // Keep-alives (RFC 5626 CRLF ping/pong) between messages.
+      while (pos < to && (buf[pos] === CR || buf[pos] === LF)) pos++;
+      if (pos >= to) return pos;
+      if (!stream.synced) {
+        const found = this.resync(buf, pos, to);
+        if (found < 0) {
+          // No start line yet: keep only the last (possibly partial) line.
+          const keep = lastLineStart(buf, pos, to);
+          if (keep > pos && hasNonBlankRange(buf, pos, keep)) this.onDrop('tcp_not_sip', 'skipped bytes that are not SIP', 1);
+          return keep;
+        }
+        if (found > pos) this.onDrop('tcp_not_sip', 'skipped bytes before a SIP start line', 1);
+        pos = found;
+        stream.synced = true;
+      }
+      const check = checkSipStartLine(buf, pos, to);
+      if (check === SipCheck.NEED_MORE) return pos;
+      if (check === SipCheck.NOT_SIP) {
+        stream.synced = false;
+        continue;
+      }
+      const headerEnd = findHeaderEnd(buf, pos, to);
+      if (headerEnd < 0) {
+        if (to - pos > this.limits.maxMessageBytes) {
+          this.onDrop('tcp_oversize', `header block larger than ${this.limits.maxMessageBytes} bytes`, 1);
+          stream.synced = false;
+          // Resync from the next line, never from inside this one.
+          const nl = buf.indexOf(LF, pos);
+          pos = nl < 0 || nl >= to ? to : nl + 1;
+          continue;
+        }
+        return pos;
+      }
+      const bodyLen = contentLength(buf, pos, headerEnd);
+      if (bodyLen < 0) {
+        this.onDrop('tcp_bad_content_length', 'cannot frame message (bad Content-Length)', 1);
+        stream.synced = false;
+        pos = headerEnd;
+        continue;
+      }
+      if (headerEnd - pos + bodyLen > this.limits.maxMessageBytes) {
+        // The length is known: skip exactly this message and stay in sync.
+        this.onDrop('tcp_oversize', `message larger than ${this.limits.maxMessageBytes} bytes`, 1);
+        stream.skip = headerEnd + bodyLen - pos;
+        continue;
+      }
+      const msgEnd = headerEnd + bodyLen;
+      if (msgEnd > to) return pos;
+      this.counters.messages++;
+      this.onMessage(stream.meta, buf, pos, msgEnd);
+      pos = msgEnd;
+    }
+  }
+
+  /** First SIP start line at or after `from` that begins a line; -1 when none is complete. */
+  private resync(buf: Buffer, from: number, to: number): number {
+    let lineStart = from;
+    for (;;) {
+      const c = checkSipStartLine(buf, lineStart, to);
+      if (c === SipCheck.SIP) return lineStart;
+      if (c === SipCheck.NEED_MORE) return -1;
+      const nl = buf.indexOf(LF, lineStart);
+      if (nl < 0 || nl >= to - 1) return -1;
+      lineStart = nl + 1;
+    }
+  }
+}
+
+function lastLineStart(buf: Buffer, from: number, to: number): number {
+  const nl = buf.lastIndexOf(LF, to - 1);
+  return nl < from ? from : nl + 1;
+}
+
+function hasNonBlankRange(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = buf[i];
+    if (c !== CR && c !== LF && c !== 0x20 && c !== 0x09) return true;
+  }
+  return false;
+}
+
+function hasNonBlank(buf: Buffer): boolean {
+  return hasNonBlankRange(buf, 0, buf.length);
+}
