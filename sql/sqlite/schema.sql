@@ -10,7 +10,8 @@
 -- Adapted from MySQL: `id INTEGER PRIMARY KEY` (the rowid, auto-assigned), every column NOT
 -- NULL with a default (MySQL's `family` is the only nullable one there), `msg` a BLOB (raw
 -- bytes, no 1500-character limit), `date` the 'YYYY-MM-DD HH:MM:SS' text the row carries.
--- SQLite ignores VARCHAR sizes, so no value is ever truncated or rejected for its length.
+-- SQLite ignores VARCHAR sizes; the store cuts text to the same widths as PostgreSQL and MySQL
+-- (src/store/limits.ts) before inserting, so the three backends hold the same rows.
 
 -- @kind sip
 CREATE TABLE IF NOT EXISTS "{{table}}" (

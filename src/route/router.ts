@@ -27,7 +27,18 @@ export interface RouteDrop {
 
 export type RouteResult = RouteTarget | RouteDrop;
 
-export type RouterOptions = TableSelectorOptions;
+export interface RouterOptions extends TableSelectorOptions {
+  /**
+   * A packet dated before now − this many days, or after now + 1 day, gets the table name of
+   * the current time instead (its row keeps the packet's time): a wrong agent clock must not
+   * create tables years away, which rotation would never see. 0 or absent: no limit.
+   */
+  tableDateWindowDays?: number;
+  /** The current time, seconds since the epoch (tests). */
+  nowSec?: () => number;
+}
+
+const DAY_SEC = 86_400;
 
 /** A template plus the validity of the last name it produced (names change once a day or so). */
 class TableTemplate {
@@ -68,6 +79,9 @@ const NO_MATCH_DETAIL = 'no route rule matched';
 export class Router {
   private readonly rules: CompiledRule[];
   private readonly modes = new Map<string, CompiledMode>();
+  private readonly windowPastSec: number;
+  private readonly nowSec: () => number;
+  private clamped = 0;
 
   /**
    * @param rules resolved route rules (presets already expanded), in order
@@ -83,6 +97,13 @@ export class Router {
       });
     }
     this.rules = rules.map((rule, i) => this.compileRule(rule, i));
+    this.windowPastSec = Math.max(0, opts.tableDateWindowDays ?? 0) * DAY_SEC;
+    this.nowSec = opts.nowSec ?? (() => Date.now() / 1000);
+  }
+
+  /** Messages whose table name used the current time because their own was outside the window. */
+  get tableDateClampedCount(): number {
+    return this.clamped;
   }
 
   /** Rows that used table index 0 because the hash source was empty, over all modes. */
@@ -111,11 +132,20 @@ export class Router {
         hashFallback = sel.emptyHashSource;
         if (template === null) return { drop: DropReason.BAD_TABLE_NAME, detail: `capture mode ${target.mode.name}: no table` };
       }
-      const name = template.resolve(packetTimeSec);
+      const name = template.resolve(this.tableTime(template, packetTimeSec));
       if (typeof name !== 'string') return { drop: DropReason.BAD_TABLE_NAME, detail: name.problem };
       return hashFallback ? { mode: target.mode, table: name, hashFallback: true } : { mode: target.mode, table: name };
     }
     return { drop: DropReason.FILTERED, detail: NO_MATCH_DETAIL };
+  }
+
+  /** The time that names the table: the packet's, unless outside the window (then now). */
+  private tableTime(template: TableTemplate, packetTimeSec: number): number {
+    if (this.windowPastSec === 0 || template.compiled.isConstant) return packetTimeSec;
+    const now = this.nowSec();
+    if (Number.isFinite(packetTimeSec) && packetTimeSec >= now - this.windowPastSec && packetTimeSec <= now + DAY_SEC) return packetTimeSec;
+    this.clamped++;
+    return now;
   }
 
   private compileRule(rule: RouteRule, i: number): CompiledRule {

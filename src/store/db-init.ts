@@ -7,7 +7,10 @@
  * Works for every backend the store factory knows (sqlite, postgres, mysql).
  */
 import type { TableKind } from '../capture/rows.js';
-import { createStore } from './factory.js';
+import type { SipcaptureConfig } from '../control/config/types.js';
+import { createStore, type CreateStoreOptions } from './factory.js';
+import { maskUrl } from './limits.js';
+import { tablesAhead, type TableSpec } from './tables-ahead.js';
 
 export interface InitDatabaseOptions {
   /** The day daily tables start from (default: now). Its UTC date is used. */
@@ -17,7 +20,9 @@ export interface InitDatabaseOptions {
   /** Base names of the daily tables (default Homer 5's call / registration / rest). */
   dailyBases?: readonly string[];
   /** Passed to the store factory unchanged. */
-  storeOptions?: Record<string, unknown>;
+  storeOptions?: CreateStoreOptions;
+  /** The tables to create, instead of the fixed and Homer 5 daily ones above. */
+  tables?: readonly TableSpec[];
 }
 
 export interface InitDatabaseResult {
@@ -47,10 +52,12 @@ export function dailyTableNames(now: Date, days: number, bases: readonly string[
 }
 
 export async function initDatabase(url: string, opts: InitDatabaseOptions = {}): Promise<InitDatabaseResult> {
-  const tables: { name: string; kind: TableKind }[] = [
-    ...FIXED_TABLES,
-    ...dailyTableNames(opts.now ?? new Date(), opts.days ?? 2, opts.dailyBases).map((name) => ({ name, kind: 'sip' as const })),
-  ];
+  const tables: { name: string; kind: TableKind }[] = opts.tables
+    ? [...opts.tables]
+    : [
+        ...FIXED_TABLES,
+        ...dailyTableNames(opts.now ?? new Date(), opts.days ?? 2, opts.dailyBases).map((name) => ({ name, kind: 'sip' as const })),
+      ];
   const store = await createStore(url, opts.storeOptions ?? {});
   try {
     for (const t of tables) await store.ensureTable(t.name, t.kind);
@@ -58,4 +65,41 @@ export async function initDatabase(url: string, opts: InitDatabaseOptions = {}):
     await store.close();
   }
   return { backend: store.backend, tables };
+}
+
+const REPORT_TABLES = FIXED_TABLES.filter((t) => t.kind !== 'sip');
+
+/**
+ * What `sipcapture db init -c FILE` creates, per database URL of the config: the SIP tables its
+ * routes write to (constant names; strftime names for today and tomorrow, UTC — the same list
+ * the daemon keeps ahead, tables-ahead.ts), and rtcp_capture / report_capture / logs_capture in
+ * the default capture mode's database, where non-SIP HEP goes.
+ */
+export function tablesForConfig(cfg: SipcaptureConfig, now: Date = new Date()): Map<string, TableSpec[]> {
+  const ahead = tablesAhead(cfg.routeRules, cfg.captureModes, Math.floor(now.getTime() / 1000));
+  const defaultUrl = cfg.captureModes.get('default')?.db_url;
+  const out = new Map<string, TableSpec[]>();
+  for (const mode of cfg.captureModes.values()) {
+    if (out.has(mode.db_url)) continue;
+    out.set(mode.db_url, [...(ahead.get(mode.db_url) ?? []), ...(mode.db_url === defaultUrl ? REPORT_TABLES : [])]);
+  }
+  return out;
+}
+
+/**
+ * `sipcapture db init`: initialises every database of the config, reporting one line per
+ * database through `print`. Resolves false when any database failed (the others are still done).
+ */
+export async function initConfigDatabases(cfg: SipcaptureConfig, print: (line: string) => void, now: Date = new Date()): Promise<boolean> {
+  let ok = true;
+  for (const [url, tables] of tablesForConfig(cfg, now)) {
+    try {
+      const res = await initDatabase(url, { tables, storeOptions: { dbInsertMode: cfg.db_insert_mode } });
+      print(`${maskUrl(url)}: ${res.tables.length} tables ready: ${res.tables.map((t) => t.name).join(', ')}`);
+    } catch (err) {
+      ok = false;
+      print(`${maskUrl(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return ok;
 }

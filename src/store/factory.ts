@@ -2,22 +2,30 @@
  * One entry point from a `db_url` to a Store, chosen by the URL scheme. The PostgreSQL and MySQL
  * backends are imported on demand, so a SQLite-only install never loads pg or mysql2.
  */
+import { maskUrl } from './limits.js';
+import type { MysqlStoreOptions } from './mysql/index.js';
+import type { PostgresStoreOptions } from './postgres/index.js';
+import type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
+export { maskUrl } from './limits.js';
+
+/**
+ * Options common to every backend, plus one object per backend that only that backend sees (so
+ * e.g. SQLite's rowsPerStatement never reaches the MySQL store, whose option of the same name
+ * means something else).
+ */
 export interface CreateStoreOptions {
-  /** Kamailio's db_insert_mode (0, 1, 2); backends that have no such mode ignore it. */
+  /** Kamailio's db_insert_mode (0, 1, 2): MySQL uses 1 (INSERT DELAYED); see docs/storage.md. */
   dbInsertMode?: number;
-  /** SQLite: busy timeout, ms. */
-  busyTimeoutMs?: number;
-  /** SQLite: rows per INSERT statement. */
-  rowsPerStatement?: number;
-  /** SQLite: page cache, KiB. */
-  cacheSizeKiB?: number;
-  /** Anything a backend-specific option needs; passed through unchanged. */
-  [key: string]: unknown;
+  /** Connections in the pool of a PostgreSQL / MySQL store (SQLite has one worker). */
+  poolSize?: number;
+  sqlite?: SqliteStoreOptions;
+  postgres?: PostgresStoreOptions;
+  mysql?: MysqlStoreOptions;
 }
 
-type BackendFactory = (url: string, opts: CreateStoreOptions) => Promise<Store>;
+type BackendFactory = (url: string, opts: object) => Promise<Store>;
 
 /** `scheme:` → [module relative to this file, exported factory name]. */
 const BACKENDS: Readonly<Record<string, readonly [string, string]>> = {
@@ -32,11 +40,6 @@ export function schemeOf(url: string): string {
   return m?.[1]?.toLowerCase() ?? '';
 }
 
-/** Masks the password of `scheme://user:password@host…` for logs. */
-export function maskUrl(url: string): string {
-  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/, '$1***@');
-}
-
 export async function createStore(url: string, opts: CreateStoreOptions = {}): Promise<Store> {
   const scheme = schemeOf(url);
   const backend = BACKENDS[scheme];
@@ -49,7 +52,23 @@ export async function createStore(url: string, opts: CreateStoreOptions = {}): P
   }
   const [modulePath, exportName] = backend;
   const factory = await loadBackendFactory(scheme, modulePath, exportName, url);
-  return factory(url, opts);
+  return factory(url, backendOptions(scheme, opts));
+}
+
+/** The options object the backend of `scheme` receives. */
+export function backendOptions(scheme: string, opts: CreateStoreOptions): object {
+  const pool = opts.poolSize === undefined ? {} : { poolSize: opts.poolSize };
+  switch (scheme) {
+    case 'sqlite':
+      return { ...opts.sqlite };
+    case 'postgres':
+    case 'postgresql':
+      return { ...pool, ...opts.postgres };
+    case 'mysql':
+      return { ...pool, ...(opts.dbInsertMode === undefined ? {} : { dbInsertMode: opts.dbInsertMode }), ...opts.mysql };
+    default:
+      return {};
+  }
 }
 
 /**

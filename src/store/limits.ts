@@ -1,11 +1,12 @@
 /**
- * Column widths and value preparation shared by the PostgreSQL and MySQL stores.
+ * Column widths and value preparation shared by the PostgreSQL, MySQL and SQLite stores.
  *
  * Kamailio never truncates: a value longer than its column loses the whole row (spec §3.6,
  * §13 item 15). Here every text column is cut to its width instead, NUL characters are removed
  * (PostgreSQL text cannot hold U+0000) and unpaired UTF-16 surrogates become U+FFFD, so a row
- * is never rejected for its text. Both backends apply exactly the same rules, so the same row
- * reads back identically from either. `msg` is bytes and is never changed.
+ * is never rejected for its text. All three backends apply exactly the same rules, so the same
+ * row reads back identically from any of them (SQLite with these default widths). `msg` is
+ * bytes and is never changed.
  *
  * The widths below are the ones `sql/postgres/schema.sql` and `sql/mysql/schema.sql` create
  * (a test checks they agree). They are counted in characters (Unicode code points), which is

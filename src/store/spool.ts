@@ -8,8 +8,8 @@
  *                                  atomically (write temp, fdatasync, rename) after each replayed record
  *   lock                           the pid of the process using the directory
  *
- * A record is one batch: table, kind and its rows, every column in layout order, `msg` as raw
- * bytes. Appends go to the newest segment only, and a segment found at start-up is never
+ * A record is one batch: table, kind, its commit token if it has one (store.ts), and its rows,
+ * every column in layout order, `msg` as raw bytes. Appends go to the newest segment only, and a segment found at start-up is never
  * appended to again, so a record torn by a crash can only be the last one of its segment.
  *
  * Guarantees:
@@ -25,13 +25,16 @@
  *     but before the new offset reached the disk replays that one batch again on restart (at
  *     most one duplicate batch per crash, none without a crash). A segment file is deleted only
  *     after all its records were committed and the offset moved past it.
- *   * Appends made while a replay runs go to a new segment and are replayed by the next replay().
+ *   * replay() reads the segments that existed when it started; the one still being appended
+ *     to is sealed only when the replay reaches it, so a replay that stops at its first record
+ *     (database still down) leaves the files as they were. Appends made after that go to a new
+ *     segment and are replayed by the next replay().
  *
  * Pure node:fs; CRC-32 is zlib's.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
@@ -76,11 +79,21 @@ const SEGMENT_MAGIC = Buffer.from('SCSPOOL\x01', 'latin1');
 const HEADER_BYTES = SEGMENT_MAGIC.length;
 const RECORD_MAGIC = 0x53435231; // "SCR1"
 const RECORD_HEADER = 12;
+/** 1: no commit token; 2: a commit token (u16 length + utf8) after the table name. */
 const PAYLOAD_VERSION = 1;
+const PAYLOAD_VERSION_TOKEN = 2;
 const KINDS: readonly TableKind[] = ['sip', 'rtcp', 'report', 'logs'];
 const SEGMENT_RE = /^seg-(\d{16})\.spool$/;
 
 const segmentName = (seq: number): string => `seg-${String(seq).padStart(16, '0')}.spool`;
+
+/** append() found the spool full (spool_max_bytes): the caller counts the rows `spool_full`. */
+export class SpoolFullError extends Error {
+  constructor(dir: string, maxBytes: number) {
+    super(`spool ${dir} is full (${maxBytes} bytes)`);
+    this.name = 'SpoolFullError';
+  }
+}
 
 // ---- batch codec ----
 
@@ -106,7 +119,8 @@ function planOf(kind: TableKind): Plan {
 const textOf = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /**
- * Serialises a batch. Payload: version u8, kind u8, table (u16 length + utf8), row count u32,
+ * Serialises a batch. Payload: version u8, kind u8, table (u16 length + utf8), in version 2 the
+ * commit token (u16 length + utf8), row count u32,
  * then per row: the int columns as f64; the UTF-16 length of each text column (u32); the byte
  * length (u32) and UTF-8 of all text columns concatenated; msg (u32 length + bytes). One
  * string encode per row keeps this cheap (~5 µs/row). A lone surrogate becomes U+FFFD, which
@@ -117,9 +131,10 @@ export function encodeBatch(batch: RowBatch): Buffer {
   if (kind < 0) throw new TypeError(`unknown table kind ${String(batch.kind)}`);
   const { ints, texts } = planOf(batch.kind);
   const table = Buffer.from(batch.table, 'utf8');
+  const token = batch.commitToken === undefined ? null : Buffer.from(batch.commitToken, 'utf8');
   const joined: string[] = new Array<string>(batch.rows.length);
   const joinedBytes = new Float64Array(batch.rows.length);
-  let size = 1 + 1 + 2 + table.length + 4;
+  let size = 1 + 1 + 2 + table.length + (token === null ? 0 : 2 + token.length) + 4;
   const perRowFixed = ints.length * 8 + texts.length * 4 + 4 + 4;
   for (let r = 0; r < batch.rows.length; r++) {
     const rec = batch.rows[r] as unknown as Record<string, unknown>;
@@ -132,10 +147,14 @@ export function encodeBatch(batch: RowBatch): Buffer {
     size += perRowFixed + n + (Buffer.isBuffer(msg) ? msg.length : 0);
   }
   const buf = Buffer.allocUnsafe(size);
-  let off = buf.writeUInt8(PAYLOAD_VERSION, 0);
+  let off = buf.writeUInt8(token === null ? PAYLOAD_VERSION : PAYLOAD_VERSION_TOKEN, 0);
   off = buf.writeUInt8(kind, off);
   off = buf.writeUInt16BE(table.length, off);
   off += table.copy(buf, off);
+  if (token !== null) {
+    off = buf.writeUInt16BE(token.length, off);
+    off += token.copy(buf, off);
+  }
   off = buf.writeUInt32BE(batch.rows.length, off);
   for (let r = 0; r < batch.rows.length; r++) {
     const rec = batch.rows[r] as unknown as Record<string, unknown>;
@@ -165,7 +184,7 @@ export function decodeBatch(buf: Buffer): RowBatch {
   };
   need(4);
   const version = buf.readUInt8(off++);
-  if (version !== PAYLOAD_VERSION) throw new RangeError(`spool record: unknown payload version ${version}`);
+  if (version !== PAYLOAD_VERSION && version !== PAYLOAD_VERSION_TOKEN) throw new RangeError(`spool record: unknown payload version ${version}`);
   const kind = KINDS[buf.readUInt8(off++)];
   if (!kind) throw new RangeError('spool record: unknown table kind');
   const tlen = buf.readUInt16BE(off);
@@ -173,6 +192,14 @@ export function decodeBatch(buf: Buffer): RowBatch {
   need(tlen + 4);
   const table = buf.toString('utf8', off, off + tlen);
   off += tlen;
+  let commitToken: string | undefined;
+  if (version === PAYLOAD_VERSION_TOKEN) {
+    const klen = buf.readUInt16BE(off);
+    off += 2;
+    need(klen + 4);
+    commitToken = buf.toString('utf8', off, off + klen);
+    off += klen;
+  }
   const count = buf.readUInt32BE(off);
   off += 4;
   const { ints, texts } = planOf(kind);
@@ -211,7 +238,7 @@ export function decodeBatch(buf: Buffer): RowBatch {
     rows.push(rec as unknown as SipCaptureRow | ReportRow);
   }
   if (off !== buf.length) throw new RangeError('spool record: trailing bytes');
-  return { table, kind, rows };
+  return commitToken === undefined ? { table, kind, rows } : { table, kind, rows, commitToken };
 }
 
 // ---- directory lock ----
@@ -426,11 +453,12 @@ export class Spool {
     this.replaying = true;
     const result: ReplayResult = { batches: 0, rows: 0, corruptRecords: 0, corruptBytes: 0 };
     try {
-      // Seal the active segment: appends from now on go to a new one, read by the next replay.
-      await this.serial(() => this.sealActive());
-      const upTo = this.segments.length;
-      for (let i = 0; i < upTo; i++) {
+      const lastSeq = this.segments.at(-1)?.seq ?? -1;
+      while (this.segments.length > 0 && this.segments[0]!.seq <= lastSeq) {
         const seg = this.segments[0]!;
+        // Seal the active segment only now: appends from here on go to a new one, read by the
+        // next replay, and a replay that fails early leaves the files alone.
+        if (this.active?.seq === seg.seq) await this.serial(() => this.sealActive());
         await this.replaySegment(seg, handler, result);
         await this.dropSegment(seg);
       }
@@ -540,12 +568,28 @@ export class Spool {
     return { bytes: this.totalBytes, pendingBytes: this.pendingBytes(), segments: this.segments.length, ...this.counters };
   }
 
-  async close(): Promise<void> {
+  /** The configured upper bound, bytes. */
+  get capacityBytes(): number {
+    return this.maxBytes;
+  }
+
+  /**
+   * Closes the spool. With `removeIfEmpty`, a spool holding nothing to replay leaves no trace:
+   * its segment files, offset and directory are removed (a daemon that never spooled leaves no
+   * empty directories behind).
+   */
+  async close(opts: { removeIfEmpty?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.serial(() => this.sealActive());
+    const remove = opts.removeIfEmpty === true && this.pendingBytes() === 0;
+    if (remove) {
+      for (const seg of this.segments) await unlink(join(this.dir, segmentName(seg.seq))).catch(() => {});
+      await unlink(join(this.dir, 'offset')).catch(() => {});
+    }
     await unlink(join(this.dir, 'lock')).catch(() => {});
     openDirs.delete(this.dir);
+    if (remove) await rmdir(this.dir).catch(() => {});
   }
 }
 

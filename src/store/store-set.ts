@@ -1,61 +1,245 @@
 /**
- * The databases of one running daemon: one Store and one StoreWriter per distinct database URL
- * (capture modes sharing a URL share them). The pipeline asks `writerFor(db_url)`; shutdown
- * calls `close()`, which drains every writer before closing the connections.
+ * The databases of one running daemon: per distinct database URL (capture modes sharing a URL
+ * share them) one Store, one StoreWriter, and — unless spool_max_bytes is 0 — one on-disk Spool
+ * (spool_dir/<hash of the URL>/) with its SpoolReplayer. The pipeline asks `writerFor(db_url)`.
+ *
+ * Rows the database cannot take go to the spool and are replayed in order when it works again,
+ * also after a restart. Tables the routes will need soon (today's and tomorrow's daily tables,
+ * constant names) are created at start and re-checked every `aheadIntervalMs`. Shutdown
+ * (`close()`) stops the replay, drains every writer — into the database, or after
+ * `drainTimeoutMs` into the spool — then closes spools and connections.
  */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { SipcaptureConfig } from '../control/config/types.js';
-import type { Logger } from '../control/logger.js';
 import type { Stats } from '../control/stats.js';
-import { createStore } from './factory.js';
+import { createStore, type CreateStoreOptions } from './factory.js';
+import type { CountingStore, ValueCounters } from './limits.js';
+import { maskUrl } from './limits.js';
+import { Spool, SpoolFullError, type SpoolStats } from './spool.js';
+import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
 import type { Store } from './store.js';
-import { StoreWriter } from './writer.js';
+import { tablesAhead } from './tables-ahead.js';
+import { StoreWriter, type StoreWriterOptions } from './writer.js';
+
+/** Batches in flight per database with db_insert_mode 2 (PostgreSQL and MySQL). */
+export const INSERT_MODE_2_IN_FLIGHT = 4;
+/** Batches handed to the SQLite worker at once (it commits them in that order). */
+export const SQLITE_IN_FLIGHT = 2;
+
+export interface StoreSetOptions {
+  /** Overrides for every writer (tests: shorter back-off). */
+  writer?: Partial<Omit<StoreWriterOptions, 'stats' | 'logger' | 'onUnwritable'>>;
+  /** Replay back-off and yielding (tests: faster probing). */
+  replayer?: Omit<SpoolReplayerOptions, 'logger'>;
+  /** How often the tables ahead are checked, ms. Default 10 minutes. 0 = only at start. */
+  aheadIntervalMs?: number;
+  /** The clock for the tables ahead, seconds (tests). */
+  nowSec?: () => number;
+  /** Longest a writer drains with retries at close before the rest goes to the spool, ms. Default 5000. */
+  drainTimeoutMs?: number;
+  /** Opens the store of a URL (tests: a fake). Default: factory.ts createStore. */
+  storeFactory?: (url: string, opts: CreateStoreOptions) => Promise<Store>;
+}
+
+/** What metrics and the RPC read about one database URL. */
+export interface StorageStats {
+  /** The URL, password masked. */
+  db: string;
+  backend: string;
+  /** Rows waiting in the writer (collected, waiting for a flush slot, or being written). */
+  queueDepth: number;
+  inFlightBatches: number;
+  /** Inserts are failing right now (from the first failed attempt to the next success). */
+  failing: boolean;
+  /** Batches go straight to the spool (the database is known to be down). */
+  outage: boolean;
+  /** null when spool_max_bytes is 0. */
+  spool: (SpoolStats & { dir: string; maxBytes: number; replaying: boolean }) | null;
+  /** Text values changed to fit (limits.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
+  values: Readonly<ValueCounters> | null;
+}
+
+interface Db {
+  url: string;
+  store: Store;
+  writer: StoreWriter;
+  spool: Spool | null;
+  replayer: SpoolReplayer | null;
+}
+
+/** The spool directory of one database URL: a short hash, so the password never shows in a path. */
+export function spoolDirFor(spoolDir: string, dbUrl: string): string {
+  return join(spoolDir, createHash('sha256').update(dbUrl).digest('hex').slice(0, 16));
+}
+
+function isCounting(store: Store): store is Store & CountingStore {
+  return typeof (store as Partial<CountingStore>).valueCounters === 'object';
+}
 
 export class StoreSet {
+  private aheadTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+  private aheadFailing = new Set<string>();
+
   private constructor(
-    private readonly stores: readonly Store[],
+    private readonly dbs: readonly Db[],
     readonly writers: ReadonlyMap<string, StoreWriter>,
+    private readonly cfg: SipcaptureConfig,
+    private readonly logger: Logger | null,
+    private readonly opts: StoreSetOptions,
   ) {}
 
-  /** Opens a store and a writer for every database URL the capture modes use. */
-  static async open(cfg: SipcaptureConfig, stats: Stats, logger: Logger): Promise<StoreSet> {
-    const stores: Store[] = [];
+  /** Opens a store, writer and spool for every database URL the capture modes use. */
+  static async open(cfg: SipcaptureConfig, stats: Stats, logger: Logger | null, opts: StoreSetOptions = {}): Promise<StoreSet> {
+    const dbs: Db[] = [];
     const writers = new Map<string, StoreWriter>();
     try {
       for (const mode of cfg.captureModes.values()) {
         if (writers.has(mode.db_url)) continue;
-        const store = await createStore(mode.db_url, { dbInsertMode: cfg.db_insert_mode });
-        stores.push(store);
-        writers.set(
-          mode.db_url,
-          new StoreWriter(store, {
-            batchSize: cfg.batch_size,
-            batchTimeoutMs: cfg.batch_timeout_ms,
-            queueMaxRows: cfg.queue_max_rows,
-            insertRetries: cfg.insert_retries,
-            insertRetryTimeoutS: cfg.insert_retry_timeout,
-            stats,
-            logger,
-          }),
-        );
-        logger.info({ db: store.displayUrl, mode: mode.name }, 'store ready');
+        const url = mode.db_url;
+        const isSqlite = /^sqlite:/i.test(url);
+        // SQLite: the worker thread writes batches one by one in the order they arrive, so two
+        // in flight keep the order and let the main thread encode the next batch meanwhile.
+        const maxInFlight = isSqlite ? SQLITE_IN_FLIGHT : cfg.db_insert_mode === 2 ? INSERT_MODE_2_IN_FLIGHT : 1;
+        // One connection more than batches in flight: replay and table creation need one too.
+        const store = await (opts.storeFactory ?? createStore)(url, { dbInsertMode: cfg.db_insert_mode, poolSize: maxInFlight + 1 });
+        const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };
+        dbs.push(db);
+        if (cfg.spool_max_bytes > 0) {
+          db.spool = await Spool.open({ dir: spoolDirFor(cfg.spool_dir, url), maxBytes: cfg.spool_max_bytes });
+        }
+        const spool = db.spool;
+        db.writer = new StoreWriter(store, {
+          batchSize: cfg.batch_size,
+          batchTimeoutMs: cfg.batch_timeout_ms,
+          queueMaxRows: cfg.queue_max_rows,
+          insertRetries: cfg.insert_retries,
+          insertRetryTimeoutS: cfg.insert_retry_timeout,
+          maxInFlight,
+          ...opts.writer,
+          stats,
+          logger,
+          ...(spool === null
+            ? {}
+            : {
+                onUnwritable: async (batch) => {
+                  if (!(await spool.append(batch))) throw new SpoolFullError(spool.dir, spool.capacityBytes);
+                  db.replayer?.notify();
+                },
+              }),
+        });
+        writers.set(url, db.writer);
+        if (spool !== null) {
+          db.replayer = new SpoolReplayer(db.writer, spool, { ...opts.replayer, logger });
+          if (!spool.isEmpty) {
+            logger?.warn({ db: store.displayUrl, spool: spool.dir, pendingBytes: spool.stats().pendingBytes }, 'spool from an earlier run will be replayed');
+          }
+          db.replayer.start();
+        }
+        logger?.info({ db: store.displayUrl, mode: mode.name, spool: spool?.dir ?? null, maxInFlight }, 'store ready');
       }
     } catch (err) {
-      await Promise.allSettled(stores.map((s) => s.close()));
+      for (const db of dbs) await db.replayer?.stop();
+      await Promise.allSettled(dbs.map((db) => db.spool?.close({ removeIfEmpty: true }) ?? Promise.resolve()));
+      await Promise.allSettled(dbs.map((db) => db.store.close()));
       throw err;
     }
-    return new StoreSet(stores, writers);
+    const set = new StoreSet(dbs, writers, cfg, logger, opts);
+    set.startAhead();
+    return set;
   }
 
   /** The writer for a capture mode's db_url (every mode's URL was opened in `open`). */
   writerFor(dbUrl: string): StoreWriter {
     const writer = this.writers.get(dbUrl);
-    if (writer === undefined) throw new Error(`no writer for ${dbUrl}`);
+    if (writer === undefined) throw new Error(`no writer for ${maskUrl(dbUrl)}`);
     return writer;
   }
 
-  /** Drains every writer into its database, then closes the connections. */
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.writers.values()].map((w) => w.close()));
-    await Promise.allSettled(this.stores.map((s) => s.close()));
+  /** One entry per database URL, for metrics and the RPC. Cheap: reads counters only. */
+  storageStats(): StorageStats[] {
+    return this.dbs.map((db) => ({
+      db: db.store.displayUrl,
+      backend: db.store.backend,
+      queueDepth: db.writer.queueDepth,
+      inFlightBatches: db.writer.inFlightBatches,
+      failing: db.writer.failing,
+      outage: db.writer.inOutage,
+      spool:
+        db.spool === null
+          ? null
+          : { ...db.spool.stats(), dir: db.spool.dir, maxBytes: db.spool.capacityBytes, replaying: db.replayer?.replaying ?? false },
+      values: isCounting(db.store) ? db.store.valueCounters : null,
+    }));
+  }
+
+  /**
+   * Creates the tables the routes need now and in the next period (tables-ahead.ts). Failures
+   * are logged, not thrown: a table still missing later is created on first use.
+   */
+  async ensureTablesAhead(nowSec = (this.opts.nowSec ?? (() => Date.now() / 1000))()): Promise<void> {
+    const wanted = tablesAhead(this.cfg.routeRules, this.cfg.captureModes, nowSec);
+    await Promise.all(
+      this.dbs.map(async (db) => {
+        for (const t of wanted.get(db.url) ?? []) {
+          try {
+            await db.store.ensureTable(t.name, t.kind);
+          } catch (err) {
+            if (!this.aheadFailing.has(db.url)) {
+              this.aheadFailing.add(db.url);
+              this.logger?.warn({ db: db.store.displayUrl, table: t.name, err: (err as Error).message }, 'cannot create tables ahead yet; retrying later');
+            }
+            return;
+          }
+        }
+        this.aheadFailing.delete(db.url);
+      }),
+    );
+  }
+
+  private startAhead(): void {
+    void this.ensureTablesAhead();
+    const every = this.opts.aheadIntervalMs ?? 10 * 60_000;
+    if (every > 0) {
+      this.aheadTimer = setInterval(() => void this.ensureTablesAhead(), every);
+      this.aheadTimer.unref();
+    }
+  }
+
+  /**
+   * Stops the replay, drains every writer (with retries for up to drainTimeoutMs, then what is
+   * left goes to the spool), closes the spools (an empty one leaves no directory) and the
+   * connections. Rows still in a spool are replayed by the next start.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.aheadTimer !== null) clearInterval(this.aheadTimer);
+    await Promise.allSettled(this.dbs.map((db) => db.replayer?.stop() ?? Promise.resolve()));
+    const drainMs = this.opts.drainTimeoutMs ?? 5000;
+    await Promise.allSettled(
+      this.dbs.map(async (db) => {
+        const timer = setTimeout(() => db.writer.stopRetrying(), drainMs);
+        try {
+          await db.writer.close();
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    await Promise.allSettled(
+      this.dbs.map(async (db) => {
+        if (db.spool === null) return;
+        const pending = db.spool.stats().pendingBytes;
+        if (pending > 0) this.logger?.warn({ db: db.store.displayUrl, spool: db.spool.dir, pendingBytes: pending }, 'spool kept for the next start');
+        await db.spool.close({ removeIfEmpty: true });
+      }),
+    );
+    await Promise.allSettled(this.dbs.map((db) => db.store.close()));
   }
 }

@@ -9,26 +9,34 @@
  *   counted `queue_full` — a bounded loss that is visible, instead of unbounded memory;
  * - a failed insert is retried with exponential back-off, at most `insertRetries` times and
  *   for at most `insertRetryTimeoutS` seconds (Kamailio retries in a busy loop, spec §6.2);
- * - a batch that still fails is split in halves, recursively, so one poisoned row loses only
- *   itself; rows that cannot be written go to `onUnwritable` (the spool's seam; by default
- *   they are counted `db_error`).
+ *   an error the store calls a row error (data, constraint) is not retried;
+ * - a batch that still fails goes, when the store says the database is the problem, whole to
+ *   `onUnwritable` (the spool) and the writer enters "outage": later batches go straight to the
+ *   spool, with one live attempt per `outageProbeIntervalMs`, until an insert succeeds again;
+ * - when the rows are the problem the batch is split in halves, recursively, so one poisoned
+ *   row loses only itself (counted `db_error`); everything else is written or handed on;
+ * - `replay()` writes a batch read back from the spool with the same rules.
  *
- * One batch is in flight at a time (rows reach the database in arrival order). `maxInFlight`
- * is the seam for db_insert_mode=2-style concurrency.
+ * With `maxInFlight` 1 (default) one batch is in flight at a time and batches reach the
+ * database in the order they were cut. With more (db_insert_mode 2) several batches are written
+ * concurrently over the store's pool and may commit in any order.
  */
 import type { Logger } from 'pino';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
 import { DropReason } from '../control/drop-reasons.js';
 import type { Stats } from '../control/stats.js';
 import { isValidTableName } from '../route/table-name.js';
-import type { RowBatch, Store } from './store.js';
+import { SpoolFullError } from './spool.js';
+import { commitTokenOf, type RowBatch, type Store } from './store.js';
 
 type Row = SipCaptureRow | ReportRow;
 
 /**
- * Receives rows the database would not take: after all retries, for a single poisoned row, or
- * for the remainder of a batch during an outage. Resolve once the rows are safe elsewhere (e.g.
- * spooled to disk); reject (or throw) and they are counted `db_error`.
+ * Receives rows the database would not take: after all retries, during an outage, or the rest
+ * of a batch when the database failed in the middle of isolating a bad row (and, for stores that
+ * cannot classify errors, single rows that failed). Resolve once the rows are safe elsewhere
+ * (spooled to disk); reject with SpoolFullError and they are counted `spool_full`, with anything
+ * else `db_error`.
  */
 export type UnwritableHandler = (batch: RowBatch, error: unknown) => void | Promise<void>;
 
@@ -45,17 +53,22 @@ export interface StoreWriterOptions {
   insertRetries: number;
   /** Seconds after the first failure during which retries may start, 0–300 (0 = no time limit). */
   insertRetryTimeoutS: number;
-  /** Batches written concurrently. Default 1; >1 is the db_insert_mode=2 seam (no ordering). */
+  /** Batches written concurrently. Default 1; >1 (db_insert_mode 2) gives up the commit order. */
   maxInFlight?: number;
+  /**
+   * During an outage (a batch failed for a database reason and was spooled) at most one live
+   * batch per this many ms is tried; the others go straight to onUnwritable. Default 1000.
+   */
+  outageProbeIntervalMs?: number;
   /** First back-off delay, ms (doubles per retry). Default 100. */
   retryBaseDelayMs?: number;
   /** Longest back-off delay, ms. Default 5000. */
   retryMaxDelayMs?: number;
   /**
-   * While splitting a failed batch: after this many single rows failed in a row and nothing
-   * succeeded, the last row of the batch is tried alone; if it fails too, the failure is taken
-   * to be the database, not the rows, and the rest goes to `onUnwritable` in one piece instead
-   * of being tried row by row. Default 8.
+   * Only for stores without `isRowError`: while splitting a failed batch, after this many
+   * single rows failed in a row and nothing succeeded, the last row of the batch is tried
+   * alone; if it fails too, the failure is taken to be the database, not the rows, and the rest
+   * goes to `onUnwritable` in one piece instead of being tried row by row. Default 8.
    */
   isolationGiveUpAfter?: number;
   /** Where unwritable rows go (the spool seam). Default: counted as `db_error`. */
@@ -81,6 +94,7 @@ export class StoreWriter {
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
   private readonly giveUpAfter: number;
+  private readonly outageProbeIntervalMs: number;
   private readonly onUnwritable: UnwritableHandler | null;
   private readonly queueFullDetail: string;
 
@@ -95,8 +109,9 @@ export class StoreWriter {
   private readonly sleepers = new Set<() => void>();
   private closed = false;
   private retriesStopped = false;
-  /** The last batch failed all its retries; cleared by the next successful insert. */
+  /** A batch failed for a database reason and was handed on; cleared by the next successful insert. */
   private outage = false;
+  private lastOutageAttemptAt = 0;
   private failingSince = 0;
   private failedAttempts = 0;
 
@@ -115,6 +130,7 @@ export class StoreWriter {
     this.retryBaseDelayMs = Math.max(1, opts.retryBaseDelayMs ?? 100);
     this.retryMaxDelayMs = Math.max(this.retryBaseDelayMs, opts.retryMaxDelayMs ?? 5000);
     this.giveUpAfter = Math.max(1, Math.floor(opts.isolationGiveUpAfter ?? 8));
+    this.outageProbeIntervalMs = Math.max(0, opts.outageProbeIntervalMs ?? 1000);
     this.onUnwritable = opts.onUnwritable ?? null;
     this.queueFullDetail = `${this.queueMaxRows} rows already waiting for ${store.displayUrl}`;
   }
@@ -129,9 +145,19 @@ export class StoreWriter {
     return this.inFlight;
   }
 
+  /** Batches cut and waiting for a flush slot (live traffic backing up). */
+  get readyBatches(): number {
+    return this.ready.length - this.readyHead;
+  }
+
   /** True while inserts are failing (from the first failed attempt to the next success). */
   get failing(): boolean {
     return this.failedAttempts > 0;
+  }
+
+  /** True while batches go straight to onUnwritable because the database is known to be down. */
+  get inOutage(): boolean {
+    return this.outage;
   }
 
   /** Queues one row for `table`. Never blocks, never throws; a row it cannot take is counted. */
@@ -232,23 +258,85 @@ export class StoreWriter {
   private async process(batch: RowBatch): Promise<void> {
     try {
       if (this.outage && this.onUnwritable !== null) {
-        // The database is known to be down and a spool exists: one attempt, then the spool,
-        // so the queue keeps moving instead of filling up behind back-off waits.
+        // The database is known to be down and a spool exists: the queue keeps moving instead
+        // of filling up behind back-off waits. One batch now and then finds out if it is back.
+        const now = Date.now();
+        if (this.retriesStopped || now - this.lastOutageAttemptAt < this.outageProbeIntervalMs) {
+          await this.unwritable(batch, new Error('database unavailable (outage)'));
+          return;
+        }
+        this.lastOutageAttemptAt = now;
         const err = await this.tryOnce(batch);
-        if (err !== null) await this.unwritable(batch, err);
+        if (err === null) return;
+        // Still down (or cannot tell): the spool. Only a sure row error is worth splitting.
+        if (batch.commitToken === undefined && this.classify(err) === 'row') await this.isolate(batch, err);
+        else await this.unwritable(batch, err);
         return;
       }
       const err = await this.writeWithRetries(batch);
-      if (err !== null) await this.isolate(batch, err);
+      if (err !== null) await this.afterFailure(batch, err);
     } catch (err) {
       // Only a bug in this file gets here; never lose rows without counting them.
       this.stats.drop(DropReason.DB_ERROR, `${batch.table}: writer error: ${errorMessage(err)}`, batch.rows.length);
     }
   }
 
+  /**
+   * Writes one batch read back from the spool. Resolves once every row is committed, or was
+   * rejected for its content (counted), or — after a partial write — handed to onUnwritable
+   * again. Rejects, having written nothing, while the database does not take it: the spool then
+   * keeps the batch first in line.
+   */
+  async replay(batch: RowBatch): Promise<void> {
+    const tokenBefore = batch.commitToken;
+    const err = await this.tryOnce(batch);
+    if (err === null) return;
+    if (batch.commitToken !== undefined && batch.commitToken !== tokenBefore) {
+      // This attempt may have committed, and the spool record does not know: the batch goes
+      // back to the spool with its new token instead of staying first with the old one.
+      await this.unwritable(batch, err);
+      return;
+    }
+    if (batch.commitToken !== undefined || this.classify(err) !== 'row') throw asError(err);
+    await this.isolate(batch, err);
+  }
+
+  /** What to do with a batch whose last attempt failed. */
+  private async afterFailure(batch: RowBatch, err: unknown): Promise<void> {
+    // A batch that may have committed must never be split or written again blindly.
+    if (batch.commitToken !== undefined || this.classify(err) === 'database') {
+      this.enterOutage();
+      await this.unwritable(batch, err);
+      return;
+    }
+    await this.isolate(batch, err);
+  }
+
+  private enterOutage(): void {
+    if (this.onUnwritable === null) return;
+    this.outage = true;
+    this.lastOutageAttemptAt = Date.now();
+  }
+
+  private classify(err: unknown): 'row' | 'database' | 'unknown' {
+    if (this.store.isRowError === undefined) return 'unknown';
+    return this.store.isRowError(err) ? 'row' : 'database';
+  }
+
   /** One insert (after ensureTable on first use). Resolves to null on success, else the error. */
   private async tryOnce(batch: RowBatch): Promise<unknown> {
+    const startedAt = performance.now();
     try {
+      if (batch.commitToken !== undefined && this.store.wasCommitted !== undefined) {
+        // An earlier attempt's COMMIT lost its answer: settle that before writing again.
+        const committed = await this.store.wasCommitted(batch.commitToken);
+        batch.commitToken = undefined;
+        if (committed) {
+          this.stats.stored(batch.table, batch.rows.length);
+          this.noteSuccess();
+          return null;
+        }
+      }
       if (!this.ensured.has(batch.table)) {
         await this.store.ensureTable(batch.table, batch.kind);
         this.ensured.add(batch.table);
@@ -257,9 +345,14 @@ export class StoreWriter {
     } catch (err) {
       // Ask the store again next time: the table may have been dropped behind our back.
       this.ensured.delete(batch.table);
+      const token = commitTokenOf(err);
+      if (token !== undefined) batch.commitToken = token;
+      // Latency of every attempt, failed ones too (metrics: sipcapture_db_batch_duration_seconds).
+      this.stats.batchWritten(this.store.displayUrl, batch.rows.length, (performance.now() - startedAt) / 1000, false);
       this.noteFailure(batch, err);
       return err ?? new Error('insert failed');
     }
+    this.stats.batchWritten(this.store.displayUrl, batch.rows.length, (performance.now() - startedAt) / 1000, true);
     this.stats.stored(batch.table, batch.rows.length);
     this.noteSuccess();
     return null;
@@ -274,7 +367,8 @@ export class StoreWriter {
       if (err === null) return null;
       failures++;
       if (failures === 1) firstFailureAt = Date.now();
-      if (this.retriesStopped || failures > this.insertRetries) return err;
+      // Retrying cannot fix the rows' content: isolation comes next.
+      if (this.retriesStopped || failures > this.insertRetries || this.classify(err) === 'row') return err;
       let delay = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** Math.min(failures - 1, 30));
       if (this.retryTimeoutMs > 0) {
         const remaining = firstFailureAt + this.retryTimeoutMs - Date.now();
@@ -286,14 +380,20 @@ export class StoreWriter {
   }
 
   /**
-   * Splits a batch that failed all retries into halves, recursively, until every row that can
-   * be written is written and each row that cannot is handed on alone. One attempt per piece,
-   * no back-off: the retries already ran for the whole batch.
+   * Splits a batch whose rows were rejected into halves, recursively, until every row that can
+   * be written is written and each row that cannot is counted (or, for stores that cannot tell
+   * row errors from database errors, handed on alone). One attempt per piece, no back-off: the
+   * retries already ran for the whole batch. If the database fails on the way, the rest is
+   * handed on in one piece.
    */
   private async isolate(batch: RowBatch, firstError: unknown): Promise<void> {
     if (batch.rows.length === 1 || this.retriesStopped) {
+      if (batch.rows.length === 1 && this.classify(firstError) === 'row') {
+        this.rejectRow(batch, firstError);
+        return;
+      }
       await this.unwritable(batch, firstError);
-      if (batch.rows.length > 1) this.outage = true;
+      if (batch.rows.length > 1) this.enterOutage();
       return;
     }
     const { table, kind } = batch;
@@ -311,12 +411,24 @@ export class StoreWriter {
         singleFailuresInARow = 0;
         continue;
       }
-      if (this.retriesStopped) {
+      const cls = this.classify(err);
+      if (this.retriesStopped || cls === 'database' || piece.commitToken !== undefined) {
+        if (cls === 'database') this.enterOutage();
+        if (piece.commitToken !== undefined) {
+          // This piece may have committed: it travels alone, with its token.
+          await this.unwritable(piece, err);
+          if (stack.length > 0) await this.handOnRest(batch, [], stack, [], err);
+          return;
+        }
         await this.handOnRest(batch, rows, stack, [], err);
         return;
       }
       if (rows.length > 1) {
         pushHalves(stack, rows);
+        continue;
+      }
+      if (cls === 'row') {
+        this.rejectRow(piece, err);
         continue;
       }
       singleFailuresInARow++;
@@ -330,13 +442,18 @@ export class StoreWriter {
           singleFailuresInARow = 0;
         } else {
           // The database, not the rows: hand the rest on in one piece (the spool takes it whole).
-          this.outage = true;
+          this.enterOutage();
           await this.handOnRest(batch, rows, stack, [probe], probeErr);
           return;
         }
       }
       await this.unwritable(piece, err);
     }
+  }
+
+  /** A row the database refuses for its content while it takes others: counted, not retried. */
+  private rejectRow(piece: RowBatch, err: unknown): void {
+    this.stats.drop(DropReason.DB_ERROR, `${piece.table}: row rejected by ${this.store.displayUrl}: ${errorMessage(err)}`, piece.rows.length);
   }
 
   /** `rows`, then the stack's ranges in row order, then `tail`, as one batch for onUnwritable. */
@@ -358,7 +475,7 @@ export class StoreWriter {
         return;
       } catch (err) {
         this.stats.drop(
-          DropReason.DB_ERROR,
+          err instanceof SpoolFullError ? DropReason.SPOOL_FULL : DropReason.DB_ERROR,
           `${batch.table}: not written (${errorMessage(error)}) and not spooled (${errorMessage(err)})`,
           batch.rows.length,
         );
@@ -421,6 +538,10 @@ function pushHalves(stack: (readonly Row[])[], rows: readonly Row[]): void {
 
 function clamp(v: number, lo: number, hi: number): number {
   return Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : lo;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 function errorMessage(err: unknown): string {

@@ -64,6 +64,44 @@ describe('spool', () => {
     assert.throws(() => decodeBatch(encodeBatch(sip).subarray(0, 100)), RangeError);
   });
 
+  test('a commit token travels with its batch (payload version 2); batches without one stay version 1', async () => {
+    const b = { ...batch('T', 2), commitToken: 'pg:123456789' };
+    const enc = encodeBatch(b);
+    assert.equal(enc[0], 2);
+    assert.equal(decodeBatch(enc).commitToken, 'pg:123456789');
+    assert.deepEqual(decodeBatch(enc).rows, decodeBatch(encodeBatch(batch('T', 2))).rows);
+    assert.equal(encodeBatch(batch('T', 2))[0], 1);
+    assert.equal('commitToken' in decodeBatch(encodeBatch(batch('T', 2))), false);
+    const dir = freshDir();
+    const s = await Spool.open({ dir });
+    await s.append(b);
+    await s.close();
+    const r = await Spool.open({ dir });
+    const got: (string | undefined)[] = [];
+    await r.replay((x) => {
+      got.push(x.commitToken);
+      return Promise.resolve();
+    });
+    assert.deepEqual(got, ['pg:123456789']);
+    await r.close({ removeIfEmpty: true });
+    await assert.rejects(stat(dir), /ENOENT/, 'an empty spool leaves no directory');
+  });
+
+  test('replays that stop at their first record do not start a segment per attempt', async () => {
+    const dir = freshDir();
+    const s = await Spool.open({ dir });
+    const tags = ['A', 'B', 'C', 'D', 'E', 'F'];
+    for (const t of tags) {
+      // An outage: appends, each followed by a replay attempt failing on the first record.
+      await s.append(batch(t));
+      await assert.rejects(s.replay(() => Promise.reject(new Error('down'))), /down/);
+    }
+    // The first attempt sealed the segment it was reading; later ones never reach the new one.
+    assert.deepEqual(await segmentFiles(dir), ['seg-0000000000000001.spool', 'seg-0000000000000002.spool']);
+    assert.deepEqual(await drain(s), tags);
+    await s.close();
+  });
+
   test('append and replay in order across segments; replayed segments are deleted', async () => {
     const dir = freshDir();
     const s = await Spool.open({ dir, segmentBytes: 8 * 1024 });

@@ -238,6 +238,7 @@ describe('StoreWriter failures', () => {
       insertRetries: 3,
       retryBaseDelayMs: 5,
       isolationGiveUpAfter: 2,
+      outageProbeIntervalMs: 0,
       onUnwritable: (b) => {
         handed.push(b);
       },
@@ -252,7 +253,8 @@ describe('StoreWriter failures', () => {
     assert.deepEqual(handed.flatMap((b) => b.rows.map((r) => (r as { callid: string }).callid)), Array.from({ length: 10 }, (_, i) => sipRow(i).callid));
     assert.equal(stats.droppedCount(DropReason.DB_ERROR), 0, 'the handler took them');
 
-    // Known outage + a spool: the next batch gets one attempt, then goes to the handler.
+    // Known outage + a spool: the next batch gets one attempt (outageProbeIntervalMs 0 here),
+    // then goes to the handler.
     const before = store.calls.length;
     for (let i = 10; i < 20; i++) writer.enqueue('sip_capture', 'sip', sipRow(i));
     await writer.flush();

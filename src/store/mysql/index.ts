@@ -7,13 +7,18 @@
  *
  * db_insert_mode (spec §6.1): 1 → `INSERT DELAYED` only for tables whose engine supports it
  * (MyISAM, Aria, MEMORY, ARCHIVE on MariaDB); InnoDB rejects DELAYED and MySQL 8 ignores it, so
- * those get a plain INSERT. 2 (Kamailio's async insert) → plain INSERT: the writer is already
- * asynchronous, and the async mode's lost errors are what we avoid.
+ * those get a plain INSERT. 2 (Kamailio's async insert) → plain INSERT here; the writer keeps
+ * several batches in flight over the pool instead, and unlike Kamailio's async mode no error is
+ * lost.
+ *
+ * A lost COMMIT answer (connection cut just then) is decidable: the first auto-increment id of
+ * the batch's last statement is known before COMMIT, and InnoDB never hands out an id twice, so
+ * the error carries `commitToken` and `wasCommitted()` looks that id up instead of guessing.
  */
 import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { TableKind } from '../../capture/rows.js';
-import type { RowBatch, Store } from '../store.js';
+import { isEncodingError, type RowBatch, type Store } from '../store.js';
 import type { ColumnLimits, CountingStore, PreparedValue, SchemaTemplate, TableLayout, ValueCounters } from '../limits.js';
 import {
   COLUMN_WIDTHS,
@@ -120,6 +125,45 @@ function ldRow(values: readonly PreparedValue[]): string {
 }
 
 const LD_CHUNK = 256 * 1024;
+
+/** An error the server sent (it has an SQLSTATE), as opposed to a connection or client error. */
+function isServerError(err: unknown): boolean {
+  const e = err as { sqlState?: unknown; fatal?: unknown } | null;
+  return typeof e?.sqlState === 'string' && /^[0-9A-Z]{5}$/.test(e.sqlState) && e.fatal !== true;
+}
+
+/** MySQL / MariaDB errors caused by the rows: a SIGNAL from a trigger, or these error numbers. */
+const MYSQL_ROW_ERRNOS = new Set([
+  1048, // ER_BAD_NULL_ERROR
+  1062, // ER_DUP_ENTRY
+  1264, // ER_WARN_DATA_OUT_OF_RANGE
+  1292, // ER_TRUNCATED_WRONG_VALUE
+  1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+  1406, // ER_DATA_TOO_LONG
+  1452, // ER_NO_REFERENCED_ROW_2
+  1644, // ER_SIGNAL_EXCEPTION
+  3819, // ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
+  4025, // ER_CONSTRAINT_FAILED (MariaDB)
+]);
+
+/**
+ * Row errors: data (SQLSTATE class 22) and constraint (class 23) errors, a trigger's SIGNAL, the
+ * numbers above, and values our encoder cannot represent. Everything else (connection, lock
+ * wait, deadlock, disk full, read-only) is the database's.
+ */
+export function isMysqlRowError(err: unknown): boolean {
+  if (isEncodingError(err)) return true;
+  if (!isServerError(err)) return false;
+  const e = err as { sqlState: string; errno?: unknown };
+  if (typeof e.errno === 'number' && MYSQL_ROW_ERRNOS.has(e.errno)) return true;
+  // 40001 (deadlock) and HY000 (many server states) stay database errors.
+  return e.sqlState.startsWith('22') || e.sqlState.startsWith('23') || e.sqlState === '45000';
+}
+
+function withCommitToken(err: unknown, token: string | undefined): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return token === undefined ? e : Object.assign(e, { commitToken: token });
+}
 
 export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}): Promise<MysqlStore> {
   const template: SchemaTemplate = await loadSchemaTemplate('mysql', opts.schemaFile);
@@ -237,7 +281,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     info: TableInfo,
     values: PreparedValue[][],
     allowLoad: boolean,
-  ): Promise<void> {
+  ): Promise<number> {
     const useLoad = allowLoad && method === 'load-data' && !info.delayed;
     if (useLoad) {
       const chunks: Buffer[] = [];
@@ -273,7 +317,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
             { code: LOAD_DATA_INCOMPLETE },
           );
         }
-        return;
+        return res.insertId;
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         // Server or client without local_infile: switch this store to prepared INSERTs for good.
@@ -293,14 +337,16 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       1,
       Math.min(opts.rowsPerStatement ?? 500, prepared ? Math.floor(MAX_PLACEHOLDERS / layout.columns.length) : Infinity),
     );
+    let insertId = 0;
     for (let i = 0; i < values.length; i += perStmt) {
       const part = values.slice(i, i + perStmt);
       const sql = insertSql(name, layout, part.length, info.delayed);
       const flat: PreparedValue[] = [];
       for (const v of part) for (const x of v) flat.push(x);
-      if (prepared) await conn.execute(sql, flat);
-      else await conn.query(sql, flat);
+      const [res] = prepared ? await conn.execute<mysql.ResultSetHeader>(sql, flat) : await conn.query<mysql.ResultSetHeader>(sql, flat);
+      insertId = res.insertId;
     }
+    return insertId;
   }
 
   async function insertBatch(name: string, kind: TableKind, batch: RowBatch): Promise<void> {
@@ -320,14 +366,26 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       }, insertTimeoutMs);
     });
     timeout.catch(() => {});
+    // Set once COMMIT is on its way: from then on a timeout leaves the outcome open.
+    let commitSent = false;
+    let commitToken: string | undefined;
     const attempt = async (allowLoad: boolean): Promise<void> => {
       await conn.beginTransaction();
+      let insertId: number;
       try {
-        await runBatch(conn, name, layout, info, values, allowLoad);
-        await conn.commit();
+        insertId = await runBatch(conn, name, layout, info, values, allowLoad);
       } catch (err) {
         if (!timedOut) await conn.rollback().catch(() => {});
         throw err;
+      }
+      commitToken = !info.delayed && insertId > 0 ? `mysql:${name}:${insertId}` : undefined;
+      commitSent = true;
+      try {
+        await conn.commit();
+      } catch (err) {
+        // A server error means no commit; without an answer the outcome is open.
+        if (!timedOut && isServerError(err)) throw err;
+        throw withCommitToken(err, commitToken);
       }
     };
     const work = (async () => {
@@ -340,7 +398,12 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     })();
     work.catch(() => {});
     try {
-      await Promise.race([work, timeout]);
+      try {
+        await Promise.race([work, timeout]);
+      } catch (err) {
+        if (timedOut && commitSent) throw withCommitToken(err, commitToken);
+        throw err;
+      }
       addCounters(counters, local);
     } finally {
       clearTimeout(timer);
@@ -353,6 +416,13 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     backend: 'mysql',
     displayUrl: maskUrl(url),
     valueCounters: counters,
+    isRowError: isMysqlRowError,
+    async wasCommitted(token: string): Promise<boolean> {
+      const m = /^mysql:([A-Za-z_][A-Za-z0-9_]*):(\d+)$/.exec(token);
+      if (m === null) return false;
+      const [rows] = await pool.query<mysql.RowDataPacket[]>(`SELECT 1 AS x FROM ${quoteIdent(m[1]!)} WHERE id = ? LIMIT 1`, [m[2]]);
+      return rows.length > 0;
+    },
     get method(): MysqlInsertMethod {
       return method;
     },

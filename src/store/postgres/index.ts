@@ -1,9 +1,11 @@
 /**
  * PostgreSQL backend: one `COPY … FROM STDIN` per batch (pg + pg-copy-streams).
  *
- * A COPY is one statement, so in autocommit it is atomic: a bad row (constraint, bad date)
- * aborts the whole batch and nothing is written, which is what the writer's split-and-isolate
- * logic expects. Values pass through limits.ts first (NUL stripped, lone surrogates replaced,
+ * Each batch is `BEGIN; SELECT txid_current(); COPY …; COMMIT`: all or nothing, so a bad row
+ * (constraint, bad date) aborts the whole batch and nothing is written, which is what the
+ * writer's split-and-isolate logic expects. The transaction id makes a lost COMMIT answer
+ * (connection cut just then) decidable: the error carries `commitToken` and `wasCommitted()`
+ * asks the server with txid_status() instead of guessing, so a retry never duplicates a batch. Values pass through limits.ts first (NUL stripped, lone surrogates replaced,
  * text cut to the column width), so a row is never rejected for its text; `msg` goes to a
  * bytea column byte for byte.
  *
@@ -15,7 +17,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
-import type { RowBatch, Store } from '../store.js';
+import { isEncodingError, type RowBatch, type Store } from '../store.js';
 import type { ColumnLimits, CountingStore, SchemaTemplate, TableLayout } from '../limits.js';
 import {
   COLUMN_WIDTHS,
@@ -197,6 +199,29 @@ class BinaryEncoder {
 
 const CHUNK_BYTES = 256 * 1024;
 
+function isSqlState(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/**
+ * SQLSTATE classes caused by the rows, not by the server's state: 22 data exception, 23
+ * integrity constraint violation, 54 program limit exceeded (e.g. an index row too large), P0
+ * raised by a trigger or function. Plus values our encoder cannot represent (RangeError).
+ */
+const PG_ROW_ERROR_CLASSES = new Set(['22', '23', '54', 'P0']);
+
+export function isPgRowError(err: unknown): boolean {
+  if (isEncodingError(err)) return true;
+  if (!isSqlState(err)) return false;
+  return PG_ROW_ERROR_CLASSES.has(String((err as { code: string }).code).slice(0, 2));
+}
+
+function withCommitToken(err: unknown, token: string | undefined): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return token === undefined ? e : Object.assign(e, { commitToken: token });
+}
+
 export async function createPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
   const template: SchemaTemplate = await loadSchemaTemplate('postgres', opts.schemaFile);
   const pool = new pg.Pool({
@@ -316,13 +341,6 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     }
     const sql = `COPY ${quoteIdent(name)} (${columnList(layout)}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
     const { client, release } = await checkout();
-    const stream = client.query(copyFrom(sql));
-    // The stream reports server errors with 'error'; keep one listener for its whole life so a
-    // late or repeated emission can never become an uncaught exception.
-    let streamError: unknown;
-    stream.on('error', (e: unknown) => {
-      streamError ??= e;
-    });
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const timeout = new Promise<never>((_resolve, reject) => {
@@ -334,14 +352,32 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
         reject(err);
       }, insertTimeoutMs);
     });
-    const done = once(stream, 'finish');
     // Keep rejections handled even when we fail before awaiting them.
-    done.catch(() => {});
     timeout.catch(() => {});
+    let txid: string;
     try {
-      // Count changes only once the batch is committed: a failed batch is retried or split by
-      // the writer and would otherwise be counted several times.
-      const local = newCounters();
+      await Promise.race([client.query('BEGIN'), timeout]);
+      const r = await Promise.race([client.query<{ x: string }>('SELECT txid_current()::text AS x'), timeout]);
+      txid = r.rows[0]?.x ?? '';
+    } catch (err) {
+      clearTimeout(timer);
+      if (!timedOut) await client.query('ROLLBACK').catch(() => {});
+      release(err);
+      throw err;
+    }
+    const stream = client.query(copyFrom(sql));
+    // The stream reports server errors with 'error'; keep one listener for its whole life so a
+    // late or repeated emission can never become an uncaught exception.
+    let streamError: unknown;
+    stream.on('error', (e: unknown) => {
+      streamError ??= e;
+    });
+    const done = once(stream, 'finish');
+    done.catch(() => {});
+    // Count changes only once the batch is committed: a failed batch is retried or split by
+    // the writer and would otherwise be counted several times.
+    const local = newCounters();
+    try {
       const write = async (chunk: Buffer | string): Promise<void> => {
         if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), timeout]);
       };
@@ -372,18 +408,14 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
         stream.end(chunk);
       }
       await Promise.race([done, timeout]);
-      clearTimeout(timer);
-      release();
-      addCounters(counters, local);
     } catch (err) {
       clearTimeout(timer);
       // Our own failure (encoder, timeout) mid-stream: CopyFail rolls the COPY back.
       if (streamError === undefined && !stream.destroyed) stream.destroy(err instanceof Error ? err : new Error(String(err)));
-      // A server-side error (SQLSTATE) leaves a healthy connection; anything else (timeout,
-      // socket error, encoder bug) may not, so that connection is dropped.
-      const sqlState = (err as { code?: unknown }).code;
-      if (!timedOut && typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState)) {
-        await client.query('SELECT 1').then(
+      // A server-side error (SQLSTATE) leaves a healthy connection in an aborted transaction;
+      // anything else (timeout, socket error, encoder bug) may not, so that connection is dropped.
+      if (!timedOut && isSqlState(err)) {
+        await client.query('ROLLBACK').then(
           () => release(),
           (e: unknown) => release(e),
         );
@@ -392,12 +424,34 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       }
       throw err;
     }
+    try {
+      await Promise.race([client.query('COMMIT'), timeout]);
+    } catch (err) {
+      clearTimeout(timer);
+      release(err);
+      // A server error means it did not commit; without an answer the outcome is open.
+      if (!timedOut && isSqlState(err)) throw err;
+      throw withCommitToken(err, txid === '' ? undefined : `pg:${txid}`);
+    }
+    clearTimeout(timer);
+    release();
+    addCounters(counters, local);
   }
 
   const store: PostgresStore = {
     backend: 'postgres',
     displayUrl: maskUrl(url),
     valueCounters: counters,
+    isRowError: isPgRowError,
+    async wasCommitted(token: string): Promise<boolean> {
+      const m = /^pg:(\d+)$/.exec(token);
+      if (m === null) return false;
+      const r = await pool.query<{ s: string | null }>('SELECT txid_status($1::bigint) AS s', [m[1]]);
+      const status = r.rows[0]?.s ?? null;
+      // 'in progress': the server has not yet noticed the dead connection; ask again later.
+      if (status === 'in progress') throw new Error(`transaction ${m[1]} is still in progress`);
+      return status === 'committed';
+    },
     ensureTable(table: string, kind: TableKind): Promise<void> {
       let name: string;
       try {

@@ -14,6 +14,7 @@
  */
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, type TableKind } from '../../capture/rows.js';
 import type { RowBatch } from '../store.js';
+import { cleanText, truncateChars, type ColumnLimits, type ValueCounters } from '../limits.js';
 
 export type ColumnType = 'str' | 'int' | 'blob';
 
@@ -72,7 +73,16 @@ export interface EncodedBatch {
 
 type RowLike = Readonly<Record<string, unknown>>;
 
-export function encodeBatch(batch: RowBatch): EncodedBatch {
+/**
+ * Text rules shared with PostgreSQL and MySQL (limits.ts): NUL removed, lone surrogates → U+FFFD,
+ * each column cut to its width, so the three backends store the same row for the same input.
+ */
+export interface TextRules {
+  limits: ColumnLimits;
+  counters: ValueCounters;
+}
+
+export function encodeBatch(batch: RowBatch, rules?: TextRules): EncodedBatch {
   const lay = layoutOf(batch.kind);
   const rows = batch.rows as readonly unknown[] as readonly RowLike[];
   const n = rows.length;
@@ -88,15 +98,32 @@ export function encodeBatch(batch: RowBatch): EncodedBatch {
   let ti = 0;
   let ii = 0;
   let off = 0;
+  // Per string column: its width, or -1 for `date` (not free text), or undefined (no limit).
+  const widths = rules === undefined ? null : strCols.map((c) => (c === 'date' ? -1 : rules.limits.get(c)));
   for (let i = 0; i < n; i++) {
     const row = rows[i] as RowLike;
-    for (const c of strCols) {
-      const v = row[c];
+    let truncated = false;
+    for (let k = 0; k < strCols.length; k++) {
+      const v = row[strCols[k]!];
       // A missing string is '' (as Kamailio sends for an absent value), never "undefined".
-      const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
+      let s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
+      const w = widths?.[k];
+      if (widths !== null && w !== -1) {
+        const c = rules!.counters;
+        s = cleanText(s, c);
+        if (w !== undefined && s.length > w) {
+          const t = truncateChars(s, w);
+          if (t !== s) {
+            c.truncatedValues++;
+            truncated = true;
+            s = t;
+          }
+        }
+      }
       text += s;
       textLengths[ti++] = s.length;
     }
+    if (truncated) rules!.counters.truncatedRows++;
     for (const c of intCols) ints[ii++] = Number(row[c] ?? 0);
     const msg = msgOf(row);
     blobOffsets[i] = off;

@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TableKind } from '../../capture/rows.js';
 import { assertValidTableName } from '../../route/table-name.js';
-import type { RowBatch, Store } from '../store.js';
+import { addCounters, DEFAULT_LIMITS, newCounters, type CountingStore, type ValueCounters } from '../limits.js';
+import { isEncodingError, type RowBatch, type Store } from '../store.js';
 import { encodeBatch, transferListOf, type Request, type Response, type WireError, type WorkerInit } from './protocol.js';
 import { loadSqliteSchemaText } from './schema.js';
 
@@ -70,8 +71,9 @@ function spawnWorker(workerData: WorkerInit): Worker {
   return new Worker(boot, { eval: true, execArgv: [], workerData });
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, CountingStore {
   readonly backend = 'sqlite' as const;
+  private readonly counters: ValueCounters = newCounters();
   readonly displayUrl: string;
   /** The database file, or ':memory:'. */
   readonly path: string;
@@ -103,6 +105,21 @@ export class SqliteStore implements Store {
     return store;
   }
 
+  /** Values changed to fit the column widths shared with PostgreSQL and MySQL (limits.ts). */
+  get valueCounters(): Readonly<ValueCounters> {
+    return this.counters;
+  }
+
+  /**
+   * Row errors: constraint violations (CHECK, NOT NULL, a trigger's RAISE), type mismatch, a
+   * value too big. Busy, locked, disk full, I/O and a dead worker are the database's.
+   */
+  isRowError(err: unknown): boolean {
+    if (isEncodingError(err)) return true;
+    if (!(err instanceof SqliteStoreError) || err.code === undefined) return false;
+    return /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/.test(err.code);
+  }
+
   async ensureTable(table: string, kind: TableKind): Promise<void> {
     if (this.ensured.has(table)) return;
     assertValidTableName(table);
@@ -113,9 +130,12 @@ export class SqliteStore implements Store {
   async insert(batch: RowBatch): Promise<void> {
     if (batch.rows.length === 0) return;
     assertValidTableName(batch.table);
-    const encoded = encodeBatch(batch);
+    const local = newCounters();
+    const encoded = encodeBatch(batch, { limits: DEFAULT_LIMITS, counters: local });
     try {
       await this.request((id) => ({ op: 'insert', id, batch: encoded }), transferListOf(encoded));
+      // Counted once committed: a failed batch is retried or split and would count again.
+      addCounters(this.counters, local);
     } catch (err) {
       if (err instanceof SqliteStoreError && err.noSuchTable) this.ensured.delete(batch.table);
       throw err;
