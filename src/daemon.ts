@@ -1,17 +1,25 @@
 /**
  * Wires one running sipcapture: stores and writers per database URL, the router, the pipeline,
- * and the listeners. `startDaemon` resolves once every listener receives; `stop()` stops the
- * listeners first, then drains every writer into its database, then closes the stores.
+ * the nonsip_hook, the control plane (RPC, metrics, health) and the listeners. `startDaemon`
+ * resolves once every listener receives; `stop()` stops the listeners first, lets the hook
+ * answer, drains every writer into its database, closes the stores, then the control plane.
  */
 import { CaptureState } from './control/capture-state.js';
+import { loadConfig } from './control/config/load.js';
 import type { SipcaptureConfig } from './control/config/types.js';
+import { DropReason } from './control/drop-reasons.js';
 import type { Logger } from './control/logger.js';
+import { packageVersion } from './control/package-info.js';
+import { Reloader, type ReloadReport } from './control/reload.js';
+import { ControlPlane } from './control/rpc/control-plane.js';
 import { Stats } from './control/stats.js';
 import type { SipRowOptions } from './capture/sip-row.js';
+import { RawCaptureSupervisor, rawCaptureMode } from './listeners/raw-supervisor.js';
 import { TcpListener } from './listeners/tcp.js';
 import type { Listener } from './listeners/types.js';
 import { UdpListener } from './listeners/udp.js';
 import { HepIngest } from './pipeline/hep-ingest.js';
+import { HookRunner, hookSettingsFrom } from './pipeline/hook-runner.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
@@ -23,8 +31,25 @@ export interface RunningDaemon {
   readonly state: CaptureState;
   readonly listeners: readonly Listener[];
   readonly writers: ReadonlyMap<string, StoreWriter>;
+  /** Per database: queue depth, spool size, value counters (`storage.storageStats()`). */
+  readonly storage: StoreSet;
+  /** Routing counters (`tableDateClampedCount`, `emptyHashSourceCount`); replaced by a reload. */
+  readonly router: Router;
+  /** RPC dispatcher, metrics, and the HTTP / unix-socket servers (`httpPort`). */
+  readonly control: ControlPlane;
+  /** The nonsip_hook, or null when it is off. */
+  readonly hook: HookRunner | null;
+  /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. */
+  reload(): Promise<ReloadReport>;
   /** Stops receiving, drains queues to the databases, closes connections. */
   stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** The file `cfg` was loaded from; without it reload() fails. */
+  configFile?: string;
+  /** Export process/Node.js metrics (default true; tests with many daemons turn it off). */
+  processMetrics?: boolean;
 }
 
 /** TCP connections idle this long are closed (agents reconnect). */
@@ -41,23 +66,107 @@ export function rowOptionsFrom(cfg: SipcaptureConfig): SipRowOptions {
   };
 }
 
-export async function startDaemon(cfg: SipcaptureConfig, logger: Logger): Promise<RunningDaemon> {
+export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const startedAtMs = Date.now();
   const stats = new Stats(logger, cfg.log_rate_limit_s * 1000);
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
 
   const defaultMode = cfg.captureModes.get('default');
+  const routerFor = (c: SipcaptureConfig): Router => new Router(c.routeRules, c.captureModes, { tableDateWindowDays: c.table_date_window_days });
+  let router = routerFor(cfg);
   const pipeline = new Pipeline({
     stats,
     state,
-    router: new Router(cfg.routeRules, cfg.captureModes),
+    router,
     rowOptions: rowOptionsFrom(cfg),
     writerFor: (dbUrl) => storeSet.writerFor(dbUrl),
     defaultDbUrl: defaultMode?.db_url ?? null,
   });
   const ingest = new HepIngest(pipeline, stats, state);
   const onHep = (data: Buffer, listener: string): void => ingest.handle(data, listener);
+
+  let running = cfg;
+  let hook: HookRunner | null = null;
+  const startHook = (c: SipcaptureConfig): Promise<HookRunner> =>
+    HookRunner.start({
+      settings: hookSettingsFrom(c, rowOptionsFrom(c)),
+      state,
+      stats,
+      logger,
+      onDefault: (data, listener, receivedAtUs) => ingest.decodeAndAccept(data, listener, receivedAtUs),
+      enqueue: (dbUrl, table, kind, row) => {
+        try {
+          storeSet.writerFor(dbUrl).enqueue(table, kind, row);
+        } catch (err) {
+          stats.drop(DropReason.DB_ERROR, `hook row for ${table}: ${(err as Error).message}`);
+        }
+      },
+    });
+  const reloader = new Reloader({
+    configFile: options.configFile ?? null,
+    load: loadConfig,
+    running: () => running,
+    setRunning: (c) => (running = c),
+    openDbUrls: () => new Set(storeSet.writers.keys()),
+    state,
+    prepareRouting: (c, routingChanged) => {
+      const next = routingChanged ? routerFor(c) : router;
+      const rowOptions = rowOptionsFrom(c);
+      return () => {
+        router = next;
+        pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
+      };
+    },
+    applyLogging: (c) => {
+      logger.level = c.log_level;
+      stats.setLogInterval(c.log_rate_limit_s * 1000);
+    },
+    applyHook: async (c) => {
+      // The new hook must load before the old one is let go; if it does not, the old one stays.
+      const next = c.nonsip_hook === 1 ? await startHook(c) : null;
+      const previous = hook;
+      hook = next;
+      ingest.hook = next;
+      await previous?.close();
+    },
+    logger,
+  });
+
+  let control: ControlPlane;
+  try {
+    if (cfg.nonsip_hook === 1) {
+      hook = await startHook(cfg);
+      ingest.hook = hook;
+    }
+    control = await ControlPlane.start({
+      cfg,
+      logger,
+      reloads: () => reloader.counts,
+      ...(options.processMetrics === undefined ? {} : { processMetrics: options.processMetrics }),
+      ctx: {
+        stats,
+        state,
+        stores: () =>
+          storeSet.storageStats().map((s) => ({
+            db: s.db,
+            queueDepth: s.queueDepth,
+            inFlightBatches: s.inFlightBatches,
+            failing: s.failing,
+            ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
+          })),
+        hookQueueDepth: () => hook?.queueDepth ?? null,
+        reload: () => reloader.reload(),
+        version: packageVersion(),
+        startedAtMs,
+      },
+    });
+  } catch (err) {
+    await hook?.close();
+    await storeSet.close();
+    throw err;
+  }
 
   const listeners: Listener[] = cfg.listenAddresses.map((address) =>
     address.protocol === 'udp'
@@ -66,6 +175,10 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger): Promis
   );
   const started: Listener[] = [];
   try {
+    // Raw IPIP / port-mirroring capture runs in supervised child processes (listeners/raw-supervisor.ts).
+    if (rawCaptureMode(cfg) !== null) {
+      listeners.push(new RawCaptureSupervisor({ config: cfg, sink: pipeline, stats, logger }));
+    }
     for (const listener of listeners) {
       await listener.start();
       started.push(listener);
@@ -74,7 +187,9 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger): Promis
     }
   } catch (err) {
     await Promise.allSettled(started.map((l) => l.stop()));
+    await hook?.close();
     await storeSet.close();
+    await control.close();
     throw err;
   }
 
@@ -82,11 +197,32 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger): Promis
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await Promise.allSettled(listeners.map((l) => l.stop()));
+      // Packets still with the hook come back (stored, or on the default path) before the drain.
+      await hook?.close();
       await storeSet.close();
+      await control.close();
       logger.info({ stats: stats.snapshot() }, 'stopped');
     })();
     return stopping;
   };
 
-  return { config: cfg, stats, state, listeners, writers: storeSet.writers, stop };
+  return {
+    get config() {
+      return running;
+    },
+    stats,
+    state,
+    listeners,
+    writers: storeSet.writers,
+    storage: storeSet,
+    get router() {
+      return router;
+    },
+    control,
+    get hook() {
+      return hook;
+    },
+    reload: () => reloader.reload(),
+    stop,
+  };
 }

@@ -10,7 +10,21 @@ export interface StatsSnapshot {
   received: Record<string, number>;
   dropped: Record<string, number>;
   stored: Record<string, number>;
+  /** nonsip_hook outcomes (continue, handled, rejected, error, timeout, …); empty without a hook. */
+  hook: Record<string, number>;
 }
+
+/** Database batch writes of one database URL (for the RPC; metrics keep the histogram). */
+export interface BatchSummary {
+  batches: number;
+  failed: number;
+  rows: number;
+  seconds: number;
+  maxSeconds: number;
+}
+
+/** One database write attempt: its database, rows, duration and outcome. */
+export type BatchListener = (db: string, rows: number, seconds: number, ok: boolean) => void;
 
 export class Stats {
   private readonly receivedByKey = new Map<string, number>();
@@ -18,12 +32,20 @@ export class Stats {
   private readonly storedByTable = new Map<string, number>();
   private readonly lastLogAt = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
+  private readonly hookByResult = new Map<string, number>();
+  private readonly batchesByDb = new Map<string, BatchSummary>();
+  private readonly batchListeners: BatchListener[] = [];
 
   /** @param logger where drops are reported; null in tests that only count. */
   constructor(
     private readonly logger: Logger | null,
-    private readonly logIntervalMs = 10_000,
+    private logIntervalMs = 10_000,
   ) {}
+
+  /** log_rate_limit_s changed by a reload. */
+  setLogInterval(ms: number): void {
+    this.logIntervalMs = ms;
+  }
 
   /** One packet (or TCP frame) received by `listener`; `kind` is e.g. `hep3`, `hep2`, `ipip`. */
   received(listener: string, kind: string): void {
@@ -52,6 +74,38 @@ export class Stats {
     this.storedByTable.set(table, (this.storedByTable.get(table) ?? 0) + count);
   }
 
+  /** One nonsip_hook call ended with `result` (see pipeline/hook-runner.ts). */
+  hook(result: string, count = 1): void {
+    this.hookByResult.set(result, (this.hookByResult.get(result) ?? 0) + count);
+  }
+
+  hookCount(result: string): number {
+    return this.hookByResult.get(result) ?? 0;
+  }
+
+  /** One database write attempt (the writer reports it; metrics turn it into a histogram). */
+  batchWritten(db: string, rows: number, seconds: number, ok: boolean): void {
+    let b = this.batchesByDb.get(db);
+    if (b === undefined) {
+      b = { batches: 0, failed: 0, rows: 0, seconds: 0, maxSeconds: 0 };
+      this.batchesByDb.set(db, b);
+    }
+    b.batches++;
+    if (ok) b.rows += rows;
+    else b.failed++;
+    b.seconds += seconds;
+    if (seconds > b.maxSeconds) b.maxSeconds = seconds;
+    for (const l of this.batchListeners) l(db, rows, seconds, ok);
+  }
+
+  onBatchWritten(listener: BatchListener): void {
+    this.batchListeners.push(listener);
+  }
+
+  batchSummaries(): ReadonlyMap<string, Readonly<BatchSummary>> {
+    return this.batchesByDb;
+  }
+
   droppedCount(reason: DropReasonValue): number {
     return this.droppedByReason.get(reason) ?? 0;
   }
@@ -61,6 +115,7 @@ export class Stats {
       received: Object.fromEntries(this.receivedByKey),
       dropped: Object.fromEntries(this.droppedByReason),
       stored: Object.fromEntries(this.storedByTable),
+      hook: Object.fromEntries(this.hookByResult),
     };
   }
 }

@@ -19,7 +19,15 @@ function hepKind(data: Buffer): string {
   return 'unknown';
 }
 
+/** Where packets go first when nonsip_hook is on (pipeline/hook-runner.ts). */
+export interface HookSink {
+  submit(data: Buffer, listener: string, receivedAtUs: number): void;
+}
+
 export class HepIngest {
+  /** The nonsip_hook, or null; set by the daemon (and replaced by a reload). */
+  hook: HookSink | null = null;
+
   constructor(
     private readonly sink: MessageSink,
     private readonly stats: Stats,
@@ -34,6 +42,15 @@ export class HepIngest {
       this.stats.drop(DropReason.HEP_CAPTURE_OFF, `${listener}: hep_capture_on is 0`);
       return;
     }
+    if (this.hook !== null) {
+      this.hook.submit(data, listener, receivedAtUs);
+      return;
+    }
+    this.decodeAndAccept(data, listener, receivedAtUs);
+  }
+
+  /** The default path: decode, then the pipeline (directly, or after the hook returned 1). */
+  decodeAndAccept(data: Buffer, listener: string, receivedAtUs: number): void {
     const result = decodeHep(data);
     if (!result.ok) {
       this.stats.drop(DropReason.HEP_MALFORMED, `${listener}: ${result.error.code}: ${result.error.message}`);

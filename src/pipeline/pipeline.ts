@@ -28,7 +28,12 @@ export interface PipelineOptions {
 const SIP_PROTO_TYPE = 1;
 
 export class Pipeline implements MessageSink {
-  constructor(private readonly opts: PipelineOptions) {}
+  constructor(private opts: PipelineOptions) {}
+
+  /** Routing and row options from a reload (control/reload.ts); the next message uses them. */
+  reconfigure(next: Partial<Pick<PipelineOptions, 'router' | 'rowOptions' | 'defaultDbUrl'>>): void {
+    this.opts = { ...this.opts, ...next };
+  }
 
   accept(msg: CapturedMessage): void {
     const { stats, state } = this.opts;

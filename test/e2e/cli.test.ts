@@ -62,6 +62,7 @@ describe('sipcapture CLI', () => {
         batch_timeout_ms: 1000,
         batch_size: 100000,
         log_level: 'info',
+        http_listen: '', // no control port: test files may run in parallel
       }),
     );
     const child = spawnCli(['run', '-c', file]);

@@ -103,6 +103,7 @@ describe('HEP to Homer rows on SQLite, end to end', () => {
         listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
         routes: 'homer5',
         batch_timeout_ms: 20,
+        http_listen: '', // no control port: test files may run in parallel
       },
       path.join(dir, 'test.json5'),
     );

@@ -258,6 +258,14 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
       problems.push({ key: 'hook_module', message: `${show(str('hook_module'))}: file not found (looked for ${hookModule})` });
     }
   }
+  let rpcSocket = str('rpc_socket');
+  if (rpcSocket !== '' && ok('rpc_socket')) {
+    rpcSocket = path.resolve(baseDir, rpcSocket);
+    // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+    if (Buffer.byteLength(rpcSocket) > 107) {
+      problems.push({ key: 'rpc_socket', message: `${show(str('rpc_socket'))} resolves to ${rpcSocket}, ${Buffer.byteLength(rpcSocket)} bytes (allowed at most 107: the limit of a unix socket path)` });
+    }
+  }
   if (num('nonsip_hook') === 1) {
     const missing = [str('event_callback') === '' ? 'event_callback' : '', str('hook_module') === '' ? 'hook_module' : ''].filter((x) => x !== '');
     if (missing.length > 0) {
@@ -271,6 +279,9 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     for (const k of ['topoh_mask_key', 'topoh_callid_prefix'] as const) {
       if (str(k) === '') problems.push({ key: k, message: '"" — topoh_unmask is 1, which needs the topoh mask key and Call-ID prefix' });
     }
+  }
+  if (ok('spool_max_bytes') && num('spool_max_bytes') > 0 && num('spool_max_bytes') < 1048576) {
+    problems.push({ key: 'spool_max_bytes', message: `${num('spool_max_bytes')} is too small to hold a batch (allowed 0 = no spool, or 1048576..1099511627776 bytes)` });
   }
   if (ok('queue_max_rows', 'batch_size') && num('queue_max_rows') < num('batch_size')) {
     problems.push({
@@ -317,14 +328,21 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     listen: listenList,
     routes,
     hook_module: hookModule,
+    hook_timeout_ms: num('hook_timeout_ms'),
     date_time_zone: values.get('date_time_zone') as SipcaptureConfig['date_time_zone'],
     batch_size: num('batch_size'),
     batch_timeout_ms: num('batch_timeout_ms'),
     queue_max_rows: num('queue_max_rows'),
+    spool_dir: path.resolve(baseDir, str('spool_dir')),
+    spool_max_bytes: num('spool_max_bytes'),
+    table_date_window_days: num('table_date_window_days'),
     tcp_max_frame: num('tcp_max_frame'),
     udp_recv_buffer: num('udp_recv_buffer'),
     log_level: values.get('log_level') as SipcaptureConfig['log_level'],
     log_rate_limit_s: num('log_rate_limit_s'),
+    http_listen: str('http_listen'),
+    http_rpc: num('http_rpc'),
+    rpc_socket: rpcSocket,
     captureModes: orderedModes,
     listenAddresses,
     routeRules,
@@ -354,11 +372,21 @@ export function configWarnings(cfg: SipcaptureConfig): string[] {
   if (cfg.nonsip_hook === 0 && (cfg.event_callback !== '' || cfg.hook_module !== '')) {
     w.push('event_callback / hook_module have no effect while nonsip_hook is 0');
   }
-  if (cfg.db_insert_mode !== 0) {
-    const nonMysql = [...cfg.captureModes.values()].filter((m) => dbUrlKind(m.db_url) !== 'mysql').map((m) => m.name);
-    if (nonMysql.length > 0) w.push(`db_insert_mode ${cfg.db_insert_mode} only affects MySQL; capture modes ${nonMysql.join(', ')} insert plainly`);
+  if (cfg.http_listen !== '' && cfg.http_rpc === 1 && !isLoopbackListen(cfg.http_listen)) {
+    w.push(`http_listen ${cfg.http_listen} is not a loopback address and http_rpc is 1: anyone who reaches it can switch capture off or reload the config (set http_rpc 0 and use rpc_socket)`);
   }
+  if (cfg.db_insert_mode === 1) {
+    const nonMysql = [...cfg.captureModes.values()].filter((m) => dbUrlKind(m.db_url) !== 'mysql').map((m) => m.name);
+    if (nonMysql.length > 0) w.push(`db_insert_mode 1 only affects MySQL; capture modes ${nonMysql.join(', ')} insert plainly (no INSERT DELAYED)`);
+  }
+  if (cfg.spool_max_bytes === 0) w.push('spool_max_bytes is 0: rows the database cannot take are dropped (counted db_error) instead of spooled');
   return w;
+}
+
+/** True for 127.0.0.0/8 and ::1 (the only addresses only this host can reach). */
+function isLoopbackListen(hostPort: string): boolean {
+  const host = hostPort.startsWith('[') ? hostPort.slice(1, hostPort.indexOf(']')) : hostPort.slice(0, hostPort.lastIndexOf(':'));
+  return host.startsWith('127.') || host === '::1';
 }
 
 /** Every parameter with its effective value (defaults included, passwords masked), for `check-config`. */

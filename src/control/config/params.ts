@@ -7,7 +7,7 @@
 import type { SipcaptureConfig } from './types.js';
 import { checkDbUrl } from './db-url.js';
 import { checkTableTemplate, splitTableList } from './table-template.js';
-import { parseRawSocketListen, RAW_SOCKET_LISTEN_FORMS, LISTEN_FORMS } from './listen.js';
+import { parseListen, parseRawSocketListen, RAW_SOCKET_LISTEN_FORMS, LISTEN_FORMS } from './listen.js';
 import { MT_MODES, HASH_SOURCES } from './capture-mode.js';
 
 /** Keys of SipcaptureConfig the loader computes; they are not configuration keys. */
@@ -97,6 +97,12 @@ function checkAlegHeaders(v: string): string | undefined {
   return undefined;
 }
 
+function checkHttpListen(v: string): string | undefined {
+  if (v === '') return undefined;
+  const r = parseListen(`tcp:${v}`);
+  return typeof r === 'string' ? r.replace(/tcp:/g, '') : undefined;
+}
+
 function checkTableList(v: string): string | undefined {
   const tables = splitTableList(v);
   for (const t of tables) {
@@ -149,9 +155,9 @@ const PARAM_TABLE = {
     default: 0,
     min: 0,
     max: 2,
-    doc: '0 plain INSERT; 1 INSERT DELAYED; 2 asynchronous insert.',
+    doc: '0 plain INSERT, one batch at a time; 1 INSERT DELAYED (MySQL/MariaDB tables whose engine has it); 2 several batches in flight over a connection pool (PostgreSQL, MySQL; no commit order).',
     kamailio: true,
-    note: 'behaviour: MySQL only (SQLite and PostgreSQL always insert plainly); Kamailio treats other values as 0, we refuse them.',
+    note: 'behaviour: docs/storage.md. Kamailio treats other values as 0, we refuse them; mode 2 never loses an error (Kamailio\'s async mode does).',
   },
   capture_on: {
     type: 'flag',
@@ -247,7 +253,7 @@ const PARAM_TABLE = {
     max: 500,
     doc: 'How many more times a failed database write is tried (limited in time by insert_retry_timeout).',
     kamailio: true,
-    note: 'behaviour: store retries. sipcapture retries a batch with back-off instead of a busy loop.',
+    note: 'behaviour: store retries. sipcapture retries a batch with back-off instead of a busy loop, then spools it (spool_dir) instead of losing it.',
   },
   insert_retry_timeout: {
     type: 'int',
@@ -361,6 +367,16 @@ const PARAM_TABLE = {
     kamailio: false,
     note: HOOK,
   },
+  hook_timeout_ms: {
+    type: 'int',
+    default: 100,
+    min: 1,
+    max: 60000,
+    unit: 'ms',
+    doc: 'Longest the hook may take for one packet; then the packet follows the default path (a hook stuck in a loop is stopped and restarted).',
+    kamailio: false,
+    note: HOOK,
+  },
   date_time_zone: {
     type: 'enum',
     default: 'UTC',
@@ -395,6 +411,35 @@ const PARAM_TABLE = {
     doc: 'Rows waiting for one database at most; beyond that rows are dropped and counted. Must be ≥ batch_size.',
     kamailio: false,
   },
+  spool_dir: {
+    type: 'string',
+    default: '../var/spool',
+    allowed: 'a directory path (relative to the config folder); one sub-directory per database URL',
+    check: (v) => (v.trim() === '' ? 'is empty (give a directory; set spool_max_bytes 0 to switch the spool off)' : undefined),
+    doc: 'Where rows the database cannot take (outage, retries exhausted) are kept on disk until it can; replayed in order, also after a restart.',
+    kamailio: false,
+    note: 'behaviour: spool (docs/storage.md)',
+  },
+  spool_max_bytes: {
+    type: 'int',
+    default: 1073741824,
+    min: 0,
+    max: 1099511627776,
+    unit: 'bytes',
+    doc: 'Size limit of the spool of each database URL; when it is full, rows that cannot be written are dropped and counted spool_full. 0 = no spool (counted db_error).',
+    kamailio: false,
+    note: 'behaviour: spool (docs/storage.md)',
+  },
+  table_date_window_days: {
+    type: 'int',
+    default: 30,
+    min: 0,
+    max: 36500,
+    unit: 'days',
+    doc: 'Packets dated more than this many days in the past, or more than 1 day in the future, get the table of the current date (their date column keeps the packet time); counted. 0 = no limit.',
+    kamailio: false,
+    note: 'behaviour: table names (docs/storage.md)',
+  },
   tcp_max_frame: {
     type: 'int',
     default: 65535,
@@ -428,6 +473,30 @@ const PARAM_TABLE = {
     unit: 's',
     doc: 'Minimum time between two log lines for the same drop reason (0 = log every drop).',
     kamailio: false,
+  },
+  http_listen: {
+    type: 'string',
+    default: '127.0.0.1:9061',
+    allowed: '"" (off) or IP:PORT, IPv6 as [::1]:9061',
+    check: checkHttpListen,
+    doc: 'Control HTTP server: JSON-RPC at POST /RPC, Prometheus metrics at GET /metrics, GET /health. Loopback by default: exposing it is an explicit choice.',
+    kamailio: false,
+    note: 'behaviour: control plane (docs/operations.md)',
+  },
+  http_rpc: {
+    type: 'flag',
+    default: 1,
+    doc: 'Answer JSON-RPC on http_listen. Set 0 when http_listen is reachable by others (e.g. for Prometheus): RPC has no authentication.',
+    kamailio: false,
+    note: 'behaviour: control plane (docs/operations.md)',
+  },
+  rpc_socket: {
+    type: 'string',
+    default: 'sipcapture.sock',
+    allowed: '"" (off) or a path (relative to the config folder), at most 107 bytes once resolved',
+    doc: 'Unix socket for JSON-RPC (`sipcapture rpc`), created with mode 0600: only the daemon user and root may use it.',
+    kamailio: false,
+    note: 'behaviour: control plane (docs/operations.md)',
   },
 } satisfies { [K in ParamName]: ParamSpec & { default: SipcaptureConfig[K] | Readonly<SipcaptureConfig[K]> } };
 

@@ -86,6 +86,8 @@ export interface SipcaptureConfig {
   routes: 'homer5' | 'default' | RouteRule[];
   /** JS/TS module exporting the event_callback function (nonsip_hook). */
   hook_module: string;
+  /** Longest a hook call may take per packet, ms. */
+  hook_timeout_ms: number;
   /** Time zone for the `date` column: `UTC` (default) or `local`. */
   date_time_zone: 'UTC' | 'local';
   /** Rows per database batch. */
@@ -94,6 +96,12 @@ export interface SipcaptureConfig {
   batch_timeout_ms: number;
   /** Upper bound on rows waiting for the database, per database URL; beyond it rows are dropped and counted. */
   queue_max_rows: number;
+  /** Spool directory (absolute once loaded); one sub-directory per database URL. */
+  spool_dir: string;
+  /** Size limit of each database URL's spool, bytes; 0 = no spool. */
+  spool_max_bytes: number;
+  /** Packets dated outside [now − N days, now + 1 day] get today's table name; 0 = no limit. */
+  table_date_window_days: number;
   /** Largest accepted HEP frame on TCP, bytes (a larger length field closes the connection). */
   tcp_max_frame: number;
   /** Socket receive buffer requested for UDP listeners, bytes (capped by net.core.rmem_max). */
@@ -101,6 +109,12 @@ export interface SipcaptureConfig {
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Minimum seconds between two log lines for the same drop reason. */
   log_rate_limit_s: number;
+  /** Control HTTP server `IP:PORT` (JSON-RPC /RPC, /metrics, /health), or '' for none. */
+  http_listen: string;
+  /** 1: answer JSON-RPC on http_listen too (0: only /metrics and /health). */
+  http_rpc: number;
+  /** Unix socket for JSON-RPC (absolute once loaded), or '' for none. */
+  rpc_socket: string;
 
   // ---- derived by the loader (not config keys) ----
   /** All capture modes by name, `default` included (built from db_url/table_name/mt_mode/hash_source). */

@@ -1,0 +1,24 @@
+/**
+ * GET /health: 200 while every database takes rows, 503 as soon as one is failing (a load
+ * balancer or systemd watchdog script can act on it). Capture switched off is reported, not
+ * unhealthy: it is an operator's choice.
+ */
+import type { HealthReport } from './rpc/http-server.js';
+import type { ControlContext } from './rpc/methods.js';
+
+export function healthReport(ctx: ControlContext): HealthReport {
+  const stores = ctx.stores();
+  const reasons = stores.filter((s) => s.failing).map((s) => `database ${s.db} is failing`);
+  const healthy = reasons.length === 0;
+  return {
+    healthy,
+    body: {
+      status: healthy ? 'ok' : 'unhealthy',
+      ...(healthy ? {} : { reasons }),
+      capture_on: ctx.state.captureOn,
+      hep_capture_on: ctx.state.hepCaptureOn,
+      uptime_s: Math.floor((Date.now() - ctx.startedAtMs) / 1000),
+      stores: stores.map((s) => ({ db: s.db, failing: s.failing, queue_rows: s.queueDepth, ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }) })),
+    },
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * Prometheus metrics (prom-client), read at scrape time from Stats and the running daemon, so
+ * the receive path only bumps the plain counters in Stats. One Registry per daemon (tests run
+ * several daemons in one process). Counter names end in `_total`, durations are in seconds.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DropReason } from './drop-reasons.js';
+import type { ControlContext } from './rpc/methods.js';
+
+/** Upper bounds of the database batch latency histogram, seconds. */
+export const BATCH_SECONDS_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface MetricsOptions {
+  /** Also export the prom-client process/Node.js metrics (CPU, memory, event loop lag). Default true. */
+  processMetrics?: boolean;
+  /** Config reloads so far, by outcome. */
+  reloads?: () => { ok: number; failed: number };
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  constructor(ctx: ControlContext, opts: MetricsOptions = {}) {
+    const reg = [this.registry];
+    const { stats, state } = ctx;
+
+    new Gauge({
+      name: 'sipcapture_info',
+      help: 'Always 1; the label carries the version.',
+      labelNames: ['version'],
+      registers: reg,
+      collect() {
+        this.set({ version: ctx.version }, 1);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_capture_on',
+      help: 'capture_on: 1 while rows are stored (sipcapture.status on/off).',
+      registers: reg,
+      collect() {
+        this.set(state.captureOn ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_hep_capture_on',
+      help: 'hep_capture_on: 1 while HEP is decoded on the listeners.',
+      registers: reg,
+      collect() {
+        this.set(state.hepCaptureOn ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_packets_received_total',
+      help: 'Packets (UDP datagrams, TCP frames) received, per listener and HEP version (hep1, hep2, hep3, unknown).',
+      labelNames: ['listener', 'kind'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [key, n] of Object.entries(stats.snapshot().received)) {
+          const bar = key.lastIndexOf('|');
+          this.inc({ listener: key.slice(0, bar), kind: key.slice(bar + 1) }, n);
+        }
+      },
+    });
+    new Counter({
+      name: 'sipcapture_rows_stored_total',
+      help: 'Rows committed to the database, per table.',
+      labelNames: ['table'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [table, n] of Object.entries(stats.snapshot().stored)) this.inc({ table }, n);
+      },
+    });
+    const reasons = Object.values(DropReason) as string[];
+    new Counter({
+      name: 'sipcapture_packets_dropped_total',
+      help: 'Packets or rows not stored, per reason (every reason is exported, 0 included).',
+      labelNames: ['reason'],
+      registers: reg,
+      collect() {
+        this.reset();
+        const dropped = stats.snapshot().dropped;
+        for (const reason of new Set([...reasons, ...Object.keys(dropped)])) this.inc({ reason }, dropped[reason] ?? 0);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_hook_calls_total',
+      help: 'nonsip_hook outcomes: continue (1), handled (0), rejected (<0), bad_return, error, timeout, overload, unavailable.',
+      labelNames: ['result'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [result, n] of Object.entries(stats.snapshot().hook)) this.inc({ result }, n);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_hook_queue_packets',
+      help: 'Packets waiting for the nonsip_hook (0 without a hook).',
+      registers: reg,
+      collect() {
+        this.set(ctx.hookQueueDepth() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_queue_rows',
+      help: 'Rows waiting for the database (batched, ready or being written), per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) this.set({ db: s.db }, s.queueDepth);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_batches_in_flight',
+      help: 'Batches being written right now, per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) this.set({ db: s.db }, s.inFlightBatches);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_store_failing',
+      help: '1 while inserts into this database fail (from the first failure to the next success).',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) this.set({ db: s.db }, s.failing ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_spool_bytes',
+      help: 'Bytes in the on-disk spool, per database (only databases with a spool).',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) if (s.spoolBytes !== undefined) this.set({ db: s.db }, s.spoolBytes);
+      },
+    });
+    const batchSeconds = new Histogram({
+      name: 'sipcapture_db_batch_duration_seconds',
+      help: 'Duration of one database batch write attempt, per database and outcome (ok, failed).',
+      labelNames: ['db', 'outcome'],
+      buckets: [...BATCH_SECONDS_BUCKETS],
+      registers: reg,
+    });
+    stats.onBatchWritten((db, _rows, seconds, ok) => batchSeconds.observe({ db, outcome: ok ? 'ok' : 'failed' }, seconds));
+    const reloads = opts.reloads;
+    if (reloads !== undefined) {
+      new Counter({
+        name: 'sipcapture_config_reloads_total',
+        help: 'Configuration reloads (SIGHUP, sipcapture.reload), by result.',
+        labelNames: ['result'],
+        registers: reg,
+        collect() {
+          this.reset();
+          const r = reloads();
+          this.inc({ result: 'ok' }, r.ok);
+          this.inc({ result: 'failed' }, r.failed);
+        },
+      });
+    }
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

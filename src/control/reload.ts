@@ -1,0 +1,169 @@
+/**
+ * Configuration reload (SIGHUP, RPC `sipcapture.reload`). The file is loaded and validated as at
+ * start-up; an invalid file changes nothing. Then each changed parameter either takes effect for
+ * the next packet or keeps its old value until a restart:
+ *
+ * - live: capture_on / hep_capture_on (only when the file's value changed, so an RPC toggle
+ *   survives an unrelated reload), routes and table templates, capture modes and the default
+ *   mode (as long as their databases are already open), the row options (capture_node,
+ *   callid_aleg_header, custom_field*_header, topoh_*, capture_bad_msgs, date_time_zone),
+ *   log_level, log_rate_limit_s, and the hook (nonsip_hook, event_callback, hook_module,
+ *   hook_timeout_ms; the hook module is re-imported on every reload);
+ * - restart: everything that owns a socket, a connection or a queue (listen, raw capture,
+ *   http_listen, rpc_socket, batching and retry settings, db_insert_mode, a database URL that
+ *   is not open yet, spool settings …). Unknown keys count as restart, the safe side.
+ */
+import type { CaptureState } from './capture-state.js';
+import type { SipcaptureConfig } from './config/types.js';
+import type { Logger } from './logger.js';
+import { PARAMS, type ParamName } from './config/params.js';
+
+export interface ReloadReport {
+  /** Parameters whose new value is in effect. */
+  applied: string[];
+  /** Parameters that changed in the file but keep their running value until a restart. */
+  restartNeeded: string[];
+}
+
+/** Keys that decide the table and database of a row: applied together, or not at all. */
+const ROUTING_KEYS: ReadonlySet<string> = new Set(['routes', 'capture_mode', 'db_url', 'table_name', 'mt_mode', 'hash_source']);
+const ROW_KEYS: ReadonlySet<string> = new Set([
+  'capture_node',
+  'callid_aleg_header',
+  'custom_field1_header',
+  'custom_field2_header',
+  'custom_field3_header',
+  'topoh_unmask',
+  'topoh_mask_key',
+  'topoh_callid_prefix',
+  'capture_bad_msgs',
+  'date_time_zone',
+]);
+const HOOK_KEYS: ReadonlySet<string> = new Set(['nonsip_hook', 'event_callback', 'hook_module', 'hook_timeout_ms']);
+const LOG_KEYS: ReadonlySet<string> = new Set(['log_level', 'log_rate_limit_s']);
+const SWITCH_KEYS: ReadonlySet<string> = new Set(['capture_on', 'hep_capture_on']);
+
+export interface ReloadPlan {
+  report: ReloadReport;
+  /** The configuration to run with: new values for what applies, old ones for the rest. */
+  next: SipcaptureConfig;
+  routingChanged: boolean;
+  rowOptionsChanged: boolean;
+  hookChanged: boolean;
+  logChanged: boolean;
+  captureOnChanged: boolean;
+  hepCaptureOnChanged: boolean;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Decides what a reload from `running` to `loaded` does. Pure. `openDbUrls` are the databases
+ * with a store (a capture mode on another URL needs a restart).
+ */
+export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, openDbUrls: ReadonlySet<string>): ReloadPlan {
+  const changed = PARAMS.map((p) => p.name).filter((k) => !same(running[k], loaded[k]));
+  const applied: string[] = [];
+  const restartNeeded: string[] = [];
+  const next: Record<string, unknown> = { ...running };
+
+  const routingChanged = changed.some((k) => ROUTING_KEYS.has(k));
+  const routingOk = routingChanged && [...loaded.captureModes.values()].every((m) => openDbUrls.has(m.db_url));
+  for (const k of changed) {
+    let live = SWITCH_KEYS.has(k) || ROW_KEYS.has(k) || HOOK_KEYS.has(k) || LOG_KEYS.has(k);
+    if (ROUTING_KEYS.has(k)) live = routingOk;
+    if (live) {
+      applied.push(k);
+      next[k] = loaded[k];
+    } else {
+      restartNeeded.push(k);
+    }
+  }
+  if (routingOk) {
+    next['captureModes'] = loaded.captureModes;
+    next['routeRules'] = loaded.routeRules;
+  }
+  const has = (set: ReadonlySet<string>): boolean => applied.some((k) => set.has(k));
+  return {
+    report: { applied, restartNeeded },
+    next: next as unknown as SipcaptureConfig,
+    routingChanged: routingOk,
+    rowOptionsChanged: has(ROW_KEYS),
+    hookChanged: has(HOOK_KEYS),
+    logChanged: has(LOG_KEYS),
+    captureOnChanged: applied.includes('capture_on'),
+    hepCaptureOnChanged: applied.includes('hep_capture_on'),
+  };
+}
+
+/** The parameter names a reload can apply without a restart (for docs and tests). */
+export function liveReloadKeys(): ParamName[] {
+  const live = new Set([...ROUTING_KEYS, ...ROW_KEYS, ...HOOK_KEYS, ...LOG_KEYS, ...SWITCH_KEYS]);
+  return PARAMS.map((p) => p.name).filter((k) => live.has(k));
+}
+
+/** What a reload acts on: the daemon provides these (daemon.ts). */
+export interface ReloadHost {
+  /** The file to re-read; null for a daemon started from a config object. */
+  configFile: string | null;
+  load(file: string): SipcaptureConfig;
+  running(): SipcaptureConfig;
+  setRunning(cfg: SipcaptureConfig): void;
+  openDbUrls(): ReadonlySet<string>;
+  state: CaptureState;
+  /**
+   * Builds the router and row options for `cfg` (throws if the rules are invalid) and returns
+   * the function that switches the pipeline to them.
+   */
+  prepareRouting(cfg: SipcaptureConfig, routingChanged: boolean): () => void;
+  applyLogging(cfg: SipcaptureConfig): void;
+  /** Restarts (or starts, or stops) the hook with the new settings; re-imports the module. */
+  applyHook(cfg: SipcaptureConfig): Promise<void>;
+  logger: Logger;
+}
+
+/** Runs reloads one at a time and counts them (metrics). */
+export class Reloader {
+  readonly counts = { ok: 0, failed: 0 };
+  private running: Promise<ReloadReport> | null = null;
+
+  constructor(private readonly host: ReloadHost) {}
+
+  /** Reloads the config file. Rejects (changing nothing) when it cannot be read or is invalid. */
+  reload(): Promise<ReloadReport> {
+    // Two SIGHUPs in a row: the second waits for the first, then reads the file again.
+    const run = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.once());
+    this.running = run;
+    return run;
+  }
+
+  private async once(): Promise<ReloadReport> {
+    const host = this.host;
+    try {
+      if (host.configFile === null) throw new Error('this daemon was not started from a config file');
+      const loaded = host.load(host.configFile);
+      const plan = planReload(host.running(), loaded, host.openDbUrls());
+      // Everything that can fail comes first (rules, then the hook), so a failure changes nothing.
+      const commitRouting = plan.routingChanged || plan.rowOptionsChanged ? host.prepareRouting(plan.next, plan.routingChanged) : null;
+      // The hook re-imports its module on every reload, so edited hook code takes effect too.
+      if (plan.next.nonsip_hook === 1 || plan.hookChanged) await host.applyHook(plan.next);
+      commitRouting?.();
+      if (plan.captureOnChanged) host.state.captureOn = plan.next.capture_on !== 0;
+      if (plan.hepCaptureOnChanged) host.state.hepCaptureOn = plan.next.hep_capture_on !== 0;
+      if (plan.logChanged) host.applyLogging(plan.next);
+      host.setRunning(plan.next);
+      this.counts.ok++;
+      host.logger.info({ config: host.configFile, applied: plan.report.applied, restartNeeded: plan.report.restartNeeded }, 'configuration reloaded');
+      if (plan.report.restartNeeded.length > 0) {
+        host.logger.warn({ keys: plan.report.restartNeeded }, 'changed parameters keep their running value until a restart');
+      }
+      return plan.report;
+    } catch (err) {
+      this.counts.failed++;
+      host.logger.error({ config: host.configFile, err: (err as Error).message }, 'configuration reload failed; nothing changed');
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The RPC methods (spec §8.2, §15.2): Kamailio's `sipcapture.status` with its exact replies and
+ * faults, the MI command `sip_capture` of the older admin guide, and what an operator needs
+ * besides (statistics, reload, the core introspection methods).
+ */
+import type { CaptureState } from '../capture-state.js';
+import type { Stats } from '../stats.js';
+import type { ReloadReport } from '../reload.js';
+import { RpcErrorCode, RpcFault, standardFault, type RpcMethod, type RpcParams } from './jsonrpc.js';
+
+/** One database's writer as the control plane sees it. */
+export interface StoreView {
+  /** Display URL (password masked). */
+  db: string;
+  queueDepth: number;
+  inFlightBatches: number;
+  failing: boolean;
+  /** Bytes in the on-disk spool for this database, when it has one. */
+  spoolBytes?: number;
+}
+
+/** What the RPC methods, metrics and /health read from (and do to) the running daemon. */
+export interface ControlContext {
+  stats: Stats;
+  state: CaptureState;
+  stores(): StoreView[];
+  /** Packets waiting for the nonsip_hook, or null when no hook is configured. */
+  hookQueueDepth(): number | null;
+  /** Re-reads the config file; rejects with the reason it could not. */
+  reload(): Promise<ReloadReport>;
+  version: string;
+  /** Date.now() at start-up. */
+  startedAtMs: number;
+}
+
+const STATUS_NOT_ENOUGH = 'Not enough parameters (on, off or check)';
+const STATUS_BAD = 'Bad parameter (on, off or check)';
+
+/**
+ * Kamailio's parameter rule: a string compared case-insensitively as a prefix against `on`,
+ * then `off`, then `check` (so `ONxyz` is on, `o` is bad); a missing or non-string parameter
+ * is "Not enough parameters" (jsonrpcs' scan of "S" fails on a number).
+ */
+export function statusKeyword(params: RpcParams): 'on' | 'off' | 'check' {
+  const p = params[0];
+  if (typeof p !== 'string') throw new RpcFault(500, STATUS_NOT_ENOUGH);
+  const lower = p.toLowerCase();
+  for (const k of ['on', 'off', 'check'] as const) if (lower.startsWith(k)) return k;
+  throw new RpcFault(500, STATUS_BAD);
+}
+
+function statusMethod(name: string, doc: string, get: () => boolean, set: (on: boolean) => void): RpcMethod {
+  return {
+    name,
+    doc,
+    handler: (params) => {
+      const k = statusKeyword(params);
+      if (k !== 'check') set(k === 'on');
+      return get() ? 'Enabled' : 'Disabled';
+    },
+  };
+}
+
+/** The MI command removed in 2017 (spec §8.2): `on`/`off` exactly (any case), or nothing to read. */
+function miSipCapture(state: CaptureState): RpcMethod {
+  return {
+    name: 'sip_capture',
+    doc: 'Old MI command: without a parameter, the capture status (on or off); with on or off, switch capture.',
+    handler: (params) => {
+      if (params.length === 0) return state.captureOn ? 'on' : 'off';
+      const p = params[0];
+      if (params.length > 1 || typeof p !== 'string') throw new RpcFault(400, 'Bad parameter');
+      const lower = p.toLowerCase();
+      if (lower !== 'on' && lower !== 'off') throw new RpcFault(400, 'Bad parameter');
+      state.captureOn = lower === 'on';
+      return 'OK';
+    },
+  };
+}
+
+function statsResult(ctx: ControlContext): Record<string, unknown> {
+  const snap = ctx.stats.snapshot();
+  const batches = ctx.stats.batchSummaries();
+  const hookDepth = ctx.hookQueueDepth();
+  return {
+    capture_on: ctx.state.captureOn,
+    hep_capture_on: ctx.state.hepCaptureOn,
+    uptime_s: Math.floor((Date.now() - ctx.startedAtMs) / 1000),
+    received: snap.received,
+    dropped: snap.dropped,
+    stored: snap.stored,
+    ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
+    stores: ctx.stores().map((s) => {
+      const b = batches.get(s.db);
+      return {
+        db: s.db,
+        queue_rows: s.queueDepth,
+        batches_in_flight: s.inFlightBatches,
+        failing: s.failing,
+        ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
+        batches: b?.batches ?? 0,
+        failed_batches: b?.failed ?? 0,
+        batch_seconds_avg: b !== undefined && b.batches > 0 ? b.seconds / b.batches : 0,
+        batch_seconds_max: b?.maxSeconds ?? 0,
+      };
+    }),
+  };
+}
+
+function noParams(params: RpcParams): void {
+  if (params.length > 0) throw standardFault(RpcErrorCode.INVALID_PARAMS);
+}
+
+export function createRpcMethods(ctx: ControlContext, listNames: () => string[], helpOf: (name: string) => string | undefined): RpcMethod[] {
+  const { state } = ctx;
+  return [
+    statusMethod(
+      'sipcapture.status',
+      'Get status or turn on/off sipcapture.',
+      () => state.captureOn,
+      (on) => (state.captureOn = on),
+    ),
+    statusMethod(
+      'sipcapture.hep_status',
+      'Get status or turn on/off HEP decoding on the listeners (hep_capture_on). Parameters: on, off or check.',
+      () => state.hepCaptureOn,
+      (on) => (state.hepCaptureOn = on),
+    ),
+    miSipCapture(state),
+    {
+      name: 'sipcapture.stats',
+      doc: 'Counters: packets received per listener and HEP version, drops per reason, rows stored per table, queues and stores.',
+      handler: (params) => {
+        noParams(params);
+        return statsResult(ctx);
+      },
+    },
+    {
+      name: 'sipcapture.reload',
+      doc: 'Re-read the config file (as SIGHUP): lists what took effect and what needs a restart.',
+      handler: async (params) => {
+        noParams(params);
+        try {
+          const r = await ctx.reload();
+          return { applied: r.applied, restart_needed: r.restartNeeded };
+        } catch (err) {
+          throw new RpcFault(500, `Reload failed: ${(err as Error).message}`);
+        }
+      },
+    },
+    {
+      name: 'core.version',
+      doc: 'Version of the running sipcapture.',
+      handler: () => `sipcapture ${ctx.version} (node ${process.version})`,
+    },
+    {
+      name: 'core.uptime',
+      doc: 'Current time, start time and seconds since start.',
+      handler: () => ({
+        now: new Date().toISOString(),
+        up_since: new Date(ctx.startedAtMs).toISOString(),
+        uptime: Math.floor((Date.now() - ctx.startedAtMs) / 1000),
+      }),
+    },
+    {
+      name: 'system.listMethods',
+      doc: 'Lists the RPC methods.',
+      handler: () => listNames(),
+    },
+    {
+      name: 'system.methodHelp',
+      doc: 'Documentation of one RPC method.',
+      handler: (params) => {
+        const name = params[0];
+        if (typeof name !== 'string') throw new RpcFault(500, 'Method name expected');
+        const doc = helpOf(name);
+        if (doc === undefined) throw standardFault(RpcErrorCode.METHOD_NOT_FOUND);
+        return doc;
+      },
+    },
+  ];
+}
