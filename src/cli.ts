@@ -16,6 +16,10 @@ import type { SipcaptureConfig } from './control/config/types.js';
 import { createLogger, type Logger } from './control/logger.js';
 import { packageVersion } from './control/package-info.js';
 import { startDaemon } from './daemon.js';
+import { importCommand } from './commands/import.js';
+import { importKamailioCommand } from './commands/import-kamailio.js';
+import { rpcCommand } from './commands/rpc.js';
+import { sendCommand } from './commands/send.js';
 
 const DEFAULT_CONFIG = 'config/sipcapture.json5';
 /** SIGTERM must not hang forever on a dead database: drain for at most this long. */
@@ -40,7 +44,7 @@ async function runCommand(file: string): Promise<void> {
   for (const warning of configWarnings(cfg)) logger.warn({ config: file }, warning);
   let daemon;
   try {
-    daemon = await startDaemon(cfg, logger);
+    daemon = await startDaemon(cfg, logger, { configFile: file });
   } catch (err) {
     logger.fatal({ err }, `start-up failed: ${(err as Error).message}`);
     logger.flush();
@@ -48,7 +52,12 @@ async function runCommand(file: string): Promise<void> {
     return;
   }
   logger.info({ config: file, version: packageVersion() }, 'sipcapture running');
-  installSignalHandlers(logger, daemon.stop);
+  installSignalHandlers(logger, () => daemon.stop());
+  // SIGHUP re-reads the config (control/reload.ts logs what took effect and what did not).
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    daemon.reload().catch(() => undefined);
+  });
 }
 
 function installSignalHandlers(logger: Logger, stop: () => Promise<void>): void {
@@ -97,6 +106,23 @@ await yargs(hideBin(process.argv))
       const shown = { parameters: effectiveConfigForDisplay(cfg), derived: derivedConfigForDisplay(cfg) };
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
       for (const warning of configWarnings(cfg)) process.stderr.write(`warning: ${warning}\n`);
+    },
+  )
+  .command(importCommand)
+  .command(sendCommand)
+  .command(rpcCommand)
+  .command(importKamailioCommand)
+  .command(
+    'db <action>',
+    'Database schema: `db init` creates the tables of every db_url of the config (today\'s and tomorrow\'s daily tables included)',
+    (y) =>
+      y
+        .positional('action', { choices: ['init'] as const, demandOption: true, describe: 'init: create missing tables (existing ones are left as they are)' })
+        .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' }),
+    async (argv) => {
+      const { initConfigDatabases } = await import('./store/db-init.js');
+      const ok = await initConfigDatabases(loadOrExit(argv.config), (line) => process.stdout.write(`${line}\n`));
+      process.exitCode = ok ? 0 : 1;
     },
   )
   .demandCommand(1, 'Name a command: run, check-config')

@@ -1,0 +1,583 @@
+/**
+ * `npm run bench`: throughput of the daemon, end to end, per database.
+ *
+ * For each backend: measure the same-run ceilings (a bare client writing the same rows, and the
+ * daemon's Store alone), then step the offered rate up. Each step starts a fresh daemon (child
+ * process, default config, its own table), sends ≥ 50,000 messages with `sipcapture send`
+ * (child process), waits until the rows stop arriving, and reports sent, stored, lost (the
+ * daemon's drop reasons, the socket's kernel drops), CPU of daemon / database / sender, peak RSS,
+ * latency p50/p99 (send time → row visible) and start-up time. Prints the highest rate with zero
+ * loss, the ceiling, and the ratio.
+ *
+ *   npm run build && npm run bench -- [options]           (compiled JS; never measure under tsx)
+ *   node dist/bench/run.js --backends postgres --steps 10000,20000,30000 --step-seconds 10
+ *   node dist/bench/run.js --quick                         (CI-sized: a few short steps)
+ *
+ * Run with --help for every option.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PARAM_NAMES } from '../src/control/config/params.js';
+import type { SendSummary } from '../src/loadgen/sender.js';
+import { mysqlBackend, postgresBackend, sqliteBackend, type BackendName, type BenchBackend, type Ceiling } from './throughput/backends.js';
+import { startDaemonProcess } from './throughput/daemon.js';
+import { LatencyPoller } from './throughput/latency.js';
+import { cpuDelta, cpuSeconds, cpuSnapshot, load1, machineCpu, machineInfo, statusMiB, udpSnmp, udpSocketDrops } from './throughput/proc.js';
+import { summarizeProfile, type ProfileSummary } from './throughput/profile.js';
+import { generateRows } from './throughput/rows.js';
+
+const HELP = `Usage: node dist/bench/run.js [options]
+
+  --backends LIST       sqlite,postgres,mysql (default: all; unreachable servers are skipped)
+  --steps LIST          offered rates, msg/s (default 2000,5000,10000,20000,30000,40000,50000,60000,80000,100000)
+  --step-seconds N      each step sends max(--min-count, rate × N) messages (default 10)
+  --min-count N         messages per step at least (default 50000: the zero-loss claim needs ≥ 50,000)
+  --stop-after-loss N   stop stepping after N steps with loss (default 1)
+  --refine N            then bisect between the best zero-loss and the first lossy rate N times (default 2)
+  --transport udp|tcp   (default udp)        --hep 1|2|3 (default 3)      --mix call|register|options|mixed (default mixed)
+  --sender-workers N    sender threads (default 1)
+  --ceiling-rows N      rows per ceiling measurement (default 100000; 0 = skip ceilings)
+  --ceiling-rounds N    best of N (default 2)
+  --set KEY=VALUE       daemon config override, repeatable (e.g. --set batch_size=5000); default config otherwise
+  --profile RATE|best   after the steps, one more step with node --cpu-prof at RATE (best: the best zero-loss rate)
+  --poll-ms N           latency poll interval (default 100)
+  --settle-ms N         a step ends when no new row arrived for N ms (default 3000)
+  --pg-url URL          (default $SIPCAPTURE_TEST_PG_URL or postgres://postgres@127.0.0.1:5432/test)
+  --mysql-url URL       (default $SIPCAPTURE_TEST_MYSQL_URL or mysql://root@127.0.0.1:3306/test)
+  --entry FILE          CLI entry of the daemon and sender (default: ../src/cli.js next to this script)
+  --node-args "ARGS"    extra node flags for the daemon (e.g. "--max-semi-space-size=64")
+  --out FILE            also write all results as JSON
+  --keep                keep the step tables (default: dropped)
+  --quick               CI-sized: steps 2000,10000, 2 s steps, 5000 messages min, 10000 ceiling rows, no refine
+  --calibrate-sender    first measure the sender alone (into a socket that only counts): unlimited with 1 and 2
+                        threads, and 100,000/s with 1 thread
+`;
+
+interface StepResult {
+  backend: BackendName;
+  rate: number;
+  count: number;
+  sent: number;
+  achievedRate: number;
+  stored: number;
+  lost: number;
+  sendErrors: number;
+  daemonDrops: Record<string, number>;
+  socketDrops: number;
+  snmpRcvbufErrors: number;
+  /** Lost rows not explained by the daemon's counters or the socket's drops. */
+  unexplained: number;
+  daemonCpuPct: number;
+  daemonUsPerMsg: number;
+  dbCpuPct: number | null;
+  senderCpuPct: number;
+  machineBusyPct: number;
+  peakRssMiB: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  startupMs: number;
+  /** Longest event-loop stall and GC pause in the daemon (loop-probe), ms; NaN without the probe. */
+  loopMaxMs: number;
+  loopP99Ms: number;
+  gcMaxMs: number;
+  /** GC time as a share of the step window, %. */
+  gcPct: number;
+  windowS: number;
+  drainS: number;
+  load1: number;
+  exitCode: number | null;
+  notable: string[];
+  profile?: ProfileSummary[];
+}
+
+interface BackendReport {
+  backend: BackendName;
+  server: string;
+  ceilings: Ceiling[];
+  steps: StepResult[];
+  profile: StepResult | null;
+  bestZeroLoss: number | null;
+  bestZeroLossP99Ok: number | null;
+}
+
+const args = parseArgs({
+  options: {
+    backends: { type: 'string', default: 'sqlite,postgres,mysql' },
+    steps: { type: 'string' },
+    'step-seconds': { type: 'string' },
+    'min-count': { type: 'string' },
+    'stop-after-loss': { type: 'string', default: '1' },
+    refine: { type: 'string' },
+    transport: { type: 'string', default: 'udp' },
+    hep: { type: 'string', default: '3' },
+    mix: { type: 'string', default: 'mixed' },
+    'sender-workers': { type: 'string', default: '1' },
+    'ceiling-rows': { type: 'string' },
+    'ceiling-rounds': { type: 'string', default: '2' },
+    set: { type: 'string', multiple: true, default: [] },
+    profile: { type: 'string' },
+    'poll-ms': { type: 'string', default: '100' },
+    'settle-ms': { type: 'string', default: '3000' },
+    'pg-url': { type: 'string', default: process.env['SIPCAPTURE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test' },
+    'mysql-url': { type: 'string', default: process.env['SIPCAPTURE_TEST_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/test' },
+    entry: { type: 'string' },
+    out: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    'calibrate-sender': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
+    help: { type: 'boolean', default: false },
+  },
+  allowPositionals: false,
+});
+const o = args.values;
+if (o.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const num = (v: string | undefined, dflt: number): number => {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new RangeError(`not a number ≥ 0: ${v}`);
+  return n;
+};
+const quick = o.quick === true;
+const steps = (o.steps ?? (quick ? '2000,10000' : '2000,5000,10000,20000,30000,40000,50000,60000,80000,100000')).split(',').map((s) => num(s.trim(), 0)).filter((n) => n > 0);
+const stepSeconds = num(o['step-seconds'], quick ? 2 : 10);
+const minCount = num(o['min-count'], quick ? 5000 : 50_000);
+const stopAfterLoss = Math.max(1, num(o['stop-after-loss'], 1));
+const refine = num(o.refine, quick ? 0 : 2);
+const ceilingRows = num(o['ceiling-rows'], quick ? 10_000 : 100_000);
+const ceilingRounds = Math.max(1, num(o['ceiling-rounds'], 2));
+const pollMs = Math.max(10, num(o['poll-ms'], 100));
+const settleMs = num(o['settle-ms'], 3000);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const entry = o.entry ?? path.resolve(here, '..', 'src', import.meta.url.endsWith('.ts') ? 'cli.ts' : 'cli.js');
+// Absolute, because the daemon runs with the step's temp dir as its working directory.
+const nodeArgsForEntry = entry.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+/** Preloaded into every daemon: event-loop stalls and GC pauses (bench/throughput/loop-probe.ts). */
+const probeArgs = ['--import', pathToFileURL(path.join(here, 'throughput', `loop-probe.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`)).href];
+const extraNodeArgs = (o['node-args'] ?? '').split(/\s+/).filter((a) => a !== '');
+const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`.slice(-10);
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'sipcapture-bench-'));
+
+const overrides: Record<string, unknown> = {};
+for (const kv of o.set ?? []) {
+  const eq = kv.indexOf('=');
+  if (eq <= 0) throw new RangeError(`--set needs KEY=VALUE, got ${kv}`);
+  const key = kv.slice(0, eq);
+  const raw = kv.slice(eq + 1);
+  overrides[key] = /^-?\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+const log = (s: string): void => {
+  process.stderr.write(`${s}\n`);
+};
+const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+const fmtMs = (n: number): string => (!Number.isFinite(n) ? '-' : n >= 100 ? fmt(n) : n.toFixed(1));
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  const dgram = await import('node:dgram');
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+      });
+    });
+    const ok = await new Promise<boolean>((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+/** The daemon's config for one step: defaults except what a benchmark must set. */
+function writeConfig(backend: BenchBackend, table: string, port: number, httpPort: number): string {
+  const cfg: Record<string, unknown> = {
+    db_url: backend.dbUrl(table),
+    capture_on: 1,
+    hep_capture_on: 1,
+    listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
+    table_name: table,
+  };
+  // Keys that exist only in newer trees: keep the step's files in the temp dir, ports free.
+  if (PARAM_NAMES.has('spool_dir')) cfg['spool_dir'] = path.join(workDir, 'spool', table);
+  if (PARAM_NAMES.has('http_listen')) cfg['http_listen'] = `127.0.0.1:${httpPort}`;
+  if (PARAM_NAMES.has('rpc_socket')) cfg['rpc_socket'] = '';
+  Object.assign(cfg, overrides);
+  const file = path.join(workDir, `${table}.json5`);
+  writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return file;
+}
+
+function runSender(port: number, rate: number, count: number): Promise<SendSummary> {
+  const argv = [
+    ...nodeArgsForEntry,
+    entry,
+    'send',
+    '--json',
+    '--port',
+    String(port),
+    '--rate',
+    String(rate),
+    '--count',
+    String(count),
+    '--transport',
+    o.transport ?? 'udp',
+    '--hep',
+    o.hep ?? '3',
+    '--mix',
+    o.mix ?? 'mixed',
+    '--workers',
+    o['sender-workers'] ?? '1',
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as SendSummary);
+      } catch {
+        reject(new Error(`sender exited ${code}: ${err || out}`));
+      }
+    });
+  });
+}
+
+async function runStep(backend: BenchBackend, rate: number, profileDir?: string): Promise<StepResult> {
+  const count = Math.max(minCount, Math.round(rate * stepSeconds));
+  const table = `bench_${runId}_${backend.name.slice(0, 2)}_${rate}${profileDir ? 'p' : ''}`;
+  const port = await freePort();
+  const httpPort = await freePort();
+  const configFile = writeConfig(backend, table, port, httpPort);
+  const loadBefore = load1();
+  const daemon = await startDaemonProcess({
+    entry,
+    configFile,
+    nodeArgs: [...nodeArgsForEntry, ...probeArgs, ...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    cwd: workDir,
+  });
+  const poller = new LatencyPoller((after, limit) => backend.fetchAfter(table, after, limit), pollMs);
+  const serverPids0 = backend.serverPids();
+  const db0 = cpuSnapshot(serverPids0);
+  const d0 = cpuSeconds(daemon.pid);
+  const m0 = machineCpu();
+  const snmp0 = udpSnmp();
+  const sock0 = udpSocketDrops(port)?.drops ?? 0;
+  const t0 = performance.now();
+  poller.start();
+  let summary: SendSummary;
+  try {
+    summary = await runSender(port, rate, count);
+  } catch (err) {
+    await poller.stop();
+    await daemon.stop();
+    throw err;
+  }
+  const sentAt = performance.now();
+  // Settle: until every sent row is seen, or nothing new arrived for settleMs (then the rest is lost).
+  const deadline = sentAt + 180_000;
+  while (poller.seen < summary.sent && performance.now() < deadline) {
+    const quietFor = performance.timeOrigin + performance.now() - Math.max(poller.lastNewAt, performance.timeOrigin + sentAt);
+    if (quietFor > settleMs) break;
+    await sleep(pollMs);
+  }
+  const windowS = (performance.now() - t0) / 1000;
+  const drainS = (performance.now() - sentAt) / 1000;
+  const db1 = cpuSnapshot(backend.serverPids());
+  const d1 = cpuSeconds(daemon.pid);
+  const m1 = machineCpu();
+  const snmp1 = udpSnmp();
+  const sock1 = udpSocketDrops(port)?.drops ?? sock0;
+  const peakRssMiB = statusMiB(daemon.pid, 'VmHWM');
+  await poller.stop();
+  await poller.pollOnce().catch(() => undefined);
+  const [p50, p99, max] = poller.percentiles([50, 99, 100]);
+  const exit = await daemon.stop();
+  const stored = await backend.count(table);
+  if (!o.keep) await backend.dropTable(table);
+  const daemonDrops = exit.stats?.dropped ?? {};
+  const droppedByDaemon = Object.values(daemonDrops).reduce((a, b) => a + b, 0);
+  const lost = summary.sent - stored;
+  const socketDrops = sock1 - sock0;
+  const daemonCpu = d1 - d0;
+  const dbCpu = backend.name === 'sqlite' ? null : cpuDelta(db0, db1, backend.ownPids());
+  const profile = profileDir
+    ? readdirSync(profileDir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => summarizeProfile(path.join(profileDir, f)))
+    : undefined;
+  return {
+    backend: backend.name,
+    rate,
+    count,
+    sent: summary.sent,
+    achievedRate: summary.achievedRate,
+    stored,
+    lost,
+    sendErrors: summary.sendErrors,
+    daemonDrops,
+    socketDrops,
+    snmpRcvbufErrors: snmp1.rcvbufErrors - snmp0.rcvbufErrors,
+    unexplained: lost - droppedByDaemon - (o.transport === 'tcp' ? 0 : socketDrops),
+    daemonCpuPct: (100 * daemonCpu) / windowS,
+    daemonUsPerMsg: summary.sent > 0 ? (daemonCpu * 1e6) / summary.sent : 0,
+    dbCpuPct: dbCpu === null ? null : (100 * dbCpu) / windowS,
+    senderCpuPct: (100 * (summary.cpuUserS + summary.cpuSystemS)) / Math.max(summary.durationS, 0.001),
+    machineBusyPct: m1.total > m0.total ? (100 * os.availableParallelism() * (m1.busy - m0.busy)) / (m1.total - m0.total) : 0,
+    peakRssMiB,
+    p50Ms: p50!,
+    p99Ms: p99!,
+    maxMs: max!,
+    startupMs: daemon.startupMs,
+    loopMaxMs: exit.probe?.maxMs ?? Number.NaN,
+    loopP99Ms: exit.probe?.p99Ms ?? Number.NaN,
+    gcMaxMs: exit.probe?.gc.maxMs ?? Number.NaN,
+    gcPct: exit.probe ? (100 * exit.probe.gc.totalMs) / 1000 / windowS : Number.NaN,
+    windowS,
+    drainS,
+    load1: loadBefore,
+    exitCode: exit.code,
+    notable: exit.notable.slice(0, 10),
+    ...(profile ? { profile } : {}),
+  };
+}
+
+function stepLine(r: StepResult): string {
+  const drops = Object.entries(r.daemonDrops)
+    .map(([k, v]) => `${k}:${fmt(v)}`)
+    .join(' ');
+  return [
+    fmt(r.rate).padStart(8),
+    fmt(r.sent).padStart(9),
+    fmt(r.achievedRate).padStart(8),
+    fmt(r.stored).padStart(9),
+    fmt(r.lost).padStart(8),
+    (drops || '-').padEnd(18),
+    `${fmt(r.socketDrops)}/${fmt(r.snmpRcvbufErrors)}`.padStart(13),
+    `${fmt(r.daemonCpuPct)}%`.padStart(6),
+    r.daemonUsPerMsg.toFixed(1).padStart(6),
+    (r.dbCpuPct === null ? 'in-proc' : `${fmt(r.dbCpuPct)}%`).padStart(7),
+    `${fmt(r.senderCpuPct)}%`.padStart(6),
+    `${fmt(r.machineBusyPct)}%`.padStart(6),
+    fmt(r.peakRssMiB).padStart(5),
+    fmtMs(r.p50Ms).padStart(7),
+    fmtMs(r.p99Ms).padStart(7),
+    fmt(r.startupMs).padStart(6),
+    fmt(r.loopMaxMs).padStart(5),
+    fmt(r.gcMaxMs).padStart(4),
+    `${Number.isFinite(r.gcPct) ? r.gcPct.toFixed(0) : '-'}%`.padStart(4),
+    r.load1.toFixed(2).padStart(5),
+  ].join(' ');
+}
+
+const HEADER = [
+  'offered'.padStart(8),
+  'sent'.padStart(9),
+  'sent/s'.padStart(8),
+  'stored'.padStart(9),
+  'lost'.padStart(8),
+  'daemon drops'.padEnd(18),
+  'kernel so/sys'.padStart(13),
+  'dCPU'.padStart(6),
+  'µs/msg'.padStart(6),
+  'dbCPU'.padStart(7),
+  'sCPU'.padStart(6),
+  'mach'.padStart(6),
+  'RSS'.padStart(5),
+  'p50 ms'.padStart(7),
+  'p99 ms'.padStart(7),
+  'start'.padStart(6),
+  'loop'.padStart(5),
+  'gc'.padStart(4),
+  'gc%'.padStart(4),
+  'load'.padStart(5),
+].join(' ');
+
+function median(sorted: readonly number[]): number {
+  const m = sorted.length / 2;
+  return sorted.length % 2 === 1 ? sorted[Math.floor(m)]! : (sorted[m - 1]! + sorted[m]!) / 2;
+}
+
+function zeroLoss(r: StepResult): boolean {
+  return r.lost === 0 && r.sent === r.count;
+}
+
+async function openBackend(name: BackendName): Promise<BenchBackend | null> {
+  try {
+    if (name === 'sqlite') return sqliteBackend(mkdirAndReturn(path.join(workDir, 'sqlite')));
+    if (name === 'postgres') return await postgresBackend(o['pg-url']);
+    return await mysqlBackend(o['mysql-url']);
+  } catch (err) {
+    log(`# ${name}: skipped, server not usable: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+function mkdirAndReturn(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function benchBackend(backend: BenchBackend): Promise<BackendReport> {
+  const server = await backend.describe();
+  log(`\n## ${backend.name}: ${server}`);
+  let ceilings: Ceiling[] = [];
+  if (ceilingRows > 0) {
+    log(`# ceilings: ${fmt(ceilingRows)} rows from the same traffic, best of ${ceilingRounds}`);
+    const rows = generateRows(ceilingRows, (o.mix ?? 'mixed') as 'mixed');
+    ceilings = await backend.ceilings(rows, `bench_${runId}_${backend.name.slice(0, 2)}_ceil`, ceilingRounds);
+    for (const c of ceilings) log(`#   ${c.name.padEnd(50)} ${fmt(c.rowsPerSec).padStart(8)} rows/s  (${c.batching})`);
+  }
+  log(HEADER);
+  const results: StepResult[] = [];
+  const run = async (rate: number): Promise<StepResult> => {
+    const r = await runStep(backend, rate);
+    results.push(r);
+    log(stepLine(r));
+    for (const line of r.notable.slice(0, 3)) log(`#     ${line.slice(0, 300)}`);
+    if (r.unexplained !== 0) log(`#     ${fmt(r.unexplained)} lost rows not explained by daemon drops or socket drops`);
+    return r;
+  };
+  let good: number | null = null;
+  let bad: number | null = null;
+  let losses = 0;
+  for (const rate of steps) {
+    const r = await run(rate);
+    if (zeroLoss(r)) good = Math.max(good ?? 0, rate);
+    else {
+      bad = bad === null ? rate : Math.min(bad, rate);
+      if (++losses >= stopAfterLoss) break;
+    }
+  }
+  for (let i = 0; i < refine && good !== null && bad !== null && bad - good > 1000; i++) {
+    const mid = Math.round((good + bad) / 2 / 1000) * 1000;
+    if (mid <= good || mid >= bad) break;
+    const r = await run(mid);
+    if (zeroLoss(r)) good = mid;
+    else bad = mid;
+  }
+  const zero = results.filter(zeroLoss);
+  const bestZeroLoss = zero.length > 0 ? Math.max(...zero.map((r) => r.rate)) : null;
+  const p99ok = zero.filter((r) => r.p99Ms <= 2000);
+  const bestZeroLossP99Ok = p99ok.length > 0 ? Math.max(...p99ok.map((r) => r.rate)) : null;
+  let profile: StepResult | null = null;
+  if (o.profile !== undefined) {
+    const rate = o.profile !== '' && o.profile !== 'best' ? num(o.profile, 0) : (bestZeroLoss ?? steps[0] ?? 10_000);
+    const dir = mkdirAndReturn(path.join(workDir, `profile-${backend.name}`));
+    log(`# profile step at ${fmt(rate)}/s (node --cpu-prof; not counted above)`);
+    profile = await runStep(backend, rate, dir);
+    log(stepLine(profile));
+    for (const p of profile.profile ?? []) {
+      log(`#   ${path.basename(p.file)}: busy ${fmt(p.busyMs)} ms of ${fmt(p.totalMs)} ms`);
+      for (const f of p.functions.slice(0, 20)) log(`#     ${f.share.toFixed(1).padStart(5)} %  ${f.name}`);
+      log('#   by file:');
+      for (const f of p.files.slice(0, 12)) log(`#     ${f.share.toFixed(1).padStart(5)} %  ${f.name}`);
+    }
+  }
+  return { backend: backend.name, server, ceilings, steps: results, profile, bestZeroLoss, bestZeroLossP99Ok };
+}
+
+/** What `sipcapture send` can do on this machine when the receiver does nothing but count. */
+async function calibrateSender(): Promise<void> {
+  const dgram = await import('node:dgram');
+  const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 * 2 ** 20 });
+  await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', resolve));
+  const port = sink.address().port;
+  let received = 0;
+  sink.on('message', () => received++);
+  log('\n## sender calibration: into a socket of this process that only counts (8 MiB receive buffer at most)');
+  const saved = o['sender-workers'];
+  try {
+    for (const [rate, workers, count] of [
+      [0, 1, 300_000],
+      [0, 2, 300_000],
+      [100_000, 1, 500_000],
+      [30_000, 1, 150_000],
+    ] as const) {
+      o['sender-workers'] = String(workers);
+      received = 0;
+      const s = await runSender(port, rate, count);
+      await sleep(200);
+      const cpu = s.cpuUserS + s.cpuSystemS;
+      log(
+        `#   rate ${rate === 0 ? 'unlimited' : fmt(rate)} × ${workers} thread(s): sent ${fmt(s.sent)} at ${fmt(s.achievedRate)}/s, ` +
+          `CPU ${cpu.toFixed(2)} s (${((cpu * 1e6) / Math.max(1, s.sent)).toFixed(1)} µs/msg, user ${s.cpuUserS.toFixed(2)} s, sys ${s.cpuSystemS.toFixed(2)} s), errors ${s.sendErrors}, received ${fmt(received)}`,
+      );
+    }
+  } finally {
+    o['sender-workers'] = saved;
+    sink.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  const started = new Date().toISOString();
+  const command = `node ${path.relative(process.cwd(), fileURLToPath(import.meta.url))} ${process.argv.slice(2).join(' ')}`.trim();
+  log(`# sipcapture throughput benchmark ${started}`);
+  log(`# ${command}`);
+  log(`# machine: ${machine.nproc} CPU (${machine.cpuModel}), ${machine.memGiB} GiB, ${machine.kernel}, node ${machine.node}, rmem_max ${machine.rmemMax}, loadavg ${machine.loadavg}`);
+  log(`# steps ${steps.join(',')} msg/s; each ≥ ${fmt(minCount)} messages and ≥ ${stepSeconds} s; ${o.transport}/HEP${o.hep}, mix ${o.mix}; config overrides ${JSON.stringify(overrides)}`);
+  log('# columns: kernel so/sys = drops on the daemon socket / system-wide RcvbufErrors; dCPU, dbCPU, sCPU = daemon, database, sender CPU (% of one core)');
+  log('#          over the step; mach = whole machine busy (of 200 % on 2 cores); RSS = daemon peak (VmHWM, MiB); latency = send → row visible (poll every ' + String(pollMs) + ' ms)');
+  log('#          start = spawn → listening (ms); loop / gc = longest event-loop stall / GC pause in the daemon (ms); gc% = GC time / step time; load = 1-min loadavg before the step');
+  if (o['calibrate-sender']) await calibrateSender();
+  const reports: BackendReport[] = [];
+  const names = (o.backends ?? '').split(',').map((s) => s.trim()) as BackendName[];
+  for (const name of names) {
+    if (!['sqlite', 'postgres', 'mysql'].includes(name)) throw new RangeError(`unknown backend ${name}`);
+    const backend = await openBackend(name);
+    if (backend === null) continue;
+    try {
+      reports.push(await benchBackend(backend));
+    } finally {
+      await backend.close();
+    }
+  }
+  log('\n# summary');
+  for (const r of reports) {
+    const bare = r.ceilings.find((c) => c.name.startsWith('bare'));
+    const store = r.ceilings.find((c) => c.name.startsWith('store'));
+    const ratio = r.bestZeroLoss !== null && bare ? `${((100 * r.bestZeroLoss) / bare.rowsPerSec).toFixed(0)} % of the bare ceiling` : 'ratio n/a';
+    const starts = r.steps.map((s) => s.startupMs).sort((a, b) => a - b);
+    const rss = Math.max(0, ...r.steps.map((s) => s.peakRssMiB));
+    const atBest = r.steps.find((s) => s.rate === r.bestZeroLoss);
+    log(
+      `${r.backend.padEnd(9)} highest zero-loss rate ${r.bestZeroLoss === null ? 'none' : `${fmt(r.bestZeroLoss)} msg/s`}` +
+        ` (with p99 ≤ 2 s: ${r.bestZeroLossP99Ok === null ? 'none' : fmt(r.bestZeroLossP99Ok)})` +
+        ` | bare ceiling ${bare ? `${fmt(bare.rowsPerSec)} rows/s` : 'n/a'} | store alone ${store ? `${fmt(store.rowsPerSec)} rows/s` : 'n/a'} | ${ratio}` +
+        ` | at best: p50 ${atBest ? fmtMs(atBest.p50Ms) : '-'} ms, p99 ${atBest ? fmtMs(atBest.p99Ms) : '-'} ms` +
+        ` | peak RSS ${fmt(rss)} MiB | start-up ${starts.length ? `${fmt(median(starts))} ms median, ${fmt(starts.at(-1)!)} max` : '-'}`,
+    );
+  }
+  if (!quick && minCount < 50_000) log('# note: fewer than 50,000 messages per step; not a valid zero-loss claim');
+  if (o.out) {
+    writeFileSync(o.out, JSON.stringify({ started, finished: new Date().toISOString(), command, machine, options: o, overrides, reports }, null, 2));
+    log(`# results written to ${o.out}`);
+  }
+}
+
+try {
+  await main();
+} finally {
+  rmSync(workDir, { recursive: true, force: true });
+}
