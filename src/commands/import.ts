@@ -3,7 +3,7 @@
  * the same decoder (net/) and pipeline (parse → row → route → writer) as live raw capture.
  * Useful to load a capture taken elsewhere into HOMER, and to test the raw path anywhere.
  */
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { CaptureState } from '../control/capture-state.js';
 import { ConfigError, loadConfig } from '../control/config/load.js';
 import { pino } from 'pino';
@@ -61,7 +61,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
   builder: (y) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' })
-      .option('config', { alias: 'c', type: 'string', default: 'config/sipcapture.json5', describe: 'JSON5 config file' }) as unknown as Argv<ImportArgs>,
+      .option('config', { alias: 'c', type: 'string', default: 'config/sipcapture.json5', describe: 'JSON5 config file' }),
   handler: async (argv) => {
     try {
       const summary = await runImport(argv.file, argv.config);
