@@ -41,6 +41,8 @@ export interface BenchBackend {
   /** Rows with id > `after`, ascending, at most `limit`: [id, micro_ts]. Empty while the table does not exist. */
   fetchAfter(table: string, after: number, limit: number): Promise<[number, number][]>;
   count(table: string): Promise<number>;
+  /** Highest id in the table (0 when empty or missing). */
+  maxId(table: string): Promise<number>;
   dropTable(table: string): Promise<void>;
   /** The server's processes (empty for SQLite, which runs inside the daemon). */
   serverPids(): number[];
@@ -143,6 +145,15 @@ export async function postgresBackend(url: string): Promise<BenchBackend> {
         throw err;
       }
     },
+    async maxId(table) {
+      try {
+        const r = await client.query<{ m: string | null }>(`SELECT max(id) AS m FROM ${q(table)}`);
+        return Number(r.rows[0]?.m ?? 0);
+      } catch (err) {
+        if (isMissingTable(err)) return 0;
+        throw err;
+      }
+    },
     async dropTable(table) {
       await client.query(`DROP TABLE IF EXISTS ${q(table)}`);
     },
@@ -224,6 +235,15 @@ export async function mysqlBackend(url: string): Promise<BenchBackend> {
       try {
         const [r] = await conn.query<mysql.RowDataPacket[]>(`SELECT count(*) AS n FROM ${q(table)}`);
         return Number(r[0]!['n']);
+      } catch (err) {
+        if (isMissingTable(err)) return 0;
+        throw err;
+      }
+    },
+    async maxId(table) {
+      try {
+        const [r] = await conn.query<mysql.RowDataPacket[]>(`SELECT max(id) AS m FROM ${q(table)}`);
+        return Number(r[0]?.['m'] ?? 0);
       } catch (err) {
         if (isMissingTable(err)) return 0;
         throw err;
@@ -327,6 +347,16 @@ export function sqliteBackend(dir: string): BenchBackend {
       if (db === null) return Promise.resolve(0);
       try {
         return Promise.resolve(db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number);
+      } catch (err) {
+        if (isMissingTable(err)) return Promise.resolve(0);
+        throw err;
+      }
+    },
+    maxId(table) {
+      const db = reader(table);
+      if (db === null) return Promise.resolve(0);
+      try {
+        return Promise.resolve((db.prepare(`SELECT max(id) FROM "${table}"`).pluck().get() as number | null) ?? 0);
       } catch (err) {
         if (isMissingTable(err)) return Promise.resolve(0);
         throw err;

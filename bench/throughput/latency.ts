@@ -42,6 +42,11 @@ export class LatencyPoller {
     private readonly gapMs = 3000,
   ) {}
 
+  /** Ignore rows up to `id` (the warm-up's). */
+  skipThrough(id: number): void {
+    this.watermark = Math.max(this.watermark, id);
+  }
+
   start(): void {
     const tick = (): void => {
       if (this.stopped) return;
