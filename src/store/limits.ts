@@ -112,6 +112,20 @@ export interface ValueCounters {
   invalidReplaced: number;
 }
 
+/**
+ * `ensureTable` for a backend: one creation promise per table name, shared by concurrent callers;
+ * a failed creation is forgotten so a later call (database back up) tries again.
+ */
+export function ensureOnce(ensured: Map<string, Promise<void>>, name: string, create: () => Promise<void>): Promise<void> {
+  let p = ensured.get(name);
+  if (!p) {
+    p = create();
+    ensured.set(name, p);
+    p.catch(() => ensured.delete(name));
+  }
+  return p;
+}
+
 export function newCounters(): ValueCounters {
   return { truncatedValues: 0, truncatedRows: 0, nulStripped: 0, invalidReplaced: 0 };
 }

@@ -24,6 +24,7 @@ import {
   COLUMN_WIDTHS,
   addCounters,
   assertTableName,
+  ensureOnce,
   layoutOf,
   loadSchemaTemplate,
   maskUrl,
@@ -432,13 +433,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       } catch (err) {
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
-      let p = ensured.get(table);
-      if (!p) {
-        p = createTable(table, kind);
-        ensured.set(table, p);
-        p.catch(() => ensured.delete(table));
-      }
-      return p;
+      return ensureOnce(ensured, table, () => createTable(table, kind));
     },
     async insert(batch: RowBatch): Promise<void> {
       if (closed) throw new Error('store is closed');

@@ -23,6 +23,7 @@ import {
   COLUMN_WIDTHS,
   addCounters,
   assertTableName,
+  ensureOnce,
   layoutOf,
   loadSchemaTemplate,
   maskUrl,
@@ -459,14 +460,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       } catch (err) {
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
-      let p = ensured.get(name);
-      if (!p) {
-        p = createTable(name, kind);
-        ensured.set(name, p);
-        // Forget failures so a later call (DB back up) tries again.
-        p.catch(() => ensured.delete(name));
-      }
-      return p;
+      return ensureOnce(ensured, name, () => createTable(name, kind));
     },
     async insert(batch: RowBatch): Promise<void> {
       if (closed) throw new Error('store is closed');
