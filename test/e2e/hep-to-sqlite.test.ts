@@ -5,16 +5,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
-import { validateConfig } from '../../src/control/config/load.js';
 import { DropReason } from '../../src/control/drop-reasons.js';
-import { startDaemon, type RunningDaemon } from '../../src/daemon.js';
+import type { RunningDaemon } from '../../src/daemon.js';
 import { encodeHep } from '../../src/hep/encode.js';
-import { freePort, sendTcpChunks, sendUdp, waitFor } from '../helpers/net.js';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sendTcpChunks, sendUdp, waitFor } from '../helpers/net.js';
 import { sipReply, sipRequest, type TestSip } from '../helpers/sip-messages.js';
 
 interface StoredRow {
@@ -86,34 +82,17 @@ function splitAt(data: Buffer, pieces: number, seed: number): Buffer[] {
 }
 
 describe('HEP to Homer rows on SQLite, end to end', () => {
-  let dir: string;
-  let dbFile: string;
+  let t: TestDaemon;
   let daemon: RunningDaemon;
+  let dbFile: string;
   let port: number;
 
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sipcapture-e2e-'));
-    dbFile = path.join(dir, 'capture.sqlite');
-    port = await freePort();
-    const cfg = validateConfig(
-      {
-        db_url: `sqlite://${dbFile}`,
-        capture_on: 1,
-        hep_capture_on: 1,
-        listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
-        routes: 'homer5',
-        batch_timeout_ms: 20,
-        http_listen: '', // no control port: test files may run in parallel
-      },
-      path.join(dir, 'test.json5'),
-    );
-    daemon = await startDaemon(cfg, pino({ level: 'silent' }));
+    t = await startTestDaemon({ routes: 'homer5' });
+    ({ daemon, dbFile, port } = t);
   });
 
-  after(async () => {
-    await daemon.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => t.close());
 
   test('v1, v2, v3 over UDP and v3 over TCP each give exactly one correct row', async () => {
     const sent = new Map<string, { sip: TestSip; version: 1 | 2 | 3; transport: 'udp' | 'tcp' }>();

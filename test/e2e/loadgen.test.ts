@@ -7,20 +7,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
-import { validateConfig } from '../../src/control/config/load.js';
-import { startDaemon, type RunningDaemon } from '../../src/daemon.js';
+import type { RunningDaemon } from '../../src/daemon.js';
 import { decodeHep } from '../../src/hep/decode.js';
 import { PacketFactory } from '../../src/loadgen/packets.js';
 import { TokenBucket } from '../../src/loadgen/token-bucket.js';
 import type { SendSummary } from '../../src/loadgen/sender.js';
 import { parseSip } from '../../src/sip/parser.js';
 import { runCli } from '../helpers/cli.js';
-import { freePort, waitFor } from '../helpers/net.js';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/net.js';
 
 interface TableCount {
   name: string;
@@ -84,33 +80,17 @@ describe('load generator', () => {
 });
 
 describe('sipcapture send into a daemon on SQLite', () => {
-  let dir: string;
-  let dbFile: string;
+  let t: TestDaemon;
   let daemon: RunningDaemon;
+  let dbFile: string;
   let port: number;
 
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sipcapture-loadgen-'));
-    dbFile = path.join(dir, 'capture.sqlite');
-    port = await freePort();
-    const cfg = validateConfig(
-      {
-        db_url: `sqlite://${dbFile}`,
-        capture_on: 1,
-        hep_capture_on: 1,
-        listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
-        routes: 'homer5',
-        batch_timeout_ms: 20,
-      },
-      path.join(dir, 'test.json5'),
-    );
-    daemon = await startDaemon(cfg, pino({ level: 'silent' }));
+    t = await startTestDaemon({ routes: 'homer5' });
+    ({ daemon, dbFile, port } = t);
   });
 
-  after(async () => {
-    await daemon.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => t.close());
 
   test('2,000 mixed messages over UDP (HEP v1, v2, v3) and 500 over TCP become exactly that many rows', async () => {
     const udp = await runCli(['send', '--port', String(port), '--rate', '2000', '--count', '2000', '--mix', 'mixed', '--hep', '1,2,3', '--json'], 60_000);
