@@ -15,7 +15,6 @@
  *
  *   env BENCH_ROWS (default 50000), BENCH_BATCH (1000), BENCH_ROUNDS (2), BENCH_ONLY=sqlite|postgres|mysql
  */
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyChunks, copyTextChunks } from './bare-copy.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js';
 import { validateConfig } from '../src/control/config/load.js';
 import { Stats } from '../src/control/stats.js';
@@ -96,7 +95,6 @@ function storePath(url: string, dbInsertMode = 0): Setup {
   };
 }
 
-const escText = (s: string): string => (/[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : s);
 
 async function benchPostgres(ns: Namespace): Promise<void> {
   const url = ns.url();
@@ -110,26 +108,8 @@ async function benchPostgres(ns: Namespace): Promise<void> {
         await creator.ensureTable(t, 'sip');
         const client = new pg.Client({ connectionString: url });
         await client.connect();
-        const cols = SIP_CAPTURE_COLUMNS.map((c) => `"${c}"`).join(',');
         return async () => {
-          for (const b of batches) {
-            const stream = client.query(copyFrom(`COPY "${t}" (${cols}) FROM STDIN`));
-            let chunk = '';
-            for (const r of b) {
-              const rec = r as unknown as Record<string, unknown>;
-              chunk +=
-                SIP_CAPTURE_COLUMNS.map((c) => {
-                  const v = rec[c];
-                  return typeof v === 'number' ? String(v) : Buffer.isBuffer(v) ? '\\\\x' + v.toString('hex') : escText(v as string);
-                }).join('\t') + '\n';
-              if (chunk.length > 256 * 1024) {
-                if (!stream.write(chunk)) await once(stream, 'drain');
-                chunk = '';
-              }
-            }
-            stream.end(chunk);
-            await once(stream, 'finish');
-          }
+          for (const b of batches) await copyChunks(client, `"${t}"`, copyTextChunks(b));
           await client.end();
         };
       },

@@ -11,11 +11,10 @@
  * Each case gets a fresh table; rounds alternate the case order; the best round is reported.
  * "main µs/row" is the event loop's busy time per row: what storing costs the receive loop.
  */
-import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyChunks, copyTextChunks } from './bare-copy.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js';
 import type { Store } from '../src/store/store.js';
 import { createMysqlStore, type MysqlInsertMethod } from '../src/store/mysql/index.js';
@@ -58,7 +57,6 @@ async function measure(backend: string, name: string, setup: (table: string) => 
 
 // ---- PostgreSQL ----
 
-const escText = (s: string): string => (/[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : s);
 
 async function benchPg(): Promise<void> {
   const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
@@ -86,24 +84,8 @@ async function benchPg(): Promise<void> {
       await creator.ensureTable(t, 'sip');
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
-      const cols = SIP_CAPTURE_COLUMNS.map((c) => `"${c}"`).join(',');
       return async (b) => {
-        const stream = client.query(copyFrom(`COPY "${t}" (${cols}) FROM STDIN`));
-        let chunk = '';
-        for (const r of b) {
-          const rec = r as unknown as Record<string, unknown>;
-          chunk +=
-            SIP_CAPTURE_COLUMNS.map((c) => {
-              const v = rec[c];
-              return typeof v === 'number' ? String(v) : Buffer.isBuffer(v) ? '\\\\x' + v.toString('hex') : escText(v as string);
-            }).join('\t') + '\n';
-          if (chunk.length > 256 * 1024) {
-            if (!stream.write(chunk)) await once(stream, 'drain');
-            chunk = '';
-          }
-        }
-        stream.end(chunk);
-        await once(stream, 'finish');
+        await copyChunks(client, `"${t}"`, copyTextChunks(b));
         if (b === batches.at(-1)) await client.end();
       };
     },

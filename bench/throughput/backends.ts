@@ -7,13 +7,12 @@
  * receive path, no parsing) — what the store could do if storing were all the daemon did.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyChunks, copyTextChunks } from '../bare-copy.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
 import type { Store } from '../../src/store/store.js';
 import { createMysqlStore } from '../../src/store/mysql/index.js';
@@ -84,31 +83,6 @@ function isMissingTable(err: unknown): boolean {
 
 // ---- PostgreSQL ----
 
-const COPY_SPECIAL = /[\\\t\n\r]/;
-const COPY_SPECIAL_G = /[\\\t\n\r]/g;
-const COPY_ESC: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-const escText = (s: string): string => (COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_G, (c) => COPY_ESC[c]!) : s);
-
-/** COPY text lines for `rows`: the minimal escaping a hand-written client would do (deps.md experiment 4 "d"). */
-function copyTextChunks(rows: readonly SipCaptureRow[]): string[] {
-  const out: string[] = [];
-  let chunk = '';
-  for (const r of rows) {
-    let line = '';
-    for (let c = 0; c < SIP_CAPTURE_COLUMNS.length; c++) {
-      const v = r[SIP_CAPTURE_COLUMNS[c]!];
-      if (c > 0) line += '\t';
-      line += typeof v === 'number' ? String(v) : Buffer.isBuffer(v) ? '\\\\x' + v.toString('hex') : escText(v);
-    }
-    chunk += line + '\n';
-    if (chunk.length >= 256 * 1024) {
-      out.push(chunk);
-      chunk = '';
-    }
-  }
-  if (chunk !== '') out.push(chunk);
-  return out;
-}
 
 export async function postgresBackend(url: string): Promise<BenchBackend> {
   const client = new pg.Client({ connectionString: url, application_name: 'sipcapture-bench' });
@@ -162,7 +136,6 @@ export async function postgresBackend(url: string): Promise<BenchBackend> {
     async ceilings(rows, table, rounds) {
       const results: Ceiling[] = [];
       const creator = await createPostgresStore(url, { poolSize: 1 });
-      const cols = SIP_CAPTURE_COLUMNS.map((c) => `"${c}"`).join(',');
       const perCopy = 5000;
       try {
         for (let round = 0; round < rounds; round++) {
@@ -175,11 +148,7 @@ export async function postgresBackend(url: string): Promise<BenchBackend> {
           try {
             const rate = await timed(rows.length, async () => {
               for (const batch of chunks) {
-                const stream = bare.query(copyFrom(`COPY ${q(bareTable)} (${cols}) FROM STDIN`));
-                const done = once(stream, 'finish');
-                for (const c of batch) if (!stream.write(c)) await once(stream, 'drain');
-                stream.end();
-                await done;
+                await copyChunks(bare, q(bareTable), batch);
               }
             });
             results.push({ name: 'bare COPY (text, pg-copy-streams)', rows: rows.length, rowsPerSec: rate, batching: `${perCopy} rows/COPY, 1 connection` });
