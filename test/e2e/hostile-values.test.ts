@@ -249,6 +249,15 @@ describe('hostile values: stored exactly, or cleaned / cut as documented, in eve
         assert.equal(values.truncatedValues, totalTrunc, `${name}: truncated values`);
         assert.equal(values.truncatedRows, truncRows, `${name}: truncated rows`);
         assert.equal(values.invalidReplaced, 0, `${name}: invalid UTF-8 from the wire is replaced when decoded, not by the store`);
+        // The same counters in /metrics.
+        const metrics = await d.daemon.control.metrics.text();
+        const counter = (change: string): number => {
+          const line = metrics.split('\n').find((l) => l.startsWith('sipcapture_text_values_changed_total{') && l.includes(`change="${change}"`));
+          return Number(line?.slice(line.lastIndexOf(' ') + 1));
+        };
+        assert.equal(counter('nul_stripped'), totalNul, `${name}: /metrics nul_stripped`);
+        assert.equal(counter('truncated'), totalTrunc, `${name}: /metrics truncated`);
+        assert.equal(counter('invalid_replaced'), 0, `${name}: /metrics invalid_replaced`);
         results.set(name, rows);
       } finally {
         await d.stop();
@@ -264,8 +273,8 @@ describe('hostile values: stored exactly, or cleaned / cut as documented, in eve
       const other = results.get(name)!;
       for (let i = 0; i < lite.length; i++) {
         for (const col of SIP_CAPTURE_COLUMNS) {
-          const a = lite[i]![col];
-          const o = other[i]![col];
+          const a: unknown = lite[i]![col];
+          const o: unknown = other[i]![col];
           if (Buffer.isBuffer(a)) assert.ok(Buffer.isBuffer(o) && a.equals(o), `${name} row ${i}: ${col} bytes`);
           else assert.deepEqual(o, a, `${name} row ${i} (${corpus[i]!.label}): ${col}`);
         }
