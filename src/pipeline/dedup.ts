@@ -3,7 +3,8 @@
  * several capture agents, or sent twice by one agent, becomes one row.
  *
  * A packet is remembered for `dedup_window_ms` by a 53-bit key: two different 32-bit hashes
- * (CRC-32 and FNV-1a) of the SIP payload bytes, the payload length, source and destination
+ * (a MurmurHash3 and an xxHash32 round per 4 bytes, one pass) of the SIP payload bytes, the
+ * payload length, source and destination
  * address and port, address family and transport — and, in mode `agent`, the capture id. The
  * timestamp is not in the key: copies from different agents carry different times. A copy whose
  * key is remembered is a duplicate (counted `duplicate` by the pipeline).
@@ -17,7 +18,6 @@
  * no clock is read per packet.
  */
 import type { CapturedMessage } from '../capture/message.js';
-import { CRC32_TABLE } from '../route/crc32.js';
 
 export type DedupMode = 'off' | 'agent' | 'all';
 export const DEDUP_MODES: readonly DedupMode[] = ['off', 'agent', 'all'];
@@ -31,35 +31,44 @@ export interface DedupOptions {
   maxEntries: number;
 }
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
 /** 2^21: the key is h1 (32 bits) · 2^21 + the top 21 bits of h2 = 53 bits, a safe integer. */
 const HIGH = 2 ** 21;
 
 // The two running hashes of keyOf(); module state, so hashing allocates nothing per packet.
-let c = 0;
-let f = 0;
+let h1 = 0;
+let h2 = 0;
 
-function step(byte: number): void {
-  c = (CRC32_TABLE[(c ^ byte) & 0xff] as number) ^ (c >>> 8);
-  f = Math.imul(f ^ byte, FNV_PRIME);
+const M1 = 0xcc9e2d51; // MurmurHash3 x86_32 constants
+const M2 = 0x1b873593;
+const P1 = 0x9e3779b1; // xxHash32 primes
+const P2 = 0x85ebca77;
+const SEED1 = 0x9747b28c;
+const SEED2 = 0x3c6ef372;
+
+/** Mixes one 32-bit word into both hashes: a MurmurHash3 round and an xxHash32 round (as keyOf's loop). */
+function mix(k: number): void {
+  let m = Math.imul(k, M1);
+  m = (m << 15) | (m >>> 17);
+  h1 ^= Math.imul(m, M2);
+  h1 = (h1 << 13) | (h1 >>> 19);
+  h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+  let x = (h2 + Math.imul(k, P2)) | 0;
+  x = (x << 13) | (x >>> 19);
+  h2 = Math.imul(x, P1);
 }
 
-function stepNum(n: number): void {
-  const u = n >>> 0;
-  step(u & 0xff);
-  step((u >>> 8) & 0xff);
-  step((u >>> 16) & 0xff);
-  step(u >>> 24);
+/** MurmurHash3's finaliser: every input bit reaches every output bit. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
-function stepStr(s: string): void {
-  // Addresses are ASCII; a wider character still mixes in both of its bytes.
-  for (let i = 0; i < s.length; i++) {
-    const code = s.charCodeAt(i);
-    step(code & 0xff);
-    if (code > 0xff) step(code >>> 8);
-  }
+function mixStr(s: string): void {
+  // Addresses are short ASCII: one word per character is plenty fast.
+  for (let i = 0; i < s.length; i++) mix(s.charCodeAt(i));
 }
 
 /** The table for a configuration, or null when dedup is off. */
@@ -131,19 +140,37 @@ export class DedupTable {
   /** The 53-bit key of a message (the payload bytes, addresses, ports, …; see above). */
   keyOf(msg: CapturedMessage): number {
     const p = msg.payload;
-    c = 0xffffffff;
-    f = FNV_OFFSET;
-    for (let i = 0; i < p.length; i++) step(p[i] as number);
-    // Addresses, ports, family, transport, length (and capture id) go into both hashes.
-    stepNum(p.length);
-    stepNum(msg.srcPort);
-    stepNum(msg.dstPort);
-    stepNum(msg.family * 256 + msg.proto);
-    stepNum(this.mode === 'agent' ? (msg.hepTime?.captureId ?? 0) : 0);
-    stepStr(msg.srcIp);
-    step(0x7c); // '|' between the addresses: "1.2.3.4" + "5.6.7.8" never reads as another pair
-    stepStr(msg.dstIp);
-    return ((c ^ 0xffffffff) >>> 0) * HIGH + ((f >>> 11) & (HIGH - 1));
+    const n = p.length;
+    // Four bytes per round (the payload is rarely 4-byte aligned, so no typed-array view), on
+    // locals: module variables live in a context slot and would make this loop several times slower.
+    let a = SEED1;
+    let b = SEED2;
+    const whole = n & ~3;
+    for (let i = 0; i < whole; i += 4) {
+      const k = (p[i] as number) | ((p[i + 1] as number) << 8) | ((p[i + 2] as number) << 16) | ((p[i + 3] as number) << 24);
+      let m = Math.imul(k, M1);
+      m = (m << 15) | (m >>> 17);
+      a ^= Math.imul(m, M2);
+      a = (a << 13) | (a >>> 19);
+      a = (Math.imul(a, 5) + 0xe6546b64) | 0;
+      let x = (b + Math.imul(k, P2)) | 0;
+      x = (x << 13) | (x >>> 19);
+      b = Math.imul(x, P1);
+    }
+    h1 = a;
+    h2 = b;
+    let tail = 0;
+    for (let i = whole; i < n; i++) tail |= (p[i] as number) << (8 * (i - whole));
+    mix(tail);
+    // Length, addresses, ports, family, transport (and capture id): in both hashes.
+    mix(n);
+    mix(msg.srcPort * 65536 + msg.dstPort);
+    mix(msg.family * 256 + msg.proto);
+    mix(this.mode === 'agent' ? (msg.hepTime?.captureId ?? 0) : 0);
+    mixStr(msg.srcIp);
+    mix(0x7c); // a separator: "1.2.3.4" + "5.6.7.8" never reads as another pair
+    mixStr(msg.dstIp);
+    return fmix(h1) * HIGH + (fmix(h2) >>> 11);
   }
 
   private remember(key: number, now: number): void {

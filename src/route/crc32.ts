@@ -7,8 +7,7 @@
  * ASCII input both agree.
  */
 
-/** The CRC-32 lookup table (also used by pipeline/dedup.ts to hash in one pass with another hash). */
-export const CRC32_TABLE: Uint32Array = (() => {
+const TABLE: Uint32Array = (() => {
   const t = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
@@ -23,7 +22,7 @@ export function crc32(data: Uint8Array | string): number {
   if (typeof data === 'string') return crc32String(data);
   let c = 0xffffffff;
   for (let i = 0; i < data.length; i++) {
-    c = (CRC32_TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+    c = (TABLE[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
   }
   return (c ^ 0xffffffff) >>> 0;
 }
@@ -34,7 +33,7 @@ function crc32String(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const code = s.charCodeAt(i);
     if (code >= 0x80) return crc32(Buffer.from(s, 'utf8'));
-    c = (CRC32_TABLE[(c ^ code) & 0xff] as number) ^ (c >>> 8);
+    c = (TABLE[(c ^ code) & 0xff] as number) ^ (c >>> 8);
   }
   return (c ^ 0xffffffff) >>> 0;
 }
