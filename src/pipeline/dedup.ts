@@ -4,8 +4,8 @@
  *
  * A packet is remembered for `dedup_window_ms` by a 53-bit key: two different 32-bit hashes
  * (a MurmurHash3 and an xxHash32 round per 4 bytes, one pass) of the SIP payload bytes, the
- * payload length, source and destination
- * address and port, address family and transport — and, in mode `agent`, the capture id. The
+ * payload length, source and destination address and port, address family and transport —
+ * and, in mode `agent`, the capture id. The
  * timestamp is not in the key: copies from different agents carry different times. A copy whose
  * key is remembered is a duplicate (counted `duplicate` by the pipeline).
  *
@@ -34,10 +34,6 @@ export interface DedupOptions {
 /** 2^21: the key is h1 (32 bits) · 2^21 + the top 21 bits of h2 = 53 bits, a safe integer. */
 const HIGH = 2 ** 21;
 
-// The two running hashes of keyOf(); module state, so hashing allocates nothing per packet.
-let h1 = 0;
-let h2 = 0;
-
 const M1 = 0xcc9e2d51; // MurmurHash3 x86_32 constants
 const M2 = 0x1b873593;
 const P1 = 0x9e3779b1; // xxHash32 primes
@@ -45,17 +41,8 @@ const P2 = 0x85ebca77;
 const SEED1 = 0x9747b28c;
 const SEED2 = 0x3c6ef372;
 
-/** Mixes one 32-bit word into both hashes: a MurmurHash3 round and an xxHash32 round (as keyOf's loop). */
-function mix(k: number): void {
-  let m = Math.imul(k, M1);
-  m = (m << 15) | (m >>> 17);
-  h1 ^= Math.imul(m, M2);
-  h1 = (h1 << 13) | (h1 >>> 19);
-  h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
-  let x = (h2 + Math.imul(k, P2)) | 0;
-  x = (x << 13) | (x >>> 19);
-  h2 = Math.imul(x, P1);
-}
+/** Metadata words of the packet being hashed; reused, so hashing allocates nothing per packet. */
+const META = new Int32Array(6 + 2 * 64);
 
 /** MurmurHash3's finaliser: every input bit reaches every output bit. */
 function fmix(h: number): number {
@@ -66,9 +53,12 @@ function fmix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function mixStr(s: string): void {
-  // Addresses are short ASCII: one word per character is plenty fast.
-  for (let i = 0; i < s.length; i++) mix(s.charCodeAt(i));
+/** Appends an address's characters to META from `at`; returns the next free index. */
+function putChars(s: string, at: number): number {
+  // Addresses are at most 45 characters (IPv6 with an IPv4 tail); cut defensively at 64.
+  const n = Math.min(s.length, 64);
+  for (let i = 0; i < n; i++) META[at++] = s.charCodeAt(i);
+  return at;
 }
 
 /** The table for a configuration, or null when dedup is off. */
@@ -137,14 +127,17 @@ export class DedupTable {
     this.count = 0;
   }
 
-  /** The 53-bit key of a message (the payload bytes, addresses, ports, …; see above). */
+  /**
+   * The 53-bit key of a message (the payload bytes, addresses, ports, …; see above). Each 32-bit
+   * word goes through a MurmurHash3 round (a) and an xxHash32 round (b), all on locals: module
+   * variables or closures would live in a context slot and make the loop several times slower.
+   */
   keyOf(msg: CapturedMessage): number {
     const p = msg.payload;
     const n = p.length;
-    // Four bytes per round (the payload is rarely 4-byte aligned, so no typed-array view), on
-    // locals: module variables live in a context slot and would make this loop several times slower.
     let a = SEED1;
     let b = SEED2;
+    // Four bytes per round (the payload is rarely 4-byte aligned, so no typed-array view).
     const whole = n & ~3;
     for (let i = 0; i < whole; i += 4) {
       const k = (p[i] as number) | ((p[i + 1] as number) << 8) | ((p[i + 2] as number) << 16) | ((p[i + 3] as number) << 24);
@@ -157,20 +150,30 @@ export class DedupTable {
       x = (x << 13) | (x >>> 19);
       b = Math.imul(x, P1);
     }
-    h1 = a;
-    h2 = b;
+    // The last 0–3 bytes, then the metadata, as words of META, through the same rounds.
     let tail = 0;
-    for (let i = whole; i < n; i++) tail |= (p[i] as number) << (8 * (i - whole));
-    mix(tail);
-    // Length, addresses, ports, family, transport (and capture id): in both hashes.
-    mix(n);
-    mix(msg.srcPort * 65536 + msg.dstPort);
-    mix(msg.family * 256 + msg.proto);
-    mix(this.mode === 'agent' ? (msg.hepTime?.captureId ?? 0) : 0);
-    mixStr(msg.srcIp);
-    mix(0x7c); // a separator: "1.2.3.4" + "5.6.7.8" never reads as another pair
-    mixStr(msg.dstIp);
-    return fmix(h1) * HIGH + (fmix(h2) >>> 11);
+    for (let j = whole; j < n; j++) tail |= (p[j] as number) << (8 * (j - whole));
+    // Length, ports, family, transport, capture id (agent mode) and both addresses.
+    META[0] = tail;
+    META[1] = n;
+    META[2] = msg.srcPort * 65536 + msg.dstPort;
+    META[3] = msg.family * 256 + msg.proto;
+    META[4] = this.mode === 'agent' ? (msg.hepTime?.captureId ?? 0) : 0;
+    let end = putChars(msg.srcIp, 5);
+    META[end++] = 0x7c; // a separator: "1.2.3.4" + "5.6.7.8" never reads as another pair
+    end = putChars(msg.dstIp, end);
+    for (let i = 0; i < end; i++) {
+      const k = META[i] as number;
+      let m = Math.imul(k, M1);
+      m = (m << 15) | (m >>> 17);
+      a ^= Math.imul(m, M2);
+      a = (a << 13) | (a >>> 19);
+      a = (Math.imul(a, 5) + 0xe6546b64) | 0;
+      let x = (b + Math.imul(k, P2)) | 0;
+      x = (x << 13) | (x >>> 19);
+      b = Math.imul(x, P1);
+    }
+    return fmix(a) * HIGH + (fmix(b) >>> 11);
   }
 
   private remember(key: number, now: number): void {
