@@ -5,9 +5,9 @@
  * A packet is remembered for `dedup_window_ms` by a 53-bit key: two different 32-bit hashes
  * (a MurmurHash3 and an xxHash32 round per 4 bytes, one pass) of the SIP payload bytes, the
  * payload length, source and destination address and port, address family and transport —
- * and, in mode `agent`, the capture id. The
- * timestamp is not in the key: copies from different agents carry different times. A copy whose
- * key is remembered is a duplicate (counted `duplicate` by the pipeline).
+ * and, in mode `agent`, the capture id. The timestamp is not in the key: copies from different
+ * agents carry different times. A copy whose key is remembered is a duplicate (counted
+ * `duplicate` by the pipeline). See docs/storage.md ("Duplicates") for the collision odds.
  *
  * Keys live in a Map (key → first-seen time) plus a ring of (key, time) in arrival order, sized
  * `dedup_max_entries` once: expiry pops the ring head while it is older than the window; when
