@@ -20,6 +20,7 @@ import type { Listener } from './listeners/types.js';
 import { UdpListener } from './listeners/udp.js';
 import { HepIngest } from './pipeline/hep-ingest.js';
 import { HookRunner, hookSettingsFrom } from './pipeline/hook-runner.js';
+import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
@@ -39,6 +40,8 @@ export interface RunningDaemon {
   readonly control: ControlPlane;
   /** The nonsip_hook, or null when it is off. */
   readonly hook: HookRunner | null;
+  /** The dedup table, or null when `dedup` is off; replaced by a reload that changes it. */
+  readonly dedup: DedupTable | null;
   /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. */
   reload(): Promise<ReloadReport>;
   /** Stops receiving, drains queues to the databases, closes connections. */
@@ -76,6 +79,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const defaultMode = cfg.captureModes.get('default');
   const routerFor = (c: SipcaptureConfig): Router => new Router(c.routeRules, c.captureModes, { tableDateWindowDays: c.table_date_window_days });
   let router = routerFor(cfg);
+  let dedup = dedupFrom(cfg);
+  let dedupEvictedBefore = 0;
   const pipeline = new Pipeline({
     stats,
     state,
@@ -83,6 +88,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     rowOptions: rowOptionsFrom(cfg),
     writerFor: (dbUrl) => storeSet.writerFor(dbUrl),
     defaultDbUrl: defaultMode?.db_url ?? null,
+    dedup,
   });
   const ingest = new HepIngest(pipeline, stats, state);
   const onHep = (data: Buffer, listener: string): void => ingest.handle(data, listener);
@@ -118,6 +124,12 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         router = next;
         pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
       };
+    },
+    applyDedup: (c) => {
+      // A new table: what the old one remembered is forgotten (at most one window of copies gets through).
+      dedupEvictedBefore += dedup?.evicted ?? 0; // the metric is a counter: it must not go back
+      dedup = dedupFrom(c);
+      pipeline.reconfigure({ dedup });
     },
     applyLogging: (c) => {
       logger.level = c.log_level;
@@ -155,8 +167,10 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
             inFlightBatches: s.inFlightBatches,
             failing: s.failing,
             ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
+            ...(s.values === null ? {} : { values: s.values }),
           })),
         hookQueueDepth: () => hook?.queueDepth ?? null,
+        dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
         reload: () => reloader.reload(),
         version: packageVersion(),
         startedAtMs,
@@ -221,6 +235,9 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     control,
     get hook() {
       return hook;
+    },
+    get dedup() {
+      return dedup;
     },
     reload: () => reloader.reload(),
     stop,

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from '../control/config/load.js';
 import { pino } from 'pino';
 import { Stats } from '../control/stats.js';
 import { rowOptionsFrom } from '../daemon.js';
+import { dedupFrom } from '../pipeline/dedup.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { Router } from '../route/router.js';
 import { StoreSet } from '../store/store-set.js';
@@ -42,6 +43,7 @@ export async function runImport(file: string, configFile: string): Promise<Impor
       rowOptions: rowOptionsFrom(cfg),
       writerFor: (dbUrl) => storeSet.writerFor(dbUrl),
       defaultDbUrl: cfg.captureModes.get('default')?.db_url ?? null,
+      dedup: dedupFrom(cfg),
     });
     const result = await importPcap(file, pipeline, stats, {
       rawSocketListen: cfg.raw_socket_listen,

@@ -43,6 +43,8 @@ export const DropReason = {
   RAW_BACKLOG: 'raw_backlog',
   /** Raw capture: the kernel or libpcap dropped packets before sipcapture saw them. */
   KERNEL_DROP: 'kernel_drop',
+  /** dedup: a copy of a SIP packet already seen within dedup_window_ms (another agent, or the same one again). */
+  DUPLICATE: 'duplicate',
   /** The daemon was shutting down and the row could not be written in time. */
   SHUTDOWN: 'shutdown',
 } as const;

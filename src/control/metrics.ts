@@ -142,6 +142,41 @@ export class Metrics {
         for (const s of ctx.stores()) if (s.spoolBytes !== undefined) this.set({ db: s.db }, s.spoolBytes);
       },
     });
+    new Counter({
+      name: 'sipcapture_text_values_changed_total',
+      help: 'Text values the store changed to fit the database, per database and change: truncated (cut to the column width), nul_stripped (NUL characters removed), invalid_replaced (unpaired surrogates replaced by U+FFFD).',
+      labelNames: ['db', 'change'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) {
+          if (s.values === undefined) continue;
+          this.inc({ db: s.db, change: 'truncated' }, s.values.truncatedValues);
+          this.inc({ db: s.db, change: 'nul_stripped' }, s.values.nulStripped);
+          this.inc({ db: s.db, change: 'invalid_replaced' }, s.values.invalidReplaced);
+        }
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_dedup_entries',
+      help: 'SIP packets remembered by dedup right now (0 when dedup is off).',
+      registers: reg,
+      collect() {
+        this.reset();
+        const d = ctx.dedup?.() ?? null;
+        if (d !== null) this.set(d.entries);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_dedup_evicted_total',
+      help: 'dedup entries forgotten before their window ended because dedup_max_entries was reached (copies may then be stored twice).',
+      registers: reg,
+      collect() {
+        this.reset();
+        const d = ctx.dedup?.() ?? null;
+        if (d !== null) this.inc(d.evicted);
+      },
+    });
     const batchSeconds = new Histogram({
       name: 'sipcapture_db_batch_duration_seconds',
       help: 'Duration of one database batch write attempt, per database and outcome (ok, failed).',

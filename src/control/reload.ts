@@ -7,8 +7,9 @@
  *   survives an unrelated reload), routes and table templates, capture modes and the default
  *   mode (as long as their databases are already open), the row options (capture_node,
  *   callid_aleg_header, custom_field*_header, topoh_*, capture_bad_msgs, date_time_zone),
- *   log_level, log_rate_limit_s, and the hook (nonsip_hook, event_callback, hook_module,
- *   hook_timeout_ms; the hook module is re-imported on every reload);
+ *   log_level, log_rate_limit_s, dedup / dedup_window_ms / dedup_max_entries (a new, empty
+ *   table), and the hook (nonsip_hook, event_callback, hook_module, hook_timeout_ms; the hook
+ *   module is re-imported on every reload);
  * - restart: everything that owns a socket, a connection or a queue (listen, raw capture,
  *   http_listen, rpc_socket, batching and retry settings, db_insert_mode, a database URL that
  *   is not open yet, spool settings …). Unknown keys count as restart, the safe side.
@@ -42,6 +43,7 @@ const ROW_KEYS: ReadonlySet<string> = new Set([
 const HOOK_KEYS: ReadonlySet<string> = new Set(['nonsip_hook', 'event_callback', 'hook_module', 'hook_timeout_ms']);
 const LOG_KEYS: ReadonlySet<string> = new Set(['log_level', 'log_rate_limit_s']);
 const SWITCH_KEYS: ReadonlySet<string> = new Set(['capture_on', 'hep_capture_on']);
+const DEDUP_KEYS: ReadonlySet<string> = new Set(['dedup', 'dedup_window_ms', 'dedup_max_entries']);
 
 export interface ReloadPlan {
   report: ReloadReport;
@@ -51,6 +53,7 @@ export interface ReloadPlan {
   rowOptionsChanged: boolean;
   hookChanged: boolean;
   logChanged: boolean;
+  dedupChanged: boolean;
   captureOnChanged: boolean;
   hepCaptureOnChanged: boolean;
 }
@@ -72,7 +75,7 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
   const routingChanged = changed.some((k) => ROUTING_KEYS.has(k));
   const routingOk = routingChanged && [...loaded.captureModes.values()].every((m) => openDbUrls.has(m.db_url));
   for (const k of changed) {
-    let live = SWITCH_KEYS.has(k) || ROW_KEYS.has(k) || HOOK_KEYS.has(k) || LOG_KEYS.has(k);
+    let live = SWITCH_KEYS.has(k) || ROW_KEYS.has(k) || HOOK_KEYS.has(k) || LOG_KEYS.has(k) || DEDUP_KEYS.has(k);
     if (ROUTING_KEYS.has(k)) live = routingOk;
     if (live) {
       applied.push(k);
@@ -93,6 +96,7 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
     rowOptionsChanged: has(ROW_KEYS),
     hookChanged: has(HOOK_KEYS),
     logChanged: has(LOG_KEYS),
+    dedupChanged: has(DEDUP_KEYS),
     captureOnChanged: applied.includes('capture_on'),
     hepCaptureOnChanged: applied.includes('hep_capture_on'),
   };
@@ -100,7 +104,7 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
 
 /** The parameter names a reload can apply without a restart (for docs and tests). */
 export function liveReloadKeys(): ParamName[] {
-  const live = new Set([...ROUTING_KEYS, ...ROW_KEYS, ...HOOK_KEYS, ...LOG_KEYS, ...SWITCH_KEYS]);
+  const live = new Set([...ROUTING_KEYS, ...ROW_KEYS, ...HOOK_KEYS, ...LOG_KEYS, ...SWITCH_KEYS, ...DEDUP_KEYS]);
   return PARAMS.map((p) => p.name).filter((k) => live.has(k));
 }
 
@@ -119,6 +123,8 @@ export interface ReloadHost {
    */
   prepareRouting(cfg: SipcaptureConfig, routingChanged: boolean): () => void;
   applyLogging(cfg: SipcaptureConfig): void;
+  /** Replaces the dedup table (dedup, dedup_window_ms, dedup_max_entries changed). */
+  applyDedup(cfg: SipcaptureConfig): void;
   /** Restarts (or starts, or stops) the hook with the new settings; re-imports the module. */
   applyHook(cfg: SipcaptureConfig): Promise<void>;
   logger: Logger;
@@ -153,6 +159,7 @@ export class Reloader {
       if (plan.captureOnChanged) host.state.captureOn = plan.next.capture_on !== 0;
       if (plan.hepCaptureOnChanged) host.state.hepCaptureOn = plan.next.hep_capture_on !== 0;
       if (plan.logChanged) host.applyLogging(plan.next);
+      if (plan.dedupChanged) host.applyDedup(plan.next);
       host.setRunning(plan.next);
       this.counts.ok++;
       host.logger.info({ config: host.configFile, applied: plan.report.applied, restartNeeded: plan.report.restartNeeded }, 'configuration reloaded');

@@ -48,7 +48,9 @@ export type HookOutcome =
 
 export type HookAction =
   | { kind: 'sip'; dbUrl: string; table: string; row: SipCaptureRow }
-  | { kind: 'report'; dbUrl: string; table: string; tableKind: TableKind; row: ReportRow };
+  | { kind: 'report'; dbUrl: string; table: string; tableKind: TableKind; row: ReportRow }
+  /** A row the hook asked for that cannot be stored: counted under bad_table_name by the daemon. */
+  | { kind: 'bad_table'; detail: string };
 
 export const HOOK_OUTCOMES: readonly HookOutcome[] = ['continue', 'handled', 'rejected', 'bad_return', 'error', 'timeout', 'malformed'];
 

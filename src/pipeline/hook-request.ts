@@ -8,6 +8,7 @@ import type { CapturedMessage } from '../capture/message.js';
 import { buildReportCaptureRow } from '../capture/report-row.js';
 import { buildSipRow, hashSourcesOf, type SipRowOptions } from '../capture/sip-row.js';
 import type { CaptureMode } from '../control/config/types.js';
+import { DropReason } from '../control/drop-reasons.js';
 import type { HepPacket } from '../hep/types.js';
 import { hepToCapturedMessage } from '../hep/to-captured.js';
 import { Router } from '../route/router.js';
@@ -24,14 +25,20 @@ export interface HookContext {
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 
+/** Why a (table, cmode) pair cannot be used; `badTable` when the table name is the reason. */
+export interface HookRouteProblem {
+  problem: string;
+  badTable: boolean;
+}
+
 /** Routers for the (table, cmode) pairs a hook uses, built once each (strftime compiled once). */
 export class HookRouters {
-  private readonly cache = new Map<string, Router | string>();
+  private readonly cache = new Map<string, Router | HookRouteProblem>();
 
   constructor(private readonly ctx: HookContext) {}
 
   /** The router, or why this pair cannot be used. */
-  get(table: string, cmode: string): Router | string {
+  get(table: string, cmode: string): Router | HookRouteProblem {
     const key = `${cmode}\u0000${table}`;
     let r = this.cache.get(key);
     if (r === undefined) {
@@ -39,8 +46,10 @@ export class HookRouters {
       try {
         r = new Router([table === '' ? { capture_mode: cmode } : { table, capture_mode: cmode }], this.ctx.modes);
       } catch (err) {
-        r = `sip_capture(${JSON.stringify(table)}, ${JSON.stringify(cmode)}): ${(err as Error).message}`;
-        this.ctx.log('warn', r);
+        const problem = `sip_capture(${JSON.stringify(table.slice(0, 80))}, ${JSON.stringify(cmode.slice(0, 80))}): ${(err as Error).message}`;
+        // The mode exists, so the template is what the Router refused.
+        r = { problem, badTable: this.ctx.modes.has(cmode) };
+        this.ctx.log('warn', problem);
       }
       this.cache.set(key, r);
     }
@@ -131,13 +140,20 @@ export class HepHookRequest implements HookRequest {
   sip_capture(table = '', cmode = 'default'): number {
     if (this.closed || !this.ctx.captureOn()) return -1;
     const router = this.routers.get(String(table), String(cmode));
-    if (typeof router === 'string') return -1;
+    if (!(router instanceof Router)) {
+      if (router.badTable) this.actions.push({ kind: 'bad_table', detail: router.problem });
+      return -1;
+    }
     const parsed = parseSip(this.packet.payload);
     if (!parsed.ok) return -1;
     const built = buildSipRow(this.message(), parsed.message, this.ctx.rowOptions);
     if (!built.ok) return -1;
     const dest = router.route(routeFactsOf(parsed.message), hashSourcesOf(built.row), Math.floor(built.row.micro_ts / 1e6));
-    if ('drop' in dest) return -1;
+    if ('drop' in dest) {
+      // A template whose expansion is not a safe identifier (e.g. "x_%e"): counted, never sent.
+      if (dest.drop === DropReason.BAD_TABLE_NAME) this.actions.push({ kind: 'bad_table', detail: `sip_capture: ${dest.detail}` });
+      return -1;
+    }
     this.actions.push({ kind: 'sip', dbUrl: dest.mode.db_url, table: dest.table, row: built.row });
     return 1;
   }
@@ -154,7 +170,12 @@ export class HepHookRequest implements HookRequest {
     if (this.closed || !this.ctx.captureOn()) return -1;
     const dbUrl = this.ctx.defaultDbUrl;
     // Difference: Kamailio writes an empty table name into whatever table the connection used last (§13.26).
-    if (dbUrl === null || typeof table !== 'string' || !isValidTableName(table)) return -1;
+    if (dbUrl === null) return -1;
+    if (typeof table !== 'string' || !isValidTableName(table)) {
+      const shown = typeof table === 'string' ? JSON.stringify(table.slice(0, 80)) : typeof table;
+      this.actions.push({ kind: 'bad_table', detail: `report_capture: table name ${shown} is not a safe identifier` });
+      return -1;
+    }
     const body = typeof data === 'string' || Buffer.isBuffer(data) ? data : String(data);
     // type 0: the hook runs before any SIP parsing, as Kamailio's event route (§8.5).
     const row = buildReportCaptureRow(this.message(), 0, this.ctx.rowOptions, String(cid), body);

@@ -332,6 +332,10 @@ export class HookRunner {
   }
 
   private enqueueAction(a: HookAction): void {
+    if (a.kind === 'bad_table') {
+      this.opts.stats.drop(DropReason.BAD_TABLE_NAME, `hook: ${a.detail}`);
+      return;
+    }
     // Structured clone turned the row's Buffer into a plain Uint8Array.
     const m = a.row.msg as Uint8Array;
     a.row.msg = Buffer.from(m.buffer, m.byteOffset, m.byteLength);

@@ -1,5 +1,5 @@
 /**
- * The middle of the pipeline: CapturedMessage → (capture switch) → SIP parse → row → route →
+ * The middle of the pipeline: CapturedMessage → (capture switch) → (dedup) → SIP parse → row → route →
  * the writer of the chosen database. Every message that does not reach a writer is counted
  * here under one DropReason; the writers count what happens after.
  */
@@ -12,6 +12,7 @@ import type { Stats } from '../control/stats.js';
 import type { MessageSink } from '../listeners/types.js';
 import type { Router } from '../route/router.js';
 import { parseSip, routeFactsOf } from '../sip/parser.js';
+import type { DedupTable } from './dedup.js';
 import type { StoreWriter } from '../store/writer.js';
 
 export interface PipelineOptions {
@@ -23,6 +24,8 @@ export interface PipelineOptions {
   writerFor(dbUrl: string): StoreWriter;
   /** db_url of the default capture mode (non-SIP rows go there, as in Kamailio); null when there is none. */
   defaultDbUrl: string | null;
+  /** De-duplication of SIP copies (dedup.ts); null or absent when `dedup` is off. */
+  dedup?: DedupTable | null;
 }
 
 const SIP_PROTO_TYPE = 1;
@@ -31,7 +34,7 @@ export class Pipeline implements MessageSink {
   constructor(private opts: PipelineOptions) {}
 
   /** Routing and row options from a reload (control/reload.ts); the next message uses them. */
-  reconfigure(next: Partial<Pick<PipelineOptions, 'router' | 'rowOptions' | 'defaultDbUrl'>>): void {
+  reconfigure(next: Partial<Pick<PipelineOptions, 'router' | 'rowOptions' | 'defaultDbUrl' | 'dedup'>>): void {
     this.opts = { ...this.opts, ...next };
   }
 
@@ -43,6 +46,12 @@ export class Pipeline implements MessageSink {
     }
     if (msg.protoType !== SIP_PROTO_TYPE) {
       this.acceptNonSip(msg);
+      return;
+    }
+    // Before parsing, which costs more than the hash; HEP and raw capture alike.
+    const dedup = this.opts.dedup;
+    if (dedup != null && dedup.isDuplicate(msg)) {
+      stats.drop(DropReason.DUPLICATE, `${msg.listener} ${msg.srcIp}:${msg.srcPort}: copy of a packet seen within ${dedup.windowMs} ms (dedup ${dedup.mode})`);
       return;
     }
     const parsed = parseSip(msg.payload);

@@ -56,6 +56,9 @@ const OWN_DEFAULTS: Record<string, unknown> = {
   http_listen: '127.0.0.1:9061',
   http_rpc: 1,
   rpc_socket: 'sipcapture.sock',
+  dedup: 'off',
+  dedup_window_ms: 1000,
+  dedup_max_entries: 200000,
 };
 
 const RANGES: Record<string, [number, number]> = {
@@ -72,6 +75,8 @@ const RANGES: Record<string, [number, number]> = {
   udp_recv_buffer: [0, 1073741824],
   log_rate_limit_s: [0, 3600],
   hook_timeout_ms: [1, 60000],
+  dedup_window_ms: [1, 60000],
+  dedup_max_entries: [1, 10000000],
 };
 
 describe('parameter table', () => {

@@ -102,6 +102,12 @@ export interface SipcaptureConfig {
   spool_max_bytes: number;
   /** Packets dated outside [now − N days, now + 1 day] get today's table name; 0 = no limit. */
   table_date_window_days: number;
+  /** De-duplication of SIP copies: off, per capture id (`agent`), or across agents (`all`). */
+  dedup: 'off' | 'agent' | 'all';
+  /** How long a packet is remembered for dedup, ms. */
+  dedup_window_ms: number;
+  /** Most packets remembered for dedup. */
+  dedup_max_entries: number;
   /** Largest accepted HEP frame on TCP, bytes (a larger length field closes the connection). */
   tcp_max_frame: number;
   /** Socket receive buffer requested for UDP listeners, bytes (capped by net.core.rmem_max). */

@@ -17,6 +17,17 @@ export interface StoreView {
   failing: boolean;
   /** Bytes in the on-disk spool for this database, when it has one. */
   spoolBytes?: number;
+  /** Text values the store changed (cut to the column, NULs removed, invalid text replaced). */
+  values?: { truncatedValues: number; truncatedRows: number; nulStripped: number; invalidReplaced: number };
+}
+
+/** The dedup table as the control plane sees it. */
+export interface DedupView {
+  /** Packets remembered now. */
+  entries: number;
+  maxEntries: number;
+  /** Entries forgotten before their window ended because the table was full. */
+  evicted: number;
 }
 
 /** What the RPC methods, metrics and /health read from (and do to) the running daemon. */
@@ -26,6 +37,8 @@ export interface ControlContext {
   stores(): StoreView[];
   /** Packets waiting for the nonsip_hook, or null when no hook is configured. */
   hookQueueDepth(): number | null;
+  /** The dedup table, or null (or absent) when dedup is off. */
+  dedup?: () => DedupView | null;
   /** Re-reads the config file; rejects with the reason it could not. */
   reload(): Promise<ReloadReport>;
   version: string;
@@ -82,6 +95,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
   const snap = ctx.stats.snapshot();
   const batches = ctx.stats.batchSummaries();
   const hookDepth = ctx.hookQueueDepth();
+  const dedup = ctx.dedup?.() ?? null;
   return {
     capture_on: ctx.state.captureOn,
     hep_capture_on: ctx.state.hepCaptureOn,
@@ -90,6 +104,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     dropped: snap.dropped,
     stored: snap.stored,
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
+    ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
     stores: ctx.stores().map((s) => {
       const b = batches.get(s.db);
       return {
@@ -98,6 +113,16 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
         batches_in_flight: s.inFlightBatches,
         failing: s.failing,
         ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
+        ...(s.values === undefined
+          ? {}
+          : {
+              values: {
+                truncated_values: s.values.truncatedValues,
+                truncated_rows: s.values.truncatedRows,
+                nul_stripped: s.values.nulStripped,
+                invalid_replaced: s.values.invalidReplaced,
+              },
+            }),
         batches: b?.batches ?? 0,
         failed_batches: b?.failed ?? 0,
         batch_seconds_avg: b !== undefined && b.batches > 0 ? b.seconds / b.batches : 0,
