@@ -26,6 +26,8 @@ export interface ControlContext {
   stores(): StoreView[];
   /** Packets waiting for the nonsip_hook, or null when no hook is configured. */
   hookQueueDepth(): number | null;
+  /** Open TCP/TLS connections per listener (absent in contexts without listeners). */
+  tcpConnections?: () => Record<string, number>;
   /** Re-reads the config file; rejects with the reason it could not. */
   reload(): Promise<ReloadReport>;
   version: string;
@@ -89,6 +91,8 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     received: snap.received,
     dropped: snap.dropped,
     stored: snap.stored,
+    tcp_connections: ctx.tcpConnections?.() ?? {},
+    tcp_connections_rejected: snap.tcpRejected,
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     stores: ctx.stores().map((s) => {
       const b = batches.get(s.db);
