@@ -54,6 +54,10 @@ describe('listen objects', () => {
   test('tcp: and tls: on the same address and port collide', () => {
     oneProblem({ listen: ['tcp:127.0.0.1:9060', { address: 'tls:127.0.0.1:9060' }], tls_cert_file: '/x', tls_key_file: '/y' }, 'listen[1].address: "tls:127.0.0.1:9060": duplicates listen[0]');
   });
+  test('a tcp:/tls: listener on the http_listen address is refused (both would bind it)', () => {
+    oneProblem({ listen: 'tcp:0.0.0.0:9061' }, 'http_listen: "127.0.0.1:9061" is also the TCP address of listen "tcp:0.0.0.0:9061"');
+    assert.equal(valid({ listen: ['udp:127.0.0.1:9061', 'tcp:127.0.0.2:9061'] }).listenAddresses.length, 2, 'UDP, or another address, is fine');
+  });
   test('auth keys are masked in check-config output', () => {
     const c = valid({ hep_auth_keys: ['s3cret'], listen: [{ address: 'udp:127.0.0.1:9060', hep_auth_keys: ['own-secret'] }] });
     const shown = JSON.stringify([effectiveConfigForDisplay(c), derivedConfigForDisplay(c)]);
@@ -70,13 +74,13 @@ describe('tls: listeners and certificate files', () => {
   after(() => rmSync(certs.dir, { recursive: true, force: true }));
 
   test('needs a certificate and key; verification needs a CA', () => {
-    oneProblem({ listen: 'tls:127.0.0.1:9061' }, 'listen: "tls:127.0.0.1:9061" is a tls: listener and needs tls_cert_file and tls_key_file');
-    oneProblem({ listen: 'tls:127.0.0.1:9061', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey, tls_verify_client: 1 }, 'tls_verify_client: 1 on "tls:127.0.0.1:9061" needs tls_ca_file');
+    oneProblem({ listen: 'tls:127.0.0.1:9062' }, 'listen: "tls:127.0.0.1:9062" is a tls: listener and needs tls_cert_file and tls_key_file');
+    oneProblem({ listen: 'tls:127.0.0.1:9062', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey, tls_verify_client: 1 }, 'tls_verify_client: 1 on "tls:127.0.0.1:9062" needs tls_ca_file');
   });
   test('relative paths are resolved against the config folder; good files load', () => {
     for (const f of ['server.crt', 'server.key', 'ca.crt']) copyFileSync(path.join(certs.dir, f), path.join(certs.dir, `rel-${f}`));
     const c = validateConfig(
-      { db_url: 'sqlite://:memory:', listen: [{ address: 'tls:127.0.0.1:9061', tls_cert_file: 'rel-server.crt', tls_key_file: 'rel-server.key', tls_ca_file: 'rel-ca.crt', tls_verify_client: true }] },
+      { db_url: 'sqlite://:memory:', listen: [{ address: 'tls:127.0.0.1:9062', tls_cert_file: 'rel-server.crt', tls_key_file: 'rel-server.key', tls_ca_file: 'rel-ca.crt', tls_verify_client: true }] },
       path.join(certs.dir, 'sipcapture.json5'),
     );
     assert.deepEqual(c.listenAddresses[0]?.access.tls, {
@@ -88,7 +92,7 @@ describe('tls: listeners and certificate files', () => {
     assert.ok(configWarnings(c).every((w) => !w.includes('tls')), 'verified TLS on loopback: no warning');
   });
   test('unreadable, invalid and mismatched files stop the start with the key and the file', () => {
-    const base = { listen: 'tls:127.0.0.1:9061', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey };
+    const base = { listen: 'tls:127.0.0.1:9062', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey };
     oneProblem({ ...base, tls_cert_file: path.join(certs.dir, 'missing.crt') }, 'tls_cert_file: ', 'missing.crt cannot be read (ENOENT');
     const junk = path.join(certs.dir, 'junk.pem');
     writeFileSync(junk, 'not a certificate\n');
@@ -97,14 +101,14 @@ describe('tls: listeners and certificate files', () => {
     oneProblem({ ...base, tls_ca_file: junk }, 'tls_ca_file: ', 'holds no PEM certificate');
     oneProblem({ ...base, tls_key_file: certs.clientKey }, 'tls_key_file: ', 'does not fit', 'server.crt');
     // In a listen object the message names the object's key.
-    oneProblem({ listen: [{ address: 'tls:127.0.0.1:9061', tls_cert_file: certs.serverCert, tls_key_file: certs.foreignKey }] }, 'listen[0].tls_key_file: ', 'does not fit');
+    oneProblem({ listen: [{ address: 'tls:127.0.0.1:9062', tls_cert_file: certs.serverCert, tls_key_file: certs.foreignKey }] }, 'listen[0].tls_key_file: ', 'does not fit');
   });
   test('globals without a tls: listener, and open TLS on a public address, are warned about', () => {
     const c = valid({ tls_cert_file: certs.serverCert });
     assert.ok(configWarnings(c).some((w) => w.startsWith('tls_cert_file has no effect without a tls: listener')));
-    const open = valid({ listen: 'tls:0.0.0.0:9061', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey });
+    const open = valid({ listen: 'tls:0.0.0.0:9062', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey });
     assert.ok(configWarnings(open).some((w) => w.includes('anyone who reaches it may send')));
-    const caOnly = valid({ listen: 'tls:0.0.0.0:9061', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey, tls_ca_file: certs.caCert, tls_verify_client: 1 });
+    const caOnly = valid({ listen: 'tls:0.0.0.0:9062', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey, tls_ca_file: certs.caCert, tls_verify_client: 1 });
     assert.ok(configWarnings(caOnly).every((w) => !w.includes('may send')));
   });
 });

@@ -13,7 +13,7 @@ import type { NamedParamSpec, ParamName } from './params.js';
 import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
 import { parseCaptureMode } from './capture-mode.js';
 import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
-import { parseRawSocketListen } from './listen.js';
+import { parseListenList, parseRawSocketListen } from './listen.js';
 import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './access.js';
 import type { RoutesSetting } from './routes.js';
 import { expandRoutes, modesUsedByRules, validateRoutes } from './routes.js';
@@ -304,7 +304,18 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
   if (num('hep_capture_on') === 1 && ok('listen') && (values.get('listen') as unknown[]).length === 0) {
     problems.push({ key: 'listen', message: '[] — hep_capture_on is 1, so give at least one address (udp:IP:PORT or tcp:IP:PORT)' });
   }
-  // insert_retry_timeout without insert_retries is deliberately not reported (spec §13.25).
+  // The control HTTP server is a TCP socket too: a tcp:/tls: listener on its port would fail to bind.
+  const httpListen = str('http_listen');
+  if (httpListen !== '' && ok('http_listen')) {
+    listenAddresses.forEach((a) => {
+      if (a.protocol === 'udp') return;
+      const hostPort = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+      if (parseListenList([`tcp:${hostPort}`, `tcp:${httpListen}`]).problems.length > 0) {
+        problems.push({ key: 'http_listen', message: `"${httpListen}" is also the TCP address of listen "${a.spec}" (both would bind it; give one of them another port)` });
+      }
+    });
+  }
+    // insert_retry_timeout without insert_retries is deliberately not reported (spec §13.25).
 
   if (problems.length > 0) throw new ConfigError(source, problems);
 
