@@ -5,7 +5,7 @@
  * IPv4 rule also matches a client that a dual-stack socket reports as `::ffff:10.1.2.3`, and
  * the same code serves both families. No dependency: a prefix match on bytes is a few lines.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 
 /** One allow-list entry: the first `bits` bits of `bytes` (16 bytes, IPv4 mapped). */
@@ -143,29 +143,33 @@ export function sourceFilter(entries: readonly string[]): SourceFilter | null {
 export type AuthFailure = 'missing' | 'wrong';
 
 /**
- * The accepted HEP auth keys of a listener. Keys are compared through their SHA-256 digests
- * with timingSafeEqual, against every accepted key without stopping at a match, so the time
- * taken tells nothing about how much of a key (or its length) was right.
+ * The accepted HEP auth keys of a listener. Every accepted key is compared, with
+ * timingSafeEqual over the accepted key's own length whether or not the lengths match, and
+ * without stopping at a match, so the time taken tells nothing about how much of a key (or its
+ * length) was right. (No hashing: ~0.1 µs per key instead of ~1.5 µs for a SHA-256 per packet.)
  */
 export class AuthKeys {
-  private readonly digests: Buffer[];
+  private readonly keys: Buffer[];
 
   constructor(keys: readonly string[]) {
-    this.digests = keys.map((k) => digest(k));
+    this.keys = keys.map((k) => Buffer.from(k, 'utf8'));
   }
 
   /** null when `key` is accepted, else why not. Trailing NUL bytes (C agents) are ignored. */
   check(key: string | null): AuthFailure | null {
     if (key === null) return 'missing';
-    const d = digest(key.replace(/\0+$/, ''));
+    const raw = Buffer.from(key, 'utf8');
+    let n = raw.length;
+    while (n > 0 && raw[n - 1] === 0) n--;
+    const given = raw.subarray(0, n);
     let ok = false;
-    for (const accepted of this.digests) ok = timingSafeEqual(d, accepted) || ok;
+    for (const accepted of this.keys) {
+      const sameLength = given.length === accepted.length;
+      const equal = timingSafeEqual(sameLength ? given : accepted, accepted);
+      ok = (sameLength && equal) || ok;
+    }
     return ok ? null : 'wrong';
   }
-}
-
-function digest(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
 }
 
 /** The auth keys of `keys`, or null when the list is empty (not enforced). */
