@@ -17,6 +17,7 @@ import type { SipRowOptions } from './capture/sip-row.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './listeners/raw-supervisor.js';
 import { TcpListener } from './listeners/tcp.js';
 import type { Listener } from './listeners/types.js';
+import { authKeys } from './listeners/access.js';
 import { UdpListener } from './listeners/udp.js';
 import { HepIngest } from './pipeline/hep-ingest.js';
 import { HookRunner, hookSettingsFrom } from './pipeline/hook-runner.js';
@@ -54,9 +55,6 @@ export interface DaemonOptions {
   /** Export process/Node.js metrics (default true; tests with many daemons turn it off). */
   processMetrics?: boolean;
 }
-
-/** TCP connections idle this long are closed (agents reconnect). */
-const TCP_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export function rowOptionsFrom(cfg: SipcaptureConfig): SipRowOptions {
   return {
@@ -146,6 +144,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     logger,
   });
 
+  const listeners: Listener[] = [];
   let control: ControlPlane;
   try {
     if (cfg.nonsip_hook === 1) {
@@ -171,6 +170,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
           })),
         hookQueueDepth: () => hook?.queueDepth ?? null,
         dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
+        tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
         reload: () => reloader.reload(),
         version: packageVersion(),
         startedAtMs,
@@ -182,10 +182,23 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     throw err;
   }
 
-  const listeners: Listener[] = cfg.listenAddresses.map((address) =>
-    address.protocol === 'udp'
-      ? new UdpListener({ address, recvBufferSize: cfg.udp_recv_buffer, onDatagram: onHep })
-      : new TcpListener({ address, maxFrame: cfg.tcp_max_frame, idleTimeoutMs: TCP_IDLE_TIMEOUT_MS, onFrame: onHep, stats }),
+  listeners.push(
+    ...cfg.listenAddresses.map((address) => {
+      // Each listener checks its own auth keys (a listen object may have its own list).
+      const keys = authKeys(address.access.authKeys);
+      const onPacket = keys === null ? onHep : (data: Buffer, listener: string): void => ingest.handle(data, listener, keys);
+      return address.protocol === 'udp'
+        ? new UdpListener({ address, recvBufferSize: cfg.udp_recv_buffer, onDatagram: onPacket, stats })
+        : new TcpListener({
+            address,
+            maxFrame: cfg.tcp_max_frame,
+            idleTimeoutMs: cfg.tcp_idle_timeout_s * 1000,
+            maxConnections: cfg.tcp_max_connections,
+            maxConnectionsPerIp: cfg.tcp_max_connections_per_ip,
+            onFrame: onPacket,
+            stats,
+          });
+    }),
   );
   const started: Listener[] = [];
   try {
@@ -196,7 +209,14 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     for (const listener of listeners) {
       await listener.start();
       started.push(listener);
-      const extra = listener instanceof UdpListener ? { recvBuffer: listener.recvBufferSize } : {};
+      const extra: Record<string, unknown> = listener instanceof UdpListener ? { recvBuffer: listener.recvBufferSize } : {};
+      const address = cfg.listenAddresses.find((a) => a.spec === listener.name);
+      if (address !== undefined) {
+        const a = address.access;
+        if (a.authKeys.length > 0) extra['authKeys'] = a.authKeys.length;
+        if (a.allowSources.length > 0) extra['allowSources'] = a.allowSources;
+        if (a.tls !== null) extra['tlsVerifyClient'] = a.tls.verifyClient;
+      }
       logger.info({ listener: listener.name, ...extra }, 'listening');
     }
   } catch (err) {

@@ -277,6 +277,8 @@ export function translateKamailioCfg(text: string): KamailioImport {
       else if (p === 'tcp') {
         if (tcpHep) listen.push(`tcp:${hostPort}`);
         else notes.push(`${from}: TCP without tcp_accept_hep3 carries no HEP in Kamailio; not translated`);
+      } else if (p === 'tls') {
+        notes.push(`${from}: not translated — for HEP over TLS add "tls:${hostPort}" to listen with tls_cert_file and tls_key_file (Kamailio's tls.cfg is not read; docs/security.md)`);
       } else notes.push(`${from}: ${p.toUpperCase()} is not supported by sipcapture; not translated`);
     }
   }

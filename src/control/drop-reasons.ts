@@ -31,6 +31,10 @@ export const DropReason = {
   SPOOL_FULL: 'spool_full',
   /** TCP stream bytes that are not a HEP3 frame (skipped up to the next `HEP3` magic), or a frame cut off by the close. */
   TCP_FRAMING: 'tcp_framing',
+  /** A listener with hep_auth_keys got a packet without an accepted key (no chunk 0x000e, another key, or HEP v1/v2). */
+  AUTH_FAILED: 'auth_failed',
+  /** A UDP datagram from a source not in the listener's allow_sources (TCP/TLS: the connection is rejected instead). */
+  SOURCE_DENIED: 'source_denied',
   /** The nonsip_hook returned a negative value: the packet is dropped (Kamailio logs an error and drops it). */
   HOOK_REJECTED: 'hook_rejected',
   /** Raw capture: a packet or stream whose payload is not SIP (or has no payload: TCP handshakes, SCTP control). */

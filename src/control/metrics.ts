@@ -5,6 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DropReason } from './drop-reasons.js';
+import { ConnectionRejectReason } from './stats.js';
 import type { ControlContext } from './rpc/methods.js';
 
 /** Upper bounds of the database batch latency histogram, seconds. */
@@ -82,6 +83,28 @@ export class Metrics {
         this.reset();
         const dropped = stats.snapshot().dropped;
         for (const reason of new Set([...reasons, ...Object.keys(dropped)])) this.inc({ reason }, dropped[reason] ?? 0);
+      },
+    });
+    const rejectReasons = Object.values(ConnectionRejectReason) as string[];
+    new Counter({
+      name: 'sipcapture_tcp_connections_rejected_total',
+      help: 'TCP/TLS connections refused or closed by sipcapture, per reason: source_denied, limit_total, limit_per_ip, tls_handshake, tls_client_cert, idle_timeout (every reason is exported, 0 included).',
+      labelNames: ['reason'],
+      registers: reg,
+      collect() {
+        this.reset();
+        const rejected = stats.snapshot().tcpRejected;
+        for (const reason of new Set([...rejectReasons, ...Object.keys(rejected)])) this.inc({ reason }, rejected[reason] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_tcp_connections',
+      help: 'Open TCP/TLS connections, per listener.',
+      labelNames: ['listener'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [listener, n] of Object.entries(ctx.tcpConnections?.() ?? {})) this.set({ listener }, n);
       },
     });
     new Counter({

@@ -12,7 +12,30 @@ export interface StatsSnapshot {
   stored: Record<string, number>;
   /** nonsip_hook outcomes (continue, handled, rejected, error, timeout, …); empty without a hook. */
   hook: Record<string, number>;
+  /** TCP/TLS connections refused or closed by sipcapture, per reason (see ConnectionRejectReason). */
+  tcpRejected: Record<string, number>;
 }
+
+/**
+ * Why sipcapture refused or closed a TCP/TLS connection. Data lost with a closed connection (a
+ * half frame) is counted separately, as the packet drop reason tcp_framing.
+ */
+export const ConnectionRejectReason = {
+  /** The source address is not in the listener's allow_sources (closed at accept). */
+  SOURCE_DENIED: 'source_denied',
+  /** tcp_max_connections open connections on the listener already. */
+  LIMIT_TOTAL: 'limit_total',
+  /** tcp_max_connections_per_ip open connections from this address already. */
+  LIMIT_PER_IP: 'limit_per_ip',
+  /** TLS handshake failed (not TLS, bad protocol version, timeout …). */
+  TLS_HANDSHAKE: 'tls_handshake',
+  /** tls_verify_client: no client certificate, or one that does not verify against tls_ca_file. */
+  TLS_CLIENT_CERT: 'tls_client_cert',
+  /** Nothing received for tcp_idle_timeout_s. */
+  IDLE_TIMEOUT: 'idle_timeout',
+} as const;
+
+export type ConnectionRejectReasonValue = (typeof ConnectionRejectReason)[keyof typeof ConnectionRejectReason];
 
 /** Database batch writes of one database URL (for the RPC; metrics keep the histogram). */
 export interface BatchSummary {
@@ -33,6 +56,7 @@ export class Stats {
   private readonly lastLogAt = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
   private readonly hookByResult = new Map<string, number>();
+  private readonly tcpRejectedByReason = new Map<string, number>();
   private readonly batchesByDb = new Map<string, BatchSummary>();
   private readonly batchListeners: BatchListener[] = [];
 
@@ -56,17 +80,32 @@ export class Stats {
   /** `count` packets or rows not stored, for `reason`; `detail` goes to the (rate-limited) log. */
   drop(reason: DropReasonValue, detail: string, count = 1): void {
     this.droppedByReason.set(reason, (this.droppedByReason.get(reason) ?? 0) + count);
+    this.rateLimitedWarn(reason, { reason, count }, `dropped: ${detail}`, count);
+  }
+
+  /** One warning per `key` per log interval; what is held back is reported with the next one. */
+  private rateLimitedWarn(key: string, fields: Record<string, unknown>, message: string, count: number): void {
     if (this.logger === null) return;
     const now = Date.now();
-    const last = this.lastLogAt.get(reason) ?? 0;
+    const last = this.lastLogAt.get(key) ?? 0;
     if (now - last >= this.logIntervalMs) {
-      const suppressedSinceLast = this.suppressed.get(reason) ?? 0;
-      this.lastLogAt.set(reason, now);
-      this.suppressed.set(reason, 0);
-      this.logger.warn({ reason, count, suppressedSinceLast }, `dropped: ${detail}`);
+      const suppressedSinceLast = this.suppressed.get(key) ?? 0;
+      this.lastLogAt.set(key, now);
+      this.suppressed.set(key, 0);
+      this.logger.warn({ ...fields, suppressedSinceLast }, message);
     } else {
-      this.suppressed.set(reason, (this.suppressed.get(reason) ?? 0) + count);
+      this.suppressed.set(key, (this.suppressed.get(key) ?? 0) + count);
     }
+  }
+
+  /** A TCP/TLS connection refused or closed for `reason`; `detail` goes to the (rate-limited) log. */
+  connectionRejected(reason: ConnectionRejectReasonValue, detail: string): void {
+    this.tcpRejectedByReason.set(reason, (this.tcpRejectedByReason.get(reason) ?? 0) + 1);
+    this.rateLimitedWarn(`tcp:${reason}`, { reason, connection: true }, `connection closed: ${detail}`, 1);
+  }
+
+  connectionRejectedCount(reason: ConnectionRejectReasonValue): number {
+    return this.tcpRejectedByReason.get(reason) ?? 0;
   }
 
   /** `count` rows committed to `table`. */
@@ -116,6 +155,7 @@ export class Stats {
       dropped: Object.fromEntries(this.droppedByReason),
       stored: Object.fromEntries(this.storedByTable),
       hook: Object.fromEntries(this.hookByResult),
+      tcpRejected: Object.fromEntries(this.tcpRejectedByReason),
     };
   }
 }

@@ -4,6 +4,9 @@
  */
 import dgram from 'node:dgram';
 import type { ListenAddress } from '../control/config/types.js';
+import { DropReason } from '../control/drop-reasons.js';
+import type { Stats } from '../control/stats.js';
+import { sourceFilter } from './access.js';
 import type { Listener } from './types.js';
 
 export type DatagramHandler = (data: Buffer, listener: string) => void;
@@ -13,6 +16,8 @@ export interface UdpListenerOptions {
   /** SO_RCVBUF request; the kernel caps it at 2 × net.core.rmem_max. */
   recvBufferSize: number;
   onDatagram: DatagramHandler;
+  /** Where datagrams from sources outside allow_sources are counted (needed when the listener has an allow-list). */
+  stats?: Stats;
 }
 
 export class UdpListener implements Listener {
@@ -39,12 +44,23 @@ export class UdpListener implements Listener {
     const socket = dgram.createSocket({ type, recvBufferSize: this.opts.recvBufferSize });
     this.socket = socket;
     const name = this.name;
+    const allow = sourceFilter(address.access.allowSources);
+    const stats = this.opts.stats;
+    if (allow !== null && stats === undefined) return Promise.reject(new Error(`listen ${name}: an allow-list needs stats to count what it drops`));
     return new Promise((resolve, reject) => {
       const onStartError = (err: Error): void => {
         reject(new Error(`listen ${name}: ${err.message}`));
       };
       socket.once('error', onStartError);
-      socket.on('message', (data) => onDatagram(data, name));
+      if (allow === null) {
+        socket.on('message', (data) => onDatagram(data, name));
+      } else {
+        // UDP sources can be spoofed: this is a filter against strays and scanners, not authentication.
+        socket.on('message', (data, rinfo) => {
+          if (allow.allows(rinfo.address)) onDatagram(data, name);
+          else stats?.drop(DropReason.SOURCE_DENIED, `${name}: datagram from ${rinfo.address}:${rinfo.port}, not in allow_sources`);
+        });
+      }
       socket.bind(address.port, address.host, () => {
         socket.off('error', onStartError);
         // After start-up a socket error is not fatal for the daemon; it is logged by the owner.

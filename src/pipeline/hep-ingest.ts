@@ -7,6 +7,8 @@ import { DropReason } from '../control/drop-reasons.js';
 import type { Stats } from '../control/stats.js';
 import { decodeHep } from '../hep/decode.js';
 import { hepToCapturedMessage } from '../hep/to-captured.js';
+import type { HepPacket } from '../hep/types.js';
+import type { AuthKeys } from '../listeners/access.js';
 import type { MessageSink } from '../listeners/types.js';
 import { nowMicros } from './clock.js';
 
@@ -34,16 +36,38 @@ export class HepIngest {
     private readonly state: CaptureState,
   ) {}
 
-  /** One HEP packet (UDP datagram or TCP frame) from `listener`. */
-  handle(data: Buffer, listener: string): void {
+  /**
+   * One HEP packet (UDP datagram or TCP frame) from `listener`. With `keys` (the listener's
+   * hep_auth_keys), only packets carrying an accepted key go on, to the hook included.
+   */
+  handle(data: Buffer, listener: string, keys: AuthKeys | null = null): void {
     const receivedAtUs = nowMicros();
     this.stats.received(listener, hepKind(data));
     if (!this.state.hepCaptureOn) {
       this.stats.drop(DropReason.HEP_CAPTURE_OFF, `${listener}: hep_capture_on is 0`);
       return;
     }
+    let decoded: HepPacket | null = null;
+    if (keys !== null) {
+      const result = decodeHep(data);
+      if (!result.ok) {
+        this.stats.drop(DropReason.HEP_MALFORMED, `${listener}: ${result.error.code}: ${result.error.message}`);
+        return;
+      }
+      const failure = keys.check(result.packet.authKey);
+      if (failure !== null) {
+        const what = result.packet.version !== 3 ? `HEP v${result.packet.version} cannot carry an auth key` : failure === 'missing' ? 'no auth key (chunk 0x000e)' : 'auth key not accepted';
+        this.stats.drop(DropReason.AUTH_FAILED, `${listener}: ${what}`);
+        return;
+      }
+      decoded = result.packet;
+    }
     if (this.hook !== null) {
       this.hook.submit(data, listener, receivedAtUs);
+      return;
+    }
+    if (decoded !== null) {
+      this.sink.accept(hepToCapturedMessage(decoded, listener, receivedAtUs));
       return;
     }
     this.decodeAndAccept(data, listener, receivedAtUs);

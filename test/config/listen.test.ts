@@ -5,10 +5,12 @@ import { oneProblem, valid } from './helpers.js';
 
 describe('listen', () => {
   test('udp and tcp, IPv4 and bracketed IPv6', () => {
-    assert.deepEqual(parseListen('udp:127.0.0.1:9060'), { spec: 'udp:127.0.0.1:9060', protocol: 'udp', host: '127.0.0.1', port: 9060 });
-    assert.deepEqual(parseListen('tcp:0.0.0.0:1'), { spec: 'tcp:0.0.0.0:1', protocol: 'tcp', host: '0.0.0.0', port: 1 });
-    assert.deepEqual(parseListen('udp:[::1]:9060'), { spec: 'udp:[::1]:9060', protocol: 'udp', host: '::1', port: 9060 });
-    assert.deepEqual(parseListen('TCP:[::]:65535'), { spec: 'TCP:[::]:65535', protocol: 'tcp', host: '::', port: 65535 });
+    const open = { authKeys: [], allowSources: [], tls: null };
+    assert.deepEqual(parseListen('udp:127.0.0.1:9060'), { spec: 'udp:127.0.0.1:9060', protocol: 'udp', host: '127.0.0.1', port: 9060, access: open });
+    assert.deepEqual(parseListen('tcp:0.0.0.0:1'), { spec: 'tcp:0.0.0.0:1', protocol: 'tcp', host: '0.0.0.0', port: 1, access: open });
+    assert.deepEqual(parseListen('udp:[::1]:9060'), { spec: 'udp:[::1]:9060', protocol: 'udp', host: '::1', port: 9060, access: open });
+    assert.deepEqual(parseListen('TCP:[::]:65535'), { spec: 'TCP:[::]:65535', protocol: 'tcp', host: '::', port: 65535, access: open });
+    assert.deepEqual(parseListen('tls:[::1]:9061'), { spec: 'tls:[::1]:9061', protocol: 'tls', host: '::1', port: 9061, access: open });
     assert.equal((parseListen('udp:[fe80::1%eth0]:9060') as { host: string }).host, 'fe80::1%eth0');
   });
   test('port 1..65535', () => {
@@ -23,7 +25,8 @@ describe('listen', () => {
     assert.match(parseListen('udp:example.com:9060') as string, /hostnames are not resolved/);
   });
   test('other protocols and malformed forms', () => {
-    assert.match(parseListen('tls:127.0.0.1:9061') as string, /protocol "tls" is not allowed \(not supported yet\) \(allowed: udp, tcp\)/);
+    assert.match(parseListen('sctp:127.0.0.1:9061') as string, /protocol "sctp" is not allowed \(not supported yet\) \(allowed: udp, tcp, tls\)/);
+    assert.match(parseListen('ws:127.0.0.1:9061') as string, /protocol "ws" is not allowed \(allowed: udp, tcp, tls\)/);
     assert.match(parseListen('127.0.0.1:9060') as string, /protocol "127.0.0.1"|has no protocol/);
     assert.match(parseListen('9060') as string, /has no protocol/);
     assert.match(parseListen('udp:::1:9060') as string, /must be written in brackets, e.g. udp:\[::1\]:9060/);

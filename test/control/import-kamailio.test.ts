@@ -101,7 +101,7 @@ describe('import-kamailio', () => {
     assert.equal(c['date_time_zone'], 'local');
     const notes = r.notes.join('\n');
     assert.match(notes, /eth0 is not an IP address/);
-    assert.match(notes, /TLS is not supported/);
+    assert.match(notes, /for HEP over TLS add "tls:10.0.0.5:5061" to listen with tls_cert_file/);
     assert.match(notes, /advertise/);
     assert.match(notes, /callid_column is not translated \(column names are fixed/);
     assert.match(notes, /table_time_sufix is not translated/);

@@ -1,5 +1,5 @@
 /**
- * `listen` entries: `udp:IP:PORT` or `tcp:IP:PORT`, IPv6 in brackets (`udp:[::1]:9060`).
+ * `listen` entries: `udp:IP:PORT`, `tcp:IP:PORT` or `tls:IP:PORT`, IPv6 in brackets (`udp:[::1]:9060`).
  *
  * Hosts must be IP literals. Hostnames are refused (unlike Kamailio's core `listen=`): a bind
  * address that depends on DNS at start-up makes the daemon's behaviour depend on the resolver,
@@ -8,8 +8,8 @@
 import net from 'node:net';
 import type { ListenAddress, ListenProtocol } from './types.js';
 
-const PROTOCOLS: readonly ListenProtocol[] = ['udp', 'tcp'];
-export const LISTEN_FORMS = 'udp:IP:PORT or tcp:IP:PORT, IPv6 as udp:[::1]:9060';
+const PROTOCOLS: readonly ListenProtocol[] = ['udp', 'tcp', 'tls'];
+export const LISTEN_FORMS = 'udp:IP:PORT, tcp:IP:PORT or tls:IP:PORT, IPv6 as udp:[::1]:9060';
 
 /** Parses a port written as decimal digits, 1..65535; undefined otherwise. */
 export function parsePort(text: string): number | undefined {
@@ -31,8 +31,8 @@ export function parseListen(spec: string): ListenAddress | string {
   const proto = (m[1] ?? '').toLowerCase();
   const rest = m[2] ?? '';
   if (!(PROTOCOLS as readonly string[]).includes(proto)) {
-    const why = proto === 'tls' || proto === 'sctp' ? ' (not supported yet)' : '';
-    return `protocol "${m[1]}" is not allowed${why} (allowed: udp, tcp)`;
+    const why = proto === 'sctp' ? ' (not supported yet)' : '';
+    return `protocol "${m[1]}" is not allowed${why} (allowed: udp, tcp, tls)`;
   }
   let host: string;
   let portText: string;
@@ -58,7 +58,7 @@ export function parseListen(spec: string): ListenAddress | string {
   }
   const port = parsePort(portText);
   if (port === undefined) return `port "${portText}" is not allowed (allowed 1..65535)`;
-  return { spec, protocol: proto as ListenProtocol, host, port };
+  return { spec, protocol: proto as ListenProtocol, host, port, access: { authKeys: [], allowSources: [], tls: null } };
 }
 
 function isWildcard(host: string): boolean {
@@ -70,8 +70,10 @@ function isWildcard(host: string): boolean {
  * twice, or a specific address next to the wildcard of its family on the same port (the second
  * bind would fail with EADDRINUSE). `[::]` also covers IPv4, as Node binds it dual-stack.
  */
-export function parseListenList(specs: readonly string[]): { addresses: ListenAddress[]; problems: { index: number; message: string }[] } {
+export function parseListenList(specs: readonly string[]): { addresses: ListenAddress[]; indexes: number[]; problems: { index: number; message: string }[] } {
   const addresses: ListenAddress[] = [];
+  /** The index in `specs` of each address. */
+  const indexes: number[] = [];
   const problems: { index: number; message: string }[] = [];
   const seen: { index: number; a: ListenAddress }[] = [];
   specs.forEach((spec, index) => {
@@ -80,8 +82,10 @@ export function parseListenList(specs: readonly string[]): { addresses: ListenAd
       problems.push({ index, message: a });
       return;
     }
+    // tcp: and tls: are both TCP sockets, so they cannot share an address and port.
+    const stream = (x: ListenAddress): boolean => x.protocol !== 'udp';
     for (const prev of seen) {
-      if (prev.a.protocol !== a.protocol || prev.a.port !== a.port) continue;
+      if (stream(prev.a) !== stream(a) || prev.a.port !== a.port) continue;
       const h1 = canonicalHost(prev.a.host);
       const h2 = canonicalHost(a.host);
       if (h1 === h2) {
@@ -98,8 +102,9 @@ export function parseListenList(specs: readonly string[]): { addresses: ListenAd
     }
     seen.push({ index, a });
     addresses.push(a);
+    indexes.push(index);
   });
-  return { addresses, problems };
+  return { addresses, indexes, problems };
 }
 
 /** `raw_socket_listen`, parsed. `ports` is null when no port was given (match any port). */

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import JSON5 from 'json5';
-import type { CaptureMode, ListenAddress, RouteRule, SipcaptureConfig } from './types.js';
+import type { CaptureMode, ListenAddress, ListenEntry, RouteRule, SipcaptureConfig } from './types.js';
 import type { ConfigProblem } from './errors.js';
 import { ConfigError, show, typeName } from './errors.js';
 import type { NamedParamSpec, ParamName } from './params.js';
@@ -14,6 +14,7 @@ import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params
 import { parseCaptureMode } from './capture-mode.js';
 import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
 import { parseListenList, parseRawSocketListen } from './listen.js';
+import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './access.js';
 import type { RoutesSetting } from './routes.js';
 import { expandRoutes, modesUsedByRules, validateRoutes } from './routes.js';
 import { splitTableList } from './table-template.js';
@@ -51,7 +52,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** A checked value; `routes` presets are strings, rule lists RouteRule[]. */
-type Value = number | string | string[] | RouteRule[];
+type Value = number | string | string[] | RouteRule[] | unknown[];
 
 /** Checks one value against its spec; returns the normalised value, or undefined after adding a problem. */
 function checkValue(p: NamedParamSpec, v: unknown, problems: ConfigProblem[]): Value | undefined {
@@ -98,6 +99,11 @@ function checkValue(p: NamedParamSpec, v: unknown, problems: ConfigProblem[]): V
         return bad(`${show(v)} is ${typeName(v)}; expected a string or an array of strings (allowed ${allowedText(p)})`);
       }
       return list;
+    }
+    case 'listen': {
+      // Entries are checked with their access settings in resolveListen (access.ts).
+      const entries = Array.isArray(v) ? (v as unknown[]) : [v];
+      return entries;
     }
     case 'routes': {
       const r = validateRoutes(v);
@@ -171,16 +177,22 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     }
   });
 
-  // ---- listen ----
-  const listenList = list('listen');
+  // ---- who may send, and listen ----
+  if (ok('hep_auth_keys')) checkAuthKeys(list('hep_auth_keys'), 'hep_auth_keys', problems);
+  if (ok('allow_sources')) checkAllowSources(list('allow_sources'), 'allow_sources', problems);
+  let listenList: ListenEntry[] = [];
   let listenAddresses: ListenAddress[] = [];
-  if (ok('listen')) {
-    const parsed = parseListenList(listenList);
-    listenAddresses = parsed.addresses;
-    const listenKey = (i: number): string => (Array.isArray(raw.listen) ? `listen[${i}]` : 'listen');
-    for (const p of parsed.problems) {
-      problems.push({ key: listenKey(p.index), message: `${show(listenList[p.index])}: ${p.message}` });
-    }
+  if (ok('listen', 'hep_auth_keys', 'allow_sources', 'tls_cert_file', 'tls_key_file', 'tls_ca_file', 'tls_verify_client')) {
+    const r = resolveListen(Object.hasOwn(raw, 'listen') ? raw.listen : values.get('listen'), {
+      hep_auth_keys: list('hep_auth_keys'),
+      allow_sources: list('allow_sources'),
+      tls_cert_file: str('tls_cert_file'),
+      tls_key_file: str('tls_key_file'),
+      tls_ca_file: str('tls_ca_file'),
+      tls_verify_client: num('tls_verify_client'),
+    }, baseDir, problems);
+    listenList = r.entries;
+    listenAddresses = r.addresses;
   }
 
   // ---- routes, and the default mode when they use it ----
@@ -289,10 +301,21 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
       message: `${num('queue_max_rows')} is smaller than batch_size ${num('batch_size')} (allowed batch_size..10000000), so a batch could never fill`,
     });
   }
-  if (num('hep_capture_on') === 1 && ok('listen') && listenList.length === 0) {
+  if (num('hep_capture_on') === 1 && ok('listen') && (values.get('listen') as unknown[]).length === 0) {
     problems.push({ key: 'listen', message: '[] — hep_capture_on is 1, so give at least one address (udp:IP:PORT or tcp:IP:PORT)' });
   }
-  // insert_retry_timeout without insert_retries is deliberately not reported (spec §13.25).
+  // The control HTTP server is a TCP socket too: a tcp:/tls: listener on its port would fail to bind.
+  const httpListen = str('http_listen');
+  if (httpListen !== '' && ok('http_listen')) {
+    listenAddresses.forEach((a) => {
+      if (a.protocol === 'udp') return;
+      const hostPort = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+      if (parseListenList([`tcp:${hostPort}`, `tcp:${httpListen}`]).problems.length > 0) {
+        problems.push({ key: 'http_listen', message: `"${httpListen}" is also the TCP address of listen "${a.spec}" (both would bind it; give one of them another port)` });
+      }
+    });
+  }
+    // insert_retry_timeout without insert_retries is deliberately not reported (spec §13.25).
 
   if (problems.length > 0) throw new ConfigError(source, problems);
 
@@ -340,6 +363,15 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     dedup_window_ms: num('dedup_window_ms'),
     dedup_max_entries: num('dedup_max_entries'),
     tcp_max_frame: num('tcp_max_frame'),
+    tcp_max_connections: num('tcp_max_connections'),
+    tcp_max_connections_per_ip: num('tcp_max_connections_per_ip'),
+    tcp_idle_timeout_s: num('tcp_idle_timeout_s'),
+    hep_auth_keys: list('hep_auth_keys'),
+    allow_sources: list('allow_sources').map((s) => s.trim()),
+    tls_cert_file: str('tls_cert_file') === '' ? '' : path.resolve(baseDir, str('tls_cert_file')),
+    tls_key_file: str('tls_key_file') === '' ? '' : path.resolve(baseDir, str('tls_key_file')),
+    tls_ca_file: str('tls_ca_file') === '' ? '' : path.resolve(baseDir, str('tls_ca_file')),
+    tls_verify_client: num('tls_verify_client'),
     udp_recv_buffer: num('udp_recv_buffer'),
     log_level: values.get('log_level') as SipcaptureConfig['log_level'],
     log_rate_limit_s: num('log_rate_limit_s'),
@@ -382,6 +414,16 @@ export function configWarnings(cfg: SipcaptureConfig): string[] {
     const nonMysql = [...cfg.captureModes.values()].filter((m) => dbUrlKind(m.db_url) !== 'mysql').map((m) => m.name);
     if (nonMysql.length > 0) w.push(`db_insert_mode 1 only affects MySQL; capture modes ${nonMysql.join(', ')} insert plainly (no INSERT DELAYED)`);
   }
+  const tlsListeners = cfg.listenAddresses.filter((a) => a.protocol === 'tls');
+  const tlsGlobals = (['tls_cert_file', 'tls_key_file', 'tls_ca_file'] as const).filter((k) => cfg[k] !== '');
+  if (tlsListeners.length === 0 && (tlsGlobals.length > 0 || cfg.tls_verify_client === 1)) {
+    w.push(`${[...tlsGlobals, ...(cfg.tls_verify_client === 1 ? ['tls_verify_client'] : [])].join(', ')} ha${tlsGlobals.length === 1 ? 's' : 've'} no effect without a tls: listener`);
+  }
+  for (const a of cfg.listenAddresses) {
+    if (a.protocol === 'tls' && a.access.tls !== null && !a.access.tls.verifyClient && a.access.authKeys.length === 0 && a.access.allowSources.length === 0 && !isLoopbackListen(`[${a.host}]:0`)) {
+      w.push(`${a.spec}: TLS encrypts, but anyone who reaches it may send (no tls_verify_client, hep_auth_keys or allow_sources)`);
+    }
+  }
   if (cfg.spool_max_bytes === 0) w.push('spool_max_bytes is 0: rows the database cannot take are dropped (counted db_error) instead of spooled');
   return w;
 }
@@ -397,7 +439,9 @@ export function effectiveConfigForDisplay(cfg: SipcaptureConfig): Record<string,
   const out: Record<string, unknown> = {};
   for (const p of PARAMS) {
     const v: unknown = cfg[p.name];
-    out[p.name] = typeof v === 'string' ? maskPasswords(v) : Array.isArray(v) ? JSON.parse(maskPasswords(JSON.stringify(v))) as unknown : v;
+    if (p.name === 'hep_auth_keys') out[p.name] = cfg.hep_auth_keys.map(() => '***');
+    else if (p.name === 'listen') out[p.name] = maskListen(cfg.listen);
+    else out[p.name] = typeof v === 'string' ? maskPasswords(v) : Array.isArray(v) ? JSON.parse(maskPasswords(JSON.stringify(v))) as unknown : v;
   }
   return out;
 }
@@ -406,7 +450,7 @@ export function effectiveConfigForDisplay(cfg: SipcaptureConfig): Record<string,
 export function derivedConfigForDisplay(cfg: SipcaptureConfig): Record<string, unknown> {
   return {
     captureModes: [...cfg.captureModes.values()].map((m) => ({ ...m, db_url: maskPasswords(m.db_url) })),
-    listenAddresses: cfg.listenAddresses.map((a) => ({ ...a })),
+    listenAddresses: cfg.listenAddresses.map((a) => ({ ...a, access: { ...a.access, authKeys: a.access.authKeys.map(() => '***') } })),
     routeRules: cfg.routeRules.map((r) => ({ ...r })),
   };
 }

@@ -13,7 +13,7 @@ import { MT_MODES, HASH_SOURCES } from './capture-mode.js';
 /** Keys of SipcaptureConfig the loader computes; they are not configuration keys. */
 export type DerivedKey = 'captureModes' | 'listenAddresses' | 'routeRules';
 export type ParamName = Exclude<keyof SipcaptureConfig, DerivedKey>;
-export type ParamType = 'int' | 'flag' | 'string' | 'enum' | 'string-list' | 'routes';
+export type ParamType = 'int' | 'flag' | 'string' | 'enum' | 'string-list' | 'listen' | 'routes';
 
 interface Common {
   doc: string;
@@ -66,13 +66,20 @@ export interface ListParam extends Common {
   allowed: string;
 }
 
+/** `listen`: strings, or objects `{ address, …per-listener access keys }` (validated in load.ts). */
+export interface ListenParam extends Common {
+  type: 'listen';
+  default: readonly string[];
+  allowed: string;
+}
+
 export interface RoutesParam extends Common {
   type: 'routes';
   default: SipcaptureConfig['routes'];
   allowed: string;
 }
 
-export type ParamSpec = IntParam | FlagParam | StringParam | EnumParam | ListParam | RoutesParam;
+export type ParamSpec = IntParam | FlagParam | StringParam | EnumParam | ListParam | ListenParam | RoutesParam;
 export type NamedParamSpec = ParamSpec & { name: ParamName };
 
 /** The Homer 5 `node` column is varchar(125); timestamped HEP rows add `:` and a 32-bit captid. */
@@ -115,6 +122,10 @@ function checkTableList(v: string): string | undefined {
 const RAW = 'behaviour: raw capture';
 const TOPOH = 'behaviour: topoh unmask';
 const HOOK = 'behaviour: hook';
+const SECURITY = 'behaviour: who may send (docs/security.md)';
+
+/** Keys a `listen` object may set for its own listener (they override the global keys of the same name). */
+export const LISTENER_KEYS = ['hep_auth_keys', 'allow_sources', 'tls_cert_file', 'tls_key_file', 'tls_ca_file', 'tls_verify_client'] as const;
 
 const PARAM_TABLE = {
   // ---- Kamailio sipcapture module parameters (admin guide §3) ----
@@ -346,11 +357,12 @@ const PARAM_TABLE = {
   },
   // ---- sipcapture's own ----
   listen: {
-    type: 'string-list',
+    type: 'listen',
     default: ['udp:127.0.0.1:9060', 'tcp:127.0.0.1:9060'],
-    allowed: `${LISTEN_FORMS}; IP literals only, ports 1..65535, no duplicates`,
-    doc: 'Where HEP is received. Loopback by default, so nothing is exposed until you choose to.',
+    allowed: `${LISTEN_FORMS}; IP literals only, ports 1..65535, no duplicates; or an object {address, ${LISTENER_KEYS.join(', ')}} with this listener's own access settings`,
+    doc: 'Where HEP is received. Loopback by default, so nothing is exposed until you choose to. tls: needs tls_cert_file and tls_key_file.',
     kamailio: false,
+    note: SECURITY,
   },
   routes: {
     type: 'routes',
@@ -474,8 +486,86 @@ const PARAM_TABLE = {
     min: 6,
     max: 65535,
     unit: 'bytes',
-    doc: 'Largest HEP frame accepted on TCP (HEP3 length is 16 bits; 6 is the header alone).',
+    doc: 'Largest HEP frame accepted on TCP/TLS (HEP3 length is 16 bits; 6 is the header alone); also the most a connection buffers, so a sender of half frames holds at most this much.',
     kamailio: false,
+  },
+  tcp_max_connections: {
+    type: 'int',
+    default: 1024,
+    min: 0,
+    max: 1000000,
+    unit: 'connections',
+    doc: 'Open connections per tcp:/tls: listener at most; more are closed at once and counted (0 = no limit). Keeps a connection flood from exhausting file descriptors.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  tcp_max_connections_per_ip: {
+    type: 'int',
+    default: 64,
+    min: 0,
+    max: 1000000,
+    unit: 'connections',
+    doc: 'Open connections per tcp:/tls: listener from one source address at most (0 = no limit). Keeps one agent from taking every slot of tcp_max_connections.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  tcp_idle_timeout_s: {
+    type: 'int',
+    default: 300,
+    min: 0,
+    max: 86400,
+    unit: 's',
+    doc: 'A tcp:/tls: connection that sends nothing for this long is closed and counted (agents reconnect); a half frame it held is counted tcp_framing. 0 = never.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  hep_auth_keys: {
+    type: 'string-list',
+    default: [],
+    allowed: 'a string or an array of non-empty strings (at most 1024 bytes each); [] = not enforced',
+    doc: 'Accepted HEP auth keys (HEP3 chunk 0x000e) on every listener without its own list: packets with no key or another key are dropped (auth_failed), and so are HEP v1/v2 packets, which cannot carry a key.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  allow_sources: {
+    type: 'string-list',
+    default: [],
+    allowed: 'a string or an array of IPs or CIDRs (10.0.0.0/8, 2001:db8::/32; IPv4 rules also match ::ffff:a.b.c.d); [] = everyone',
+    doc: 'Sources allowed to send to every listener without its own list: UDP datagrams from others are dropped (source_denied), TCP/TLS connections from others are closed at once. UDP sources can be spoofed: a filter, not authentication.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  tls_cert_file: {
+    type: 'string',
+    default: '',
+    allowed: '"" or a PEM certificate file (relative to the config folder; chain after the certificate)',
+    doc: 'Server certificate of tls: listeners without their own; read and checked at start.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  tls_key_file: {
+    type: 'string',
+    default: '',
+    allowed: '"" or a PEM private key file (relative to the config folder), matching tls_cert_file',
+    doc: 'Private key of tls_cert_file; read and checked at start.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  tls_ca_file: {
+    type: 'string',
+    default: '',
+    allowed: '"" or a PEM file of CA certificates (relative to the config folder); needed by tls_verify_client',
+    doc: 'CA certificates agents\' client certificates must chain to when tls_verify_client is 1.',
+    kamailio: false,
+    note: SECURITY,
+  },
+  tls_verify_client: {
+    type: 'flag',
+    default: 0,
+    strict: true,
+    doc: 'tls: listeners ask for a client certificate and close connections without one that verifies against tls_ca_file (counted tls_client_cert).',
+    kamailio: false,
+    note: SECURITY,
   },
   udp_recv_buffer: {
     type: 'int',

@@ -33,6 +33,8 @@ function typeText(p: NamedParamSpec): string {
       return 'enum (str)';
     case 'string-list':
       return 'str or str[] (repeatable)';
+    case 'listen':
+      return 'str, object or array of them';
     case 'routes':
       return 'str or rule[]';
   }

@@ -36,7 +36,39 @@ export interface RouteRule {
   store?: boolean;
 }
 
-export type ListenProtocol = 'udp' | 'tcp';
+export type ListenProtocol = 'udp' | 'tcp' | 'tls';
+
+/** A `listen` entry: an address string, or an object with the address and per-listener access settings. */
+export interface ListenEntryObject {
+  address: string;
+  hep_auth_keys?: string[];
+  allow_sources?: string[];
+  tls_cert_file?: string;
+  tls_key_file?: string;
+  tls_ca_file?: string;
+  tls_verify_client?: number;
+}
+export type ListenEntry = string | ListenEntryObject;
+
+/** Certificate settings of a `tls:` listener (absolute paths once loaded). */
+export interface TlsSettings {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle client certificates must chain to ('' = none). */
+  caFile: string;
+  /** Ask for a client certificate and close connections whose certificate does not verify against caFile. */
+  verifyClient: boolean;
+}
+
+/** Who may send to one listener (the global keys, or the entry's own). */
+export interface ListenerAccess {
+  /** Accepted HEP auth keys (chunk 0x000e); empty = not enforced. */
+  authKeys: string[];
+  /** Allowed sources, IPs or CIDRs; empty = everyone. */
+  allowSources: string[];
+  /** For `tls:` listeners; null otherwise. */
+  tls: TlsSettings | null;
+}
 
 export interface ListenAddress {
   /** As written in the config, e.g. `udp:127.0.0.1:9060`. */
@@ -44,6 +76,8 @@ export interface ListenAddress {
   protocol: ListenProtocol;
   host: string;
   port: number;
+  /** Who may send (filled by the loader; parseListen alone gives the open default). */
+  access: ListenerAccess;
 }
 
 export interface SipcaptureConfig {
@@ -80,8 +114,8 @@ export interface SipcaptureConfig {
   topoh_mask_key: string;
   topoh_callid_prefix: string;
   // ---- sipcapture's own ----
-  /** Listeners, `udp:IP:PORT` / `tcp:IP:PORT` (IPv6 as `udp:[::1]:9060`). */
-  listen: string[];
+  /** Listeners, `udp:IP:PORT` / `tcp:IP:PORT` / `tls:IP:PORT` (IPv6 as `udp:[::1]:9060`), or objects with per-listener access settings. */
+  listen: ListenEntry[];
   /** `homer5` (per-method daily tables), `default` (sip_capture() with the default mode) or rules. */
   routes: 'homer5' | 'default' | RouteRule[];
   /** JS/TS module exporting the event_callback function (nonsip_hook). */
@@ -110,6 +144,22 @@ export interface SipcaptureConfig {
   dedup_max_entries: number;
   /** Largest accepted HEP frame on TCP, bytes (a larger length field closes the connection). */
   tcp_max_frame: number;
+  /** Accepted HEP auth keys for every listener without its own list; empty = not enforced. */
+  hep_auth_keys: string[];
+  /** Allowed source IPs / CIDRs for every listener without its own list; empty = everyone. */
+  allow_sources: string[];
+  /** Certificate, key and CA files for tls: listeners (absolute once loaded; '' = none). */
+  tls_cert_file: string;
+  tls_key_file: string;
+  tls_ca_file: string;
+  /** 1: tls: listeners require a client certificate signed by tls_ca_file. */
+  tls_verify_client: number;
+  /** Open connections per TCP/TLS listener, at most; 0 = no limit. */
+  tcp_max_connections: number;
+  /** Open connections per TCP/TLS listener from one source address, at most; 0 = no limit. */
+  tcp_max_connections_per_ip: number;
+  /** A TCP/TLS connection without data for this long is closed, seconds; 0 = never. */
+  tcp_idle_timeout_s: number;
   /** Socket receive buffer requested for UDP listeners, bytes (capped by net.core.rmem_max). */
   udp_recv_buffer: number;
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

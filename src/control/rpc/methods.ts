@@ -39,6 +39,8 @@ export interface ControlContext {
   hookQueueDepth(): number | null;
   /** The dedup table, or null (or absent) when dedup is off. */
   dedup?: () => DedupView | null;
+  /** Open TCP/TLS connections per listener (absent in contexts without listeners). */
+  tcpConnections?: () => Record<string, number>;
   /** Re-reads the config file; rejects with the reason it could not. */
   reload(): Promise<ReloadReport>;
   version: string;
@@ -103,6 +105,8 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     received: snap.received,
     dropped: snap.dropped,
     stored: snap.stored,
+    tcp_connections: ctx.tcpConnections?.() ?? {},
+    tcp_connections_rejected: snap.tcpRejected,
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
     stores: ctx.stores().map((s) => {
