@@ -78,6 +78,10 @@ export interface FuzzReport {
   slowUnconfirmed: number;
   peakHeapBytes: number;
   peakRssBytes: number;
+  /** Heap used right after a full GC (node --expose-gc only; -1 otherwise): first, peak, last sample. */
+  liveHeapFirst: number;
+  liveHeapPeak: number;
+  liveHeapLast: number;
   state: Record<string, number>;
   failures: FuzzFailure[];
 }
@@ -91,6 +95,10 @@ export interface FuzzOptions {
   maxHeapBytes: number;
   /** Memory is sampled every this many inputs. */
   sampleEvery: number;
+  /** With node --expose-gc: a full GC and a live-heap sample every this many inputs (0: never). */
+  gcEvery: number;
+  /** Live heap (after GC) growing more than this from the first sample is a failure (a leak). */
+  maxLiveGrowthBytes: number;
   /** Where failing inputs go; null: not written. */
   crashDir: string | null;
   /** Stop after this many failures (the rest are usually the same bug). */
@@ -112,6 +120,9 @@ export function runTarget(target: FuzzTarget, opts: FuzzOptions): FuzzReport {
     slowUnconfirmed: 0,
     peakHeapBytes: 0,
     peakRssBytes: 0,
+    liveHeapFirst: -1,
+    liveHeapPeak: -1,
+    liveHeapLast: -1,
     state: {},
     failures: [],
   };
@@ -162,6 +173,11 @@ export function runTarget(target: FuzzTarget, opts: FuzzOptions): FuzzReport {
         fail(i, null, 'memory', `heap used ${mib(report.peakHeapBytes)} > ${mib(opts.maxHeapBytes)}`);
       }
     }
+    if (opts.gcEvery > 0 && i > 0 && i % opts.gcEvery === 0 && sampleLiveHeap(report)) {
+      if (report.liveHeapLast - report.liveHeapFirst > opts.maxLiveGrowthBytes) {
+        fail(i, null, 'memory', `live heap grew from ${mib(report.liveHeapFirst)} to ${mib(report.liveHeapLast)}`);
+      }
+    }
   }
   if (target.finish !== undefined) {
     try {
@@ -190,6 +206,18 @@ function retime(target: FuzzTarget, input: FuzzInput): number {
     best = Math.min(best, performance.now() - t0);
   }
   return best;
+}
+
+/** Full GC, then heap used: what the target really retains. False without --expose-gc. */
+function sampleLiveHeap(report: FuzzReport): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return false;
+  gc();
+  const live = process.memoryUsage().heapUsed;
+  if (report.liveHeapFirst < 0) report.liveHeapFirst = live;
+  report.liveHeapPeak = Math.max(report.liveHeapPeak, live);
+  report.liveHeapLast = live;
+  return true;
 }
 
 function sampleMemory(report: FuzzReport): void {

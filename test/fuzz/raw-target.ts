@@ -22,7 +22,7 @@ import type { FrameSeed, Seeds } from './seeds.js';
 
 /** Small limits so eviction and timeouts happen often. */
 const FRAG: FragmentLimits = { maxDatagrams: 32, maxBytes: 256 * 1024, timeoutMs: 30_000 };
-const TCPL: TcpLimits = { maxStreams: 32, maxMessageBytes: 16 * 1024, maxOutOfOrderBytes: 16 * 1024, idleTimeoutMs: 60_000 };
+const TCPL: TcpLimits = { maxStreams: 32, maxMessageBytes: 16 * 1024, maxOutOfOrderBytes: 16 * 1024, maxOutOfOrderSegments: 64, idleTimeoutMs: 60_000 };
 const SCTPL: SctpLimits = { maxChunks: 64, maxBytes: 256 * 1024, timeoutMs: 30_000 };
 /** One datagram/segment may exceed a byte bound before the eviction that follows it. */
 const SLACK = 65535;

@@ -63,7 +63,10 @@ export function formatReport(r: FuzzReport): string {
     ['duration', `${(r.durationMs / 1000).toFixed(1)} s (${Math.round(r.inputs / (r.durationMs / 1000)).toLocaleString('en-US')} inputs/s)`],
     ['max time per input', `${r.maxInputMs.toFixed(2)} ms (input ${r.maxInputIndex})`],
     ['slow once, fast when re-timed', String(r.slowUnconfirmed)],
-    ['peak heap used / RSS', `${mib(r.peakHeapBytes)} / ${mib(r.peakRssBytes)}`],
+    ['peak heap used / RSS', `${mib(r.peakHeapBytes)} / ${mib(r.peakRssBytes)} (sampled every 2,000 inputs, garbage included)`],
+    ...(r.liveHeapFirst < 0
+      ? []
+      : [['live heap after GC: first / peak / last', `${mib(r.liveHeapFirst)} / ${mib(r.liveHeapPeak)} / ${mib(r.liveHeapLast)}`] as [string, string]]),
     ...Object.entries(r.state).map(([k, v]): [string, string] => [k, v.toLocaleString('en-US')]),
     ['failures', String(r.failures.length)],
   ];
@@ -91,6 +94,8 @@ export async function runFuzz(args: RunArgs, log: (line: string) => void = conso
       budgetMs: args.budgetMs,
       maxHeapBytes: 1024 * 1024 * 1024,
       sampleEvery: 2000,
+      gcEvery: args.long ? 50_000 : 10_000,
+      maxLiveGrowthBytes: 64 * 1024 * 1024,
       crashDir: args.crashDir,
       maxFailures: 20,
       progress: args.long ? (done) => { if (done % 100_000 === 0 && done > 0) log(`   ${name}: ${done.toLocaleString('en-US')} inputs`); } : undefined,
