@@ -2,7 +2,7 @@
  * The fuzz loop: for each index, derive a generator from (seed, index), build an input, run the
  * target under a stopwatch, and check what came back. A failure is an exception escaping the
  * code under test, a broken invariant, a rejection without a known reason, a call slower than
- * the time budget (re-timed before it counts, so a GC pause is not called a hang), or memory
+ * the time budget (re-timed three times before it counts, so a GC pause or a busy machine is not called a hang), or memory
  * beyond its bound. Each failing input is written to a file that `run.js --replay` runs again.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,11 @@ export interface Outcome {
   rejections: string[];
   /** Messages, frames or rows that went through. */
   accepted: number;
+  /**
+   * Longest single call into the code under test (one push of a TCP chunk, one frame), for
+   * targets whose input is many calls; absent: the whole input is one call.
+   */
+  maxCallMs?: number;
 }
 
 /** A broken invariant (as opposed to an exception thrown by the code under test). */
@@ -107,7 +112,10 @@ export interface FuzzOptions {
   progress?: (done: number) => void;
 }
 
-export function runTarget(target: FuzzTarget, opts: FuzzOptions): FuzzReport {
+/** Inputs between two turns of the event loop (see runTarget). */
+const YIELD_EVERY = 1000;
+
+export async function runTarget(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzReport> {
   const report: FuzzReport = {
     target: target.name,
     seed: opts.seed,
@@ -144,6 +152,10 @@ export function runTarget(target: FuzzTarget, opts: FuzzOptions): FuzzReport {
   };
 
   for (let i = 0; i < opts.count && report.failures.length < opts.maxFailures; i++) {
+    // Let the event loop turn now and then, as it does between receive batches in the daemon:
+    // zlib's sync calls free what a failed inflate held only then (a loop that never yields
+    // holds ~2 KiB per corrupt compressed payload, 2 GB over a million).
+    if (i % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
     const input = target.generate(Rng.forInput(opts.seed, i), i);
     report.inputs++;
     let outcome: Outcome;
@@ -155,14 +167,14 @@ export function runTarget(target: FuzzTarget, opts: FuzzOptions): FuzzReport {
       fail(i, input, err instanceof InvariantError ? 'invariant' : 'throw', describeError(err));
       continue;
     }
-    const dt = performance.now() - t0;
+    const dt = outcome.maxCallMs ?? performance.now() - t0;
     if (dt > report.maxInputMs) {
       report.maxInputMs = dt;
       report.maxInputIndex = i;
     }
     if (dt > opts.budgetMs) {
       const again = retime(target, input);
-      if (again > opts.budgetMs) fail(i, input, 'hang', `${dt.toFixed(1)} ms, re-timed ${again.toFixed(1)} ms (budget ${opts.budgetMs} ms)`);
+      if (again > opts.budgetMs) fail(i, input, 'hang', `one call took ${dt.toFixed(1)} ms, best of 3 re-timings ${again.toFixed(1)} ms (budget ${opts.budgetMs} ms)`);
       else report.slowUnconfirmed++;
     }
     if (!tally(outcome, i, input)) continue;
@@ -192,18 +204,19 @@ export function runTarget(target: FuzzTarget, opts: FuzzOptions): FuzzReport {
   return report;
 }
 
-/** Best of two runs on a fresh instance (the input alone, without accumulated state). */
+/** Best of three runs on a fresh instance (the input alone, without accumulated state). */
 function retime(target: FuzzTarget, input: FuzzInput): number {
   let best = Number.POSITIVE_INFINITY;
-  for (let k = 0; k < 2; k++) {
+  for (let k = 0; k < 3; k++) {
     const fresh = target.fresh();
     const t0 = performance.now();
+    let call: number | undefined;
     try {
-      fresh.execute(input);
+      call = fresh.execute(input).maxCallMs;
     } catch {
       // the first run already reported it
     }
-    best = Math.min(best, performance.now() - t0);
+    best = Math.min(best, call ?? performance.now() - t0);
   }
   return best;
 }

@@ -4,6 +4,7 @@
  * between frames) cut at random chunk boundaries, each frame decoded as the TCP listener does.
  */
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { DropReason } from '../../src/control/drop-reasons.js';
 import { decodeHep } from '../../src/hep/decode.js';
 import { HepStreamFramer, type HepDesyncReason } from '../../src/hep/framer.js';
@@ -52,7 +53,9 @@ function fixMaybe(rng: Rng, b: Buffer): Buffer {
 
 /** Decodes and converts one packet; checks what a decoded packet promises. */
 function decodeOne(buf: Buffer, maxInflated: number | undefined, outcome: Outcome): void {
+  const t0 = performance.now();
   const r = decodeHep(buf, maxInflated === undefined ? undefined : { maxInflatedLength: maxInflated });
+  outcome.maxCallMs = Math.max(outcome.maxCallMs ?? 0, performance.now() - t0);
   if (!r.ok) {
     check(typeof r.error.message === 'string' && r.error.message.length > 0, `error ${r.error.code} without a message`);
     outcome.rejections.push(hepLabel(r.error.code));
@@ -135,7 +138,7 @@ export function hepTcpTarget(seeds: Seeds): FuzzTarget {
       return { param: maxFrame, parts: hepStream(rng, seeds), nums: [] };
     },
     execute(input: FuzzInput): Outcome {
-      const outcome: Outcome = { rejections: [], accepted: 0 };
+      const outcome: Outcome = { rejections: [], accepted: 0, maxCallMs: 0 };
       const framer = new HepStreamFramer({ maxFrame: input.param });
       const stream = Buffer.concat(input.parts);
       let at = 0; // bytes of the stream accounted for (framed or counted), in order
@@ -159,7 +162,10 @@ export function hepTcpTarget(seeds: Seeds): FuzzTarget {
       let pushed = 0;
       for (const chunk of input.parts) {
         pushed += chunk.length;
-        take(framer.push(chunk));
+        const t0 = performance.now();
+        const events = framer.push(chunk);
+        outcome.maxCallMs = Math.max(outcome.maxCallMs ?? 0, performance.now() - t0);
+        take(events);
         // Memory bound: at most one frame (≤ maxFrame) or a partial header is held.
         check(framer.buffered <= framer.maxFrame, `framer holds ${framer.buffered} bytes > tcp_max_frame ${framer.maxFrame}`);
         peakBuffered = Math.max(peakBuffered, framer.buffered);

@@ -5,6 +5,7 @@
  * whole run with small reassembly limits, so its retained state must stay within them.
  */
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { CapturedMessage } from '../../src/capture/message.js';
 import { DropReason, type DropReasonValue } from '../../src/control/drop-reasons.js';
 import { RawDecoder } from '../../src/net/decoder.js';
@@ -183,7 +184,7 @@ export function rawTarget(seeds: Seeds): FuzzTarget {
       return { param, parts: frames.map((f) => f.data), nums };
     },
     execute(input: FuzzInput): Outcome {
-      const outcome: Outcome = { rejections: [], accepted: 0 };
+      const outcome: Outcome = { rejections: [], accepted: 0, maxCallMs: 0 };
       const d = input.param !== IPIP && input.param >= FILTERED ? filtered : open;
       const linkType = input.param === IPIP ? IPIP : input.param & 0xffff;
       for (let k = 0; k < input.parts.length; k++) {
@@ -194,8 +195,10 @@ export function rawTarget(seeds: Seeds): FuzzTarget {
         const before = emitted.length;
         const heldBefore = held(d);
         const framesBefore = d.counters.frames;
+        const t0 = performance.now();
         if (linkType === IPIP) d.decodeIpip(frame, 0, frame.length, sec, usec, true);
         else d.decodeFrame(linkType, frame, 0, frame.length, sec, usec, true);
+        outcome.maxCallMs = Math.max(outcome.maxCallMs ?? 0, performance.now() - t0);
         check(d.counters.frames === framesBefore + 1, 'frame not counted');
         const dropped = take(d, outcome);
         const out = emitted.length - before;

@@ -61,7 +61,7 @@ export function formatReport(r: FuzzReport): string {
     ['accepted (messages/frames/rows)', r.accepted.toLocaleString('en-US')],
     ...[...r.rejections.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]): [string, string] => [`  rejected ${k}`, v.toLocaleString('en-US')]),
     ['duration', `${(r.durationMs / 1000).toFixed(1)} s (${Math.round(r.inputs / (r.durationMs / 1000)).toLocaleString('en-US')} inputs/s)`],
-    ['max time per input', `${r.maxInputMs.toFixed(2)} ms (input ${r.maxInputIndex})`],
+    ['max time of one call', `${r.maxInputMs.toFixed(2)} ms (input ${r.maxInputIndex}; a TCP chunk push or a frame for hep-tcp/raw)`],
     ['slow once, fast when re-timed', String(r.slowUnconfirmed)],
     ['peak heap used / RSS', `${mib(r.peakHeapBytes)} / ${mib(r.peakRssBytes)} (sampled every 2,000 inputs, garbage included)`],
     ...(r.liveHeapFirst < 0
@@ -100,7 +100,7 @@ export async function runFuzz(args: RunArgs, log: (line: string) => void = conso
       maxFailures: 20,
       progress: args.long ? (done) => { if (done % 100_000 === 0 && done > 0) log(`   ${name}: ${done.toLocaleString('en-US')} inputs`); } : undefined,
     };
-    const report = runTarget(spec.make(s), opts);
+    const report = await runTarget(spec.make(s), opts);
     reports.push(report);
     log(formatReport(report));
   }
