@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseArgs, runFuzz } from './runner.js';
 import { loadSeeds, type Seeds } from './seeds.js';
 import { TARGETS } from './targets.js';
@@ -16,6 +18,11 @@ describe('fuzz (short run, fixed seed)', () => {
   let seeds: Seeds;
   let crashDir: string;
   before(async () => {
+    // The live-heap check needs a full GC; node --test does not pass --expose-gc.
+    if ((globalThis as { gc?: unknown }).gc === undefined) {
+      setFlagsFromString('--expose-gc');
+      (globalThis as { gc?: unknown }).gc = runInNewContext('gc');
+    }
     seeds = await loadSeeds();
     crashDir = mkdtempSync(join(tmpdir(), 'sipcapture-fuzz-test-'));
   });
@@ -32,6 +39,7 @@ describe('fuzz (short run, fixed seed)', () => {
       // The run must reach both sides of the decoder, or the mutations are not doing their job.
       assert.ok(report.accepted > 0, 'nothing accepted');
       assert.ok(report.rejections.size >= 4, `only ${report.rejections.size} distinct rejection reasons`);
+      assert.ok(report.liveHeapLast >= 0, 'the live heap was not measured');
     });
   }
 });
