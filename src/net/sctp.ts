@@ -58,7 +58,11 @@ export class SctpReassembler {
       chunks = new Map();
       this.byAssoc.set(key, chunks);
     }
-    if (chunks.has(tsn)) return null; // retransmitted chunk
+    if (chunks.has(tsn)) {
+      // A retransmitted chunk: the first copy is kept, this one is counted (not lost silently).
+      this.onDrop('sctp_fragment', 'retransmitted SCTP DATA chunk', 1);
+      return null;
+    }
     const chunk: Chunk = { tsn, begin: (flags & FLAG_B) !== 0, end: (flags & FLAG_E) !== 0, data: Buffer.from(data), atMs: nowMs };
     chunks.set(tsn, chunk);
     this.order.push({ key, tsn, chunk });

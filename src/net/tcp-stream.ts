@@ -6,8 +6,8 @@
  *   seen mid-connection starts at the first data segment and resynchronises on a SIP start line.
  * - Data before the expected sequence number is a retransmission and is dropped (partly old
  *   segments are trimmed). Data after it is kept out of order until the gap fills; when the
- *   out-of-order bytes exceed the per-stream bound, the gap is declared lost, the partial
- *   message is dropped and the stream resynchronises after the gap.
+ *   out-of-order bytes or segments exceed the per-stream bounds, the gap is declared lost, the
+ *   partial message is dropped and the stream resynchronises after the gap.
  * - Several messages per segment and one message over many segments are both handled. Bytes
  *   that cannot start a SIP message (keep-alive CRLFs aside) are skipped up to the next start line.
  * - Bounded: bytes per stream, number of streams (least recently used evicted), idle timeout.
@@ -22,6 +22,8 @@ export interface TcpLimits {
   maxMessageBytes: number;
   /** Out-of-order bytes kept per stream while waiting for a gap to fill. */
   maxOutOfOrderBytes: number;
+  /** Out-of-order segments kept per stream: bounds the work per segment when they are tiny. */
+  maxOutOfOrderSegments: number;
   /** A stream without segments for this long is forgotten. */
   idleTimeoutMs: number;
 }
@@ -30,6 +32,7 @@ export const DEFAULT_TCP_LIMITS: TcpLimits = {
   maxStreams: 8192,
   maxMessageBytes: 256 * 1024,
   maxOutOfOrderBytes: 256 * 1024,
+  maxOutOfOrderSegments: 1024,
   idleTimeoutMs: 300_000,
 };
 
@@ -202,14 +205,18 @@ export class TcpReassembler<M> {
 
   private keepOutOfOrder(stream: Stream<M>, seq: number, data: Buffer, start: number, end: number): void {
     this.counters.outOfOrder++;
-    // Ignore an exact duplicate of a kept segment.
-    for (const s of stream.ooo) {
-      if (s.seq === seq && s.data.length >= end - start) return;
+    // The list is kept sorted by binary-search insertion: a scan and a sort per segment made
+    // many tiny out-of-order segments quadratic (20,000 took 20 s).
+    const ooo = stream.ooo;
+    let at = lowerBound(ooo, seq);
+    // Ignore an exact duplicate of a kept segment (same-seq segments are adjacent).
+    for (let s = ooo[at]; s !== undefined && s.seq === seq; s = ooo[++at]) {
+      if (s.data.length >= end - start) return;
     }
-    stream.ooo.push({ seq, data: Buffer.from(data.subarray(start, end)) });
-    stream.ooo.sort((a, b) => seqDiff(a.seq, b.seq));
+    // After the segments with the same seq, as the stable sort placed it.
+    ooo.splice(at, 0, { seq, data: Buffer.from(data.subarray(start, end)) });
     stream.oooBytes += end - start;
-    if (stream.oooBytes > this.limits.maxOutOfOrderBytes) {
+    if (stream.oooBytes > this.limits.maxOutOfOrderBytes || ooo.length > this.limits.maxOutOfOrderSegments) {
       // The gap will not fill: give up on it and continue after it.
       const first = stream.ooo[0];
       if (first === undefined) return;
@@ -342,6 +349,18 @@ export class TcpReassembler<M> {
       lineStart = nl + 1;
     }
   }
+}
+
+/** First index of `ooo` (sorted by sequence number) whose seq is not before `seq`. */
+function lowerBound(ooo: readonly OooSegment[], seq: number): number {
+  let lo = 0;
+  let hi = ooo.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (seqDiff(ooo[mid]?.seq ?? seq, seq) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function lastLineStart(buf: Buffer, from: number, to: number): number {

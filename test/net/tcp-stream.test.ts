@@ -106,6 +106,29 @@ describe('TCP reassembly and SIP framing', () => {
     );
   });
 
+  test('many tiny out-of-order segments: the gap is given up after maxOutOfOrderSegments, work stays linear', () => {
+    // Every other byte after a hole: before the segment bound, 20,000 of these took ~20 s.
+    const { r, messages, drops } = setup({ maxOutOfOrderSegments: 64 });
+    seg(r, ISN - 1, Buffer.alloc(0), TcpFlag.SYN);
+    const started = performance.now();
+    for (let i = 0; i < 20_000; i++) seg(r, ISN + 2 + 2 * i, Buffer.from('x'));
+    const ms = performance.now() - started;
+    assert.ok(ms < 2000, `20,000 segments took ${ms.toFixed(0)} ms`);
+    assert.equal(messages.length, 0);
+    const kinds = new Set(drops.map((d) => d[0]));
+    assert.ok(kinds.has('tcp_gap'), JSON.stringify([...kinds]));
+    // Once the bound is hit every new segment gives up one gap: ~one tcp_gap per segment.
+    assert.ok(drops.filter((d) => d[0] === 'tcp_gap').length > 19_000);
+  });
+
+  test('out-of-order segments are put back in sequence order, duplicates ignored', () => {
+    const { r, messages, drops } = setup();
+    const cuts = [50, 100, 400, 401, 402, 900, 1500, 2500];
+    feed(r, cuts, [8, 3, 5, 1, 3, 7, 2, 6, 4, 8, 0]);
+    assert.deepEqual(messages, [m1, m2, m3].map((m) => m.toString('latin1')));
+    assert.deepEqual(drops, []);
+  });
+
   test('bounded: oversized message and too many streams', () => {
     const { r, drops } = setup({ maxMessageBytes: 1000 });
     seg(r, 1, m3.subarray(0, 1500)); // m3 is > 3000 bytes
