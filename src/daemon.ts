@@ -13,6 +13,7 @@ import { packageVersion } from './control/package-info.js';
 import { Reloader, type ReloadReport } from './control/reload.js';
 import { ControlPlane } from './control/rpc/control-plane.js';
 import { Stats } from './control/stats.js';
+import { MemoryGuard } from './control/memory-guard.js';
 import type { SipRowOptions } from './capture/sip-row.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './listeners/raw-supervisor.js';
 import { TcpListener } from './listeners/tcp.js';
@@ -72,6 +73,10 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
+  const guard =
+    cfg.memory_limit_mb > 0
+      ? new MemoryGuard({ limitBytes: cfg.memory_limit_mb * 1048576, logger, queuedBytes: () => storeSet.queuedBytes() })
+      : null;
 
   const defaultMode = cfg.captureModes.get('default');
   const routerFor = (c: SipcaptureConfig): Router => new Router(c.routeRules, c.captureModes, { tableDateWindowDays: c.table_date_window_days });
@@ -83,8 +88,10 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     rowOptions: rowOptionsFrom(cfg),
     writerFor: (dbUrl) => storeSet.writerFor(dbUrl),
     defaultDbUrl: defaultMode?.db_url ?? null,
+    guard,
   });
   const ingest = new HepIngest(pipeline, stats, state);
+  ingest.guard = guard;
   const onHep = (data: Buffer, listener: string): void => ingest.handle(data, listener);
 
   let running = cfg;
@@ -152,11 +159,13 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
           storeSet.storageStats().map((s) => ({
             db: s.db,
             queueDepth: s.queueDepth,
+            queueBytes: s.queueBytes,
             inFlightBatches: s.inFlightBatches,
             failing: s.failing,
             ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
           })),
         hookQueueDepth: () => hook?.queueDepth ?? null,
+        memory: () => guard?.state() ?? null,
         reload: () => reloader.reload(),
         version: packageVersion(),
         startedAtMs,
@@ -193,9 +202,11 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     throw err;
   }
 
+  guard?.start();
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      guard?.stop();
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
       await hook?.close();

@@ -43,6 +43,8 @@ export const DropReason = {
   RAW_BACKLOG: 'raw_backlog',
   /** Raw capture: the kernel or libpcap dropped packets before sipcapture saw them. */
   KERNEL_DROP: 'kernel_drop',
+  /** The daemon's resident memory was above memory_limit_mb: the packet was shed at ingress. */
+  MEMORY_LIMIT: 'memory_limit',
   /** The daemon was shutting down and the row could not be written in time. */
   SHUTDOWN: 'shutdown',
 } as const;

@@ -50,6 +50,8 @@ export interface StorageStats {
   backend: string;
   /** Rows waiting in the writer (collected, waiting for a flush slot, or being written). */
   queueDepth: number;
+  /** Estimated bytes of those rows (what queue_max_bytes bounds). */
+  queueBytes: number;
   inFlightBatches: number;
   /** Inserts are failing right now (from the first failed attempt to the next success). */
   failing: boolean;
@@ -115,6 +117,8 @@ export class StoreSet {
           batchSize: cfg.batch_size,
           batchTimeoutMs: cfg.batch_timeout_ms,
           queueMaxRows: cfg.queue_max_rows,
+          queueMaxBytes: cfg.queue_max_bytes,
+          spoolAfterBatches: cfg.spool_after_batches,
           insertRetries: cfg.insert_retries,
           insertRetryTimeoutS: cfg.insert_retry_timeout,
           maxInFlight,
@@ -151,6 +155,13 @@ export class StoreSet {
     return set;
   }
 
+  /** Estimated bytes of the rows waiting in every writer (the memory guard's "is anything ours queued"). */
+  queuedBytes(): number {
+    let n = 0;
+    for (const db of this.dbs) n += db.writer.queueBytes;
+    return n;
+  }
+
   /** The writer for a capture mode's db_url (every mode's URL was opened in `open`). */
   writerFor(dbUrl: string): StoreWriter {
     const writer = this.writers.get(dbUrl);
@@ -164,6 +175,7 @@ export class StoreSet {
       db: db.store.displayUrl,
       backend: db.store.backend,
       queueDepth: db.writer.queueDepth,
+      queueBytes: db.writer.queueBytes,
       inFlightBatches: db.writer.inFlightBatches,
       failing: db.writer.failing,
       outage: db.writer.inOutage,

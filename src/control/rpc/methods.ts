@@ -4,6 +4,7 @@
  * besides (statistics, reload, the core introspection methods).
  */
 import type { CaptureState } from '../capture-state.js';
+import type { MemoryGuardState } from '../memory-guard.js';
 import type { Stats } from '../stats.js';
 import type { ReloadReport } from '../reload.js';
 import { RpcErrorCode, RpcFault, standardFault, type RpcMethod, type RpcParams } from './jsonrpc.js';
@@ -13,6 +14,8 @@ export interface StoreView {
   /** Display URL (password masked). */
   db: string;
   queueDepth: number;
+  /** Estimated bytes of the waiting rows (queue_max_bytes). */
+  queueBytes?: number;
   inFlightBatches: number;
   failing: boolean;
   /** Bytes in the on-disk spool for this database, when it has one. */
@@ -26,6 +29,8 @@ export interface ControlContext {
   stores(): StoreView[];
   /** Packets waiting for the nonsip_hook, or null when no hook is configured. */
   hookQueueDepth(): number | null;
+  /** The memory guard's state, or null without memory_limit_mb. */
+  memory?: () => MemoryGuardState | null;
   /** Re-reads the config file; rejects with the reason it could not. */
   reload(): Promise<ReloadReport>;
   version: string;
@@ -90,11 +95,13 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     dropped: snap.dropped,
     stored: snap.stored,
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
+    ...memoryResult(ctx),
     stores: ctx.stores().map((s) => {
       const b = batches.get(s.db);
       return {
         db: s.db,
         queue_rows: s.queueDepth,
+        ...(s.queueBytes === undefined ? {} : { queue_bytes: s.queueBytes }),
         batches_in_flight: s.inFlightBatches,
         failing: s.failing,
         ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
@@ -104,6 +111,19 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
         batch_seconds_max: b?.maxSeconds ?? 0,
       };
     }),
+  };
+}
+
+function memoryResult(ctx: ControlContext): Record<string, unknown> {
+  const m = ctx.memory?.() ?? null;
+  const rss = m?.rssBytes ?? process.memoryUsage.rss();
+  return {
+    memory: {
+      rss_bytes: rss,
+      limit_bytes: m?.limitBytes ?? 0,
+      shedding: m?.shedding ?? false,
+      shed_episodes: m?.episodes ?? 0,
+    },
   };
 }
 
