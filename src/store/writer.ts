@@ -277,11 +277,13 @@ export class StoreWriter {
       this.spoolAfterBatches > 0 &&
       this.onUnwritable !== null &&
       !this.closed &&
-      this.spilling === 0 &&
+      // In an outage every batch goes to the spool in order anyway; spilling would reorder it.
+      !this.outage &&
       this.ready.length - this.readyHead >= this.spoolAfterBatches
     ) {
-      // The database is behind: this batch waits on disk instead of in memory. One append at a
-      // time; while it runs, further batches queue (bounded by queue_max_rows/bytes).
+      // The database is behind: this batch waits on disk instead of in memory. The spool
+      // serialises appends; until its append is done the batch still counts against
+      // queue_max_rows/bytes, so a disk slower than the traffic cannot grow memory either.
       this.spill(ready);
       return;
     }
