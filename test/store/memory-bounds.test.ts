@@ -105,7 +105,7 @@ describe('spool_after_batches', () => {
 describe('MemoryGuard', () => {
   test('sheds above the limit, takes traffic again below 90 % of it', () => {
     let rss = 100;
-    let queued = 1000;
+    const queued = 1000;
     const g = new MemoryGuard({ limitBytes: 200, rss: () => rss, queuedBytes: () => queued });
     g.sample(0);
     assert.equal(g.shedding, false);
