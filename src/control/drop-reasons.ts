@@ -27,7 +27,7 @@ export const DropReason = {
    * spool disabled).
    */
   DB_ERROR: 'db_error',
-  /** The database could not take the row and the on-disk spool was full (spool_max_bytes). */
+  /** The database could not take the row and the on-disk spool was full (spool_max_bytes, or the disk itself: ENOSPC/EDQUOT). */
   SPOOL_FULL: 'spool_full',
   /** TCP stream bytes that are not a HEP3 frame (skipped up to the next `HEP3` magic), or a frame cut off by the close. */
   TCP_FRAMING: 'tcp_framing',

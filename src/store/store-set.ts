@@ -17,7 +17,7 @@ import type { Stats } from '../control/stats.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
 import type { CountingStore, ValueCounters } from './limits.js';
 import { maskUrl } from './limits.js';
-import { Spool, SpoolFullError, type SpoolStats } from './spool.js';
+import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
 import type { Store } from './store.js';
 import { tablesAhead } from './tables-ahead.js';
@@ -129,7 +129,16 @@ export class StoreSet {
             ? {}
             : {
                 onUnwritable: async (batch) => {
-                  if (!(await spool.append(batch))) throw new SpoolFullError(spool.dir, spool.capacityBytes);
+                  let ok: boolean;
+                  try {
+                    ok = await spool.append(batch);
+                  } catch (err) {
+                    // The disk is full before spool_max_bytes: counted spool_full too (the
+                    // spool cut the partial record off; appends work again once there is room).
+                    if (isDiskFull(err)) throw new SpoolFullError(spool.dir, spool.capacityBytes, `disk full (${(err as Error).message})`);
+                    throw err;
+                  }
+                  if (!ok) throw new SpoolFullError(spool.dir, spool.capacityBytes);
                   db.replayer?.notify();
                 },
               }),
