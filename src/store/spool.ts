@@ -417,7 +417,10 @@ export class Spool {
       if (newSegment) await this.startSegment();
       const a = this.active!;
       try {
-        await a.fh.writev([header, payload], a.size);
+        const { bytesWritten } = await a.fh.writev([header, payload], a.size);
+        // A file system that runs out of space mid-record answers with a short write, not an
+        // error: the rest must not be appended behind a hole (replay would skip it as corrupt).
+        if (bytesWritten !== len) throw Object.assign(new Error(`short write to the spool (${bytesWritten} of ${len} bytes): no space left on device`), { code: 'ENOSPC' });
         if (this.sync) await a.fh.datasync();
       } catch (err) {
         // Cut the partial record off; if even that fails, seal the segment so nothing is ever
@@ -441,13 +444,16 @@ export class Spool {
     const seq = this.nextSeq++;
     const fh = await open(join(this.dir, segmentName(seq)), 'wx');
     try {
-      await fh.write(SEGMENT_MAGIC, 0, HEADER_BYTES, 0);
+      const { bytesWritten } = await fh.write(SEGMENT_MAGIC, 0, HEADER_BYTES, 0);
+      if (bytesWritten !== HEADER_BYTES) throw Object.assign(new Error('short write of a spool segment header: no space left on device'), { code: 'ENOSPC' });
       if (this.sync) {
         await fh.datasync();
         await fsyncDir(this.dir);
       }
     } catch (err) {
       await fh.close().catch(() => {});
+      // No segment half-born: the next append starts a new one (a new number, never this file).
+      await unlink(join(this.dir, segmentName(seq))).catch(() => {});
       throw err;
     }
     this.active = { seq, fh, size: HEADER_BYTES };
