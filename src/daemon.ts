@@ -51,6 +51,8 @@ export interface DaemonOptions {
   configFile?: string;
   /** Export process/Node.js metrics (default true; tests with many daemons turn it off). */
   processMetrics?: boolean;
+  /** Where the memory guard reads the RSS, bytes (tests). Default process.memoryUsage.rss. */
+  rss?: () => number;
 }
 
 /** TCP connections idle this long are closed (agents reconnect). */
@@ -75,7 +77,12 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const storeSet = await StoreSet.open(cfg, stats, logger);
   const guard =
     cfg.memory_limit_mb > 0
-      ? new MemoryGuard({ limitBytes: cfg.memory_limit_mb * 1048576, logger, queuedBytes: () => storeSet.queuedBytes() })
+      ? new MemoryGuard({
+          limitBytes: cfg.memory_limit_mb * 1048576,
+          logger,
+          queuedBytes: () => storeSet.queuedBytes(),
+          ...(options.rss === undefined ? {} : { rss: options.rss }),
+        })
       : null;
 
   const defaultMode = cfg.captureModes.get('default');
