@@ -116,10 +116,15 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
 
 function memoryResult(ctx: ControlContext): Record<string, unknown> {
   const m = ctx.memory?.() ?? null;
-  const rss = m?.rssBytes ?? process.memoryUsage.rss();
+  // Where the memory is (heap, Buffers outside it): read on request only, never per packet.
+  const u = process.memoryUsage();
   return {
     memory: {
-      rss_bytes: rss,
+      rss_bytes: m?.rssBytes ?? u.rss,
+      heap_used_bytes: u.heapUsed,
+      heap_total_bytes: u.heapTotal,
+      external_bytes: u.external,
+      array_buffers_bytes: u.arrayBuffers,
       limit_bytes: m?.limitBytes ?? 0,
       shedding: m?.shedding ?? false,
       shed_episodes: m?.episodes ?? 0,
