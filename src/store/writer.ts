@@ -130,6 +130,7 @@ export class StoreWriter {
   private readonly outageProbeIntervalMs: number;
   private readonly onUnwritable: UnwritableHandler | null;
   private readonly queueFullDetail: string;
+  private readonly queueBytesFullDetail: string;
 
   private readonly pending = new Map<string, PendingBatch>();
   /** Batches cut and waiting for a flush slot, FIFO (`readyHead` avoids O(n) shift()). */
@@ -171,6 +172,8 @@ export class StoreWriter {
     this.outageProbeIntervalMs = Math.max(0, opts.outageProbeIntervalMs ?? 1000);
     this.onUnwritable = opts.onUnwritable ?? null;
     this.queueFullDetail = `${this.queueMaxRows} rows already waiting for ${store.displayUrl}`;
+    // Built once: under overload this is passed for every refused row.
+    this.queueBytesFullDetail = `rows of about ${this.queueMaxBytes} bytes (queue_max_bytes) already waiting for ${store.displayUrl}`;
   }
 
   /** Rows waiting: collected in batches, waiting for a flush, or being written. */
@@ -215,7 +218,7 @@ export class StoreWriter {
     }
     const rowBytes = estimateRowBytes(row);
     if (this.bytes + rowBytes > this.queueMaxBytes) {
-      this.stats.drop(DropReason.QUEUE_FULL, `${this.bytes} bytes (queue_max_bytes ${this.queueMaxBytes}) already waiting for ${this.store.displayUrl}`);
+      this.stats.drop(DropReason.QUEUE_FULL, this.queueBytesFullDetail);
       return;
     }
     let b = this.pending.get(table);
