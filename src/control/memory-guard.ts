@@ -6,10 +6,11 @@
  * ingress (counted `memory_limit`) so the queues can drain, and taken again once RSS is below
  * `resumeFraction` of the limit.
  *
- * RSS does not always fall when our queues empty (the allocator and V8 may keep freed pages).
- * Shedding then would drop traffic without freeing anything, so the guard also resumes when
- * nothing of ours is queued any more (`queuedBytes()` is 0); if RSS still exceeds the limit it
- * sheds again only after `holdOffMs`, with a log line each time.
+ * RSS does not always fall when our queues empty (the allocator, V8 and SQLite keep freed
+ * pages). Shedding then would drop traffic without freeing anything, so the guard also resumes
+ * when nothing of ours is queued any more (`queuedBytes()` is 0), and takes the RSS of that
+ * moment as a floor: it sheds again only when RSS grows a further 10 % of the limit above the
+ * floor (and not within `holdOffMs`). The floor is forgotten once RSS is below the resume mark.
  */
 import type { Logger } from 'pino';
 
@@ -54,6 +55,8 @@ export class MemoryGuard {
   private episodes = 0;
   private holdOffUntil = 0;
   private shedSince = 0;
+  /** RSS when the guard last resumed with nothing queued (memory that is not ours); 0 = none. */
+  private floor = 0;
 
   constructor(opts: MemoryGuardOptions) {
     this.limitBytes = opts.limitBytes;
@@ -83,7 +86,9 @@ export class MemoryGuard {
     this.lastRss = rss;
     if (rss > this.peakRss) this.peakRss = rss;
     if (!this.shedding) {
-      if (rss > this.limitBytes && now >= this.holdOffUntil) {
+      if (rss < this.resumeBytes) this.floor = 0;
+      const trigger = this.floor === 0 ? this.limitBytes : Math.max(this.limitBytes, this.floor + this.limitBytes * 0.1);
+      if (rss > trigger && now >= this.holdOffUntil) {
         this.shedding = true;
         this.episodes++;
         this.shedSince = now;
@@ -97,7 +102,12 @@ export class MemoryGuard {
     const queued = this.queuedBytes();
     if (rss < this.resumeBytes || queued === 0) {
       this.shedding = false;
-      if (rss >= this.resumeBytes) this.holdOffUntil = now + this.holdOffMs;
+      if (rss >= this.resumeBytes) {
+        this.holdOffUntil = now + this.holdOffMs;
+        this.floor = rss;
+      } else {
+        this.floor = 0;
+      }
       this.logger?.warn(
         { rssMiB: mib(rss), limitMiB: mib(this.limitBytes), shedMs: now - this.shedSince },
         rss < this.resumeBytes ? 'memory below the limit again: taking packets' : 'nothing queued but RSS stays high (memory not held by queues): taking packets again',

@@ -121,8 +121,8 @@ describe('MemoryGuard', () => {
     assert.deepEqual({ ...g.state(), rssBytes: 0 }, { rssBytes: 0, limitBytes: 200, shedding: false, episodes: 1, peakRssBytes: 201 });
   });
 
-  test('RSS high with nothing queued: resumes, and waits holdOffMs before shedding again', () => {
-    const rss = 300;
+  test('RSS high with nothing queued: resumes; sheds again only when RSS grows past that floor (+10 % of the limit), not within holdOffMs', () => {
+    let rss = 300;
     let queued = 10;
     const g = new MemoryGuard({ limitBytes: 200, rss: () => rss, queuedBytes: () => queued, holdOffMs: 1000 });
     g.sample(0);
@@ -130,11 +130,39 @@ describe('MemoryGuard', () => {
     queued = 0;
     g.sample(100);
     assert.equal(g.shedding, false, 'nothing of ours to free: shedding would only lose traffic');
+    queued = 10;
+    g.sample(1200);
+    assert.equal(g.shedding, false, 'RSS stuck at the floor (300): not ours, no shedding');
+    rss = 315;
+    g.sample(1400);
+    assert.equal(g.shedding, false, 'within floor + 10 % of the limit');
+    rss = 310;
+    g.sample(1500);
+    rss = 321;
+    g.sample(1600);
+    assert.equal(g.shedding, true, 'grew past the floor: shed');
+    assert.equal(g.state().episodes, 2);
+    rss = 170;
+    g.sample(1700);
+    assert.equal(g.shedding, false);
+    rss = 201;
+    g.sample(1800);
+    assert.equal(g.shedding, true, 'below the resume mark the floor is forgotten: the limit applies again');
+  });
+
+  test('the hold-off: no new episode within holdOffMs of a resume with nothing queued', () => {
+    let rss = 300;
+    let queued = 10;
+    const g = new MemoryGuard({ limitBytes: 200, rss: () => rss, queuedBytes: () => queued, holdOffMs: 1000 });
+    g.sample(0);
+    queued = 0;
+    g.sample(100);
+    rss = 400;
+    queued = 10;
     g.sample(600);
     assert.equal(g.shedding, false, 'held off');
     g.sample(1200);
     assert.equal(g.shedding, true);
-    assert.equal(g.state().episodes, 2);
   });
 
   test('the real RSS: a limit below it sheds at the first sample', () => {
