@@ -13,6 +13,7 @@ import { packageVersion } from './control/package-info.js';
 import { Reloader, type ReloadReport } from './control/reload.js';
 import { ControlPlane } from './control/rpc/control-plane.js';
 import { Stats } from './control/stats.js';
+import { MemoryGuard } from './control/memory-guard.js';
 import type { SipRowOptions } from './capture/sip-row.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './listeners/raw-supervisor.js';
 import { TcpListener } from './listeners/tcp.js';
@@ -54,6 +55,8 @@ export interface DaemonOptions {
   configFile?: string;
   /** Export process/Node.js metrics (default true; tests with many daemons turn it off). */
   processMetrics?: boolean;
+  /** Where the memory guard reads the RSS, bytes (tests). Default process.memoryUsage.rss. */
+  rss?: () => number;
 }
 
 export function rowOptionsFrom(cfg: SipcaptureConfig): SipRowOptions {
@@ -73,6 +76,15 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
+  const guard =
+    cfg.memory_limit_mb > 0
+      ? new MemoryGuard({
+          limitBytes: cfg.memory_limit_mb * 1048576,
+          logger,
+          queuedBytes: () => storeSet.queuedBytes(),
+          ...(options.rss === undefined ? {} : { rss: options.rss }),
+        })
+      : null;
 
   const defaultMode = cfg.captureModes.get('default');
   const routerFor = (c: SipcaptureConfig): Router => new Router(c.routeRules, c.captureModes, { tableDateWindowDays: c.table_date_window_days });
@@ -87,8 +99,10 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     writerFor: (dbUrl) => storeSet.writerFor(dbUrl),
     defaultDbUrl: defaultMode?.db_url ?? null,
     dedup,
+    guard,
   });
   const ingest = new HepIngest(pipeline, stats, state);
+  ingest.guard = guard;
   const onHep = (data: Buffer, listener: string): void => ingest.handle(data, listener);
 
   let running = cfg;
@@ -163,6 +177,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
           storeSet.storageStats().map((s) => ({
             db: s.db,
             queueDepth: s.queueDepth,
+            queueBytes: s.queueBytes,
             inFlightBatches: s.inFlightBatches,
             failing: s.failing,
             ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
@@ -171,6 +186,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         hookQueueDepth: () => hook?.queueDepth ?? null,
         dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
         tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
+        memory: () => guard?.state() ?? null,
         reload: () => reloader.reload(),
         version: packageVersion(),
         startedAtMs,
@@ -227,9 +243,11 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     throw err;
   }
 
+  guard?.start();
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      guard?.stop();
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
       await hook?.close();

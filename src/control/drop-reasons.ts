@@ -27,7 +27,7 @@ export const DropReason = {
    * spool disabled).
    */
   DB_ERROR: 'db_error',
-  /** The database could not take the row and the on-disk spool was full (spool_max_bytes). */
+  /** The database could not take the row and the on-disk spool was full (spool_max_bytes, or the disk itself: ENOSPC/EDQUOT). */
   SPOOL_FULL: 'spool_full',
   /** TCP stream bytes that are not a HEP3 frame (skipped up to the next `HEP3` magic), or a frame cut off by the close. */
   TCP_FRAMING: 'tcp_framing',
@@ -49,6 +49,8 @@ export const DropReason = {
   KERNEL_DROP: 'kernel_drop',
   /** dedup: a copy of a SIP packet already seen within dedup_window_ms (another agent, or the same one again). */
   DUPLICATE: 'duplicate',
+  /** The daemon's resident memory was above memory_limit_mb: the packet was shed at ingress. */
+  MEMORY_LIMIT: 'memory_limit',
   /** The daemon was shutting down and the row could not be written in time. */
   SHUTDOWN: 'shutdown',
 } as const;

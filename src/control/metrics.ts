@@ -136,6 +136,32 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'sipcapture_queue_bytes',
+      help: 'Estimated bytes of the rows waiting for the database (what queue_max_bytes bounds), per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) if (s.queueBytes !== undefined) this.set({ db: s.db }, s.queueBytes);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_memory_shedding',
+      help: '1 while packets are dropped at ingress because RSS is above memory_limit_mb (0 without a limit).',
+      registers: reg,
+      collect() {
+        this.set(ctx.memory?.()?.shedding === true ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_memory_limit_bytes',
+      help: 'memory_limit_mb in bytes (0 = no limit).',
+      registers: reg,
+      collect() {
+        this.set(ctx.memory?.()?.limitBytes ?? 0);
+      },
+    });
+    new Gauge({
       name: 'sipcapture_batches_in_flight',
       help: 'Batches being written right now, per database.',
       labelNames: ['db'],

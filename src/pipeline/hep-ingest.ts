@@ -26,9 +26,16 @@ export interface HookSink {
   submit(data: Buffer, listener: string, receivedAtUs: number): void;
 }
 
+/** Set while packets must be shed at ingress (control/memory-guard.ts). */
+export interface ShedSignal {
+  readonly shedding: boolean;
+}
+
 export class HepIngest {
   /** The nonsip_hook, or null; set by the daemon (and replaced by a reload). */
   hook: HookSink | null = null;
+  /** The memory guard, or null without memory_limit_mb. */
+  guard: ShedSignal | null = null;
 
   constructor(
     private readonly sink: MessageSink,
@@ -45,6 +52,11 @@ export class HepIngest {
     this.stats.received(listener, hepKind(data));
     if (!this.state.hepCaptureOn) {
       this.stats.drop(DropReason.HEP_CAPTURE_OFF, `${listener}: hep_capture_on is 0`);
+      return;
+    }
+    if (this.guard?.shedding === true) {
+      // Before decoding: under memory pressure a shed packet costs as little as possible.
+      this.stats.drop(DropReason.MEMORY_LIMIT, `${listener}: daemon memory above memory_limit_mb`);
       return;
     }
     let decoded: HepPacket | null = null;

@@ -26,6 +26,8 @@ export interface PipelineOptions {
   defaultDbUrl: string | null;
   /** De-duplication of SIP copies (dedup.ts); null or absent when `dedup` is off. */
   dedup?: DedupTable | null;
+  /** The memory guard (control/memory-guard.ts); raw capture messages are shed here. */
+  guard?: { readonly shedding: boolean } | null;
 }
 
 const SIP_PROTO_TYPE = 1;
@@ -42,6 +44,10 @@ export class Pipeline implements MessageSink {
     const { stats, state } = this.opts;
     if (!state.captureOn) {
       stats.drop(DropReason.CAPTURE_OFF, `${msg.listener}: capture_on is 0`);
+      return;
+    }
+    if (this.opts.guard?.shedding === true) {
+      stats.drop(DropReason.MEMORY_LIMIT, `${msg.listener}: daemon memory above memory_limit_mb`);
       return;
     }
     if (msg.protoType !== SIP_PROTO_TYPE) {

@@ -4,8 +4,13 @@
  * Layout of the spool directory:
  *   seg-<16-digit sequence>.spool  append-only segments: an 8-byte header ("SCSPOOL" + version)
  *                                  then records [magic u32][payload length u32][CRC-32 u32][payload]
- *   offset                         the read position {segment, byte offset} + CRC, replaced
- *                                  atomically (write temp, fdatasync, rename) after each replayed record
+ *   offset.a, offset.b             the read position {write counter, segment, byte offset} + CRC,
+ *                                  written in place into the older of the two slots (fdatasync) after
+ *                                  each replayed record; the valid slot with the higher counter wins.
+ *                                  In place, so moving the offset needs no free disk space (a full
+ *                                  disk must not stop the replay that frees it); two slots, so a write
+ *                                  torn by a crash leaves the previous position. (`offset`, one
+ *                                  20-byte file, is read when the slots are missing: older spools.)
  *   lock                           the pid of the process using the directory
  *
  * A record is one batch: table, kind, its commit token if it has one (store.ts), and its rows,
@@ -34,7 +39,7 @@
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
@@ -89,10 +94,16 @@ const segmentName = (seq: number): string => `seg-${String(seq).padStart(16, '0'
 
 /** append() found the spool full (spool_max_bytes): the caller counts the rows `spool_full`. */
 export class SpoolFullError extends Error {
-  constructor(dir: string, maxBytes: number) {
-    super(`spool ${dir} is full (${maxBytes} bytes)`);
+  constructor(dir: string, maxBytes: number, why?: string) {
+    super(why === undefined ? `spool ${dir} is full (${maxBytes} bytes)` : `spool ${dir}: ${why}`);
     this.name = 'SpoolFullError';
   }
+}
+
+/** The file system holding the spool is out of space or quota: as good as a full spool. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 // ---- batch codec ----
@@ -317,6 +328,8 @@ export class Spool {
   private active: { seq: number; fh: FileHandle; size: number } | undefined;
   private nextSeq: number;
   private readPos: ReadPos;
+  /** Writes of the read position so far (picks the slot; the higher valid one wins at open). */
+  private offsetCounter = 0;
   private totalBytes: number;
   private chain: Promise<unknown> = Promise.resolve();
   private replaying = false;
@@ -355,8 +368,15 @@ export class Spool {
         if (m) segments.push({ seq: Number(m[1]), size: (await stat(join(opts.dir, name))).size });
       }
       segments.sort((a, b) => a.seq - b.seq);
-      const pos = readOffsetFile(join(opts.dir, 'offset')) ?? { seq: segments[0]?.seq ?? 0, off: HEADER_BYTES };
-      return new Spool(opts, segments, pos);
+      const slots = [readSlot(join(opts.dir, 'offset.a')), readSlot(join(opts.dir, 'offset.b'))];
+      const best = slots[0] !== undefined && (slots[1] === undefined || slots[0].counter >= slots[1].counter) ? slots[0] : slots[1];
+      const pos = best ?? readOffsetFile(join(opts.dir, 'offset')) ?? { seq: segments[0]?.seq ?? 0, off: HEADER_BYTES };
+      const spool = new Spool(opts, segments, pos);
+      spool.offsetCounter = best?.counter ?? 0;
+      // Both slots exist from the start, so later offset writes only overwrite: they work on a
+      // full disk. Best effort: a disk already full now only delays this to the first replay.
+      for (let i = slots.filter((x) => x !== undefined).length; i < 2; i++) await spool.persistOffset().catch(() => {});
+      return spool;
     } catch (err) {
       openDirs.delete(opts.dir);
       throw err;
@@ -397,7 +417,10 @@ export class Spool {
       if (newSegment) await this.startSegment();
       const a = this.active!;
       try {
-        await a.fh.writev([header, payload], a.size);
+        const { bytesWritten } = await a.fh.writev([header, payload], a.size);
+        // A file system that runs out of space mid-record answers with a short write, not an
+        // error: the rest must not be appended behind a hole (replay would skip it as corrupt).
+        if (bytesWritten !== len) throw Object.assign(new Error(`short write to the spool (${bytesWritten} of ${len} bytes): no space left on device`), { code: 'ENOSPC' });
         if (this.sync) await a.fh.datasync();
       } catch (err) {
         // Cut the partial record off; if even that fails, seal the segment so nothing is ever
@@ -421,13 +444,16 @@ export class Spool {
     const seq = this.nextSeq++;
     const fh = await open(join(this.dir, segmentName(seq)), 'wx');
     try {
-      await fh.write(SEGMENT_MAGIC, 0, HEADER_BYTES, 0);
+      const { bytesWritten } = await fh.write(SEGMENT_MAGIC, 0, HEADER_BYTES, 0);
+      if (bytesWritten !== HEADER_BYTES) throw Object.assign(new Error('short write of a spool segment header: no space left on device'), { code: 'ENOSPC' });
       if (this.sync) {
         await fh.datasync();
         await fsyncDir(this.dir);
       }
     } catch (err) {
       await fh.close().catch(() => {});
+      // No segment half-born: the next append starts a new one (a new number, never this file).
+      await unlink(join(this.dir, segmentName(seq))).catch(() => {});
       throw err;
     }
     this.active = { seq, fh, size: HEADER_BYTES };
@@ -534,19 +560,28 @@ export class Spool {
   }
 
   private async persistOffset(): Promise<void> {
-    const buf = Buffer.alloc(20);
-    buf.writeDoubleBE(this.readPos.seq, 0);
-    buf.writeDoubleBE(this.readPos.off, 8);
-    buf.writeUInt32BE(crc32(buf.subarray(0, 16)), 16);
-    const tmp = join(this.dir, 'offset.tmp');
-    const fh = await open(tmp, 'w');
+    const counter = this.offsetCounter + 1;
+    const buf = Buffer.alloc(SLOT_BYTES);
+    buf.writeDoubleBE(counter, 0);
+    buf.writeDoubleBE(this.readPos.seq, 8);
+    buf.writeDoubleBE(this.readPos.off, 16);
+    buf.writeUInt32BE(crc32(buf.subarray(0, 24)), 24);
+    // Alternate slots: the one not written last keeps the previous position if this write tears.
+    const path = join(this.dir, counter % 2 === 1 ? 'offset.a' : 'offset.b');
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r+');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      fh = await open(path, 'w');
+    }
     try {
       await fh.write(buf, 0, buf.length, 0);
       if (this.sync) await fh.datasync();
     } finally {
       await fh.close();
     }
-    await rename(tmp, join(this.dir, 'offset'));
+    this.offsetCounter = counter;
   }
 
   /** True when no record waits for replay. */
@@ -585,7 +620,7 @@ export class Spool {
     const remove = opts.removeIfEmpty === true && this.pendingBytes() === 0;
     if (remove) {
       for (const seg of this.segments) await unlink(join(this.dir, segmentName(seg.seq))).catch(() => {});
-      await unlink(join(this.dir, 'offset')).catch(() => {});
+      for (const f of ['offset', 'offset.a', 'offset.b']) await unlink(join(this.dir, f)).catch(() => {});
     }
     await unlink(join(this.dir, 'lock')).catch(() => {});
     openDirs.delete(this.dir);
@@ -593,6 +628,20 @@ export class Spool {
   }
 }
 
+const SLOT_BYTES = 28;
+
+function readSlot(path: string): (ReadPos & { counter: number }) | undefined {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch {
+    return undefined;
+  }
+  if (buf.length !== SLOT_BYTES || crc32(buf.subarray(0, 24)) !== buf.readUInt32BE(24)) return undefined;
+  return { counter: buf.readDoubleBE(0), seq: buf.readDoubleBE(8), off: buf.readDoubleBE(16) };
+}
+
+/** The single offset file of spools written before the two slots. */
 function readOffsetFile(path: string): ReadPos | undefined {
   let buf: Buffer;
   try {

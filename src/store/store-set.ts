@@ -17,7 +17,7 @@ import type { Stats } from '../control/stats.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
 import type { CountingStore, ValueCounters } from './limits.js';
 import { maskUrl } from './limits.js';
-import { Spool, SpoolFullError, type SpoolStats } from './spool.js';
+import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
 import type { Store } from './store.js';
 import { tablesAhead } from './tables-ahead.js';
@@ -50,6 +50,8 @@ export interface StorageStats {
   backend: string;
   /** Rows waiting in the writer (collected, waiting for a flush slot, or being written). */
   queueDepth: number;
+  /** Estimated bytes of those rows (what queue_max_bytes bounds). */
+  queueBytes: number;
   inFlightBatches: number;
   /** Inserts are failing right now (from the first failed attempt to the next success). */
   failing: boolean;
@@ -115,6 +117,8 @@ export class StoreSet {
           batchSize: cfg.batch_size,
           batchTimeoutMs: cfg.batch_timeout_ms,
           queueMaxRows: cfg.queue_max_rows,
+          queueMaxBytes: cfg.queue_max_bytes,
+          spoolAfterBatches: cfg.spool_after_batches,
           insertRetries: cfg.insert_retries,
           insertRetryTimeoutS: cfg.insert_retry_timeout,
           maxInFlight,
@@ -125,7 +129,16 @@ export class StoreSet {
             ? {}
             : {
                 onUnwritable: async (batch) => {
-                  if (!(await spool.append(batch))) throw new SpoolFullError(spool.dir, spool.capacityBytes);
+                  let ok: boolean;
+                  try {
+                    ok = await spool.append(batch);
+                  } catch (err) {
+                    // The disk is full before spool_max_bytes: counted spool_full too (the
+                    // spool cut the partial record off; appends work again once there is room).
+                    if (isDiskFull(err)) throw new SpoolFullError(spool.dir, spool.capacityBytes, `disk full (${(err as Error).message})`);
+                    throw err;
+                  }
+                  if (!ok) throw new SpoolFullError(spool.dir, spool.capacityBytes);
                   db.replayer?.notify();
                 },
               }),
@@ -151,6 +164,13 @@ export class StoreSet {
     return set;
   }
 
+  /** Estimated bytes of the rows waiting in every writer (the memory guard's "is anything ours queued"). */
+  queuedBytes(): number {
+    let n = 0;
+    for (const db of this.dbs) n += db.writer.queueBytes;
+    return n;
+  }
+
   /** The writer for a capture mode's db_url (every mode's URL was opened in `open`). */
   writerFor(dbUrl: string): StoreWriter {
     const writer = this.writers.get(dbUrl);
@@ -164,6 +184,7 @@ export class StoreSet {
       db: db.store.displayUrl,
       backend: db.store.backend,
       queueDepth: db.writer.queueDepth,
+      queueBytes: db.writer.queueBytes,
       inFlightBatches: db.writer.inFlightBatches,
       failing: db.writer.failing,
       outage: db.writer.inOutage,

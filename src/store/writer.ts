@@ -5,8 +5,12 @@
  *
  * - rows are collected per table and flushed at `batchSize` rows or `batchTimeoutMs` after the
  *   first row of a batch, whichever comes first;
- * - at most `queueMaxRows` rows wait (pending + in flight); beyond that a row is dropped and
- *   counted `queue_full` — a bounded loss that is visible, instead of unbounded memory;
+ * - at most `queueMaxRows` rows, and at most `queueMaxBytes` of estimated row memory, wait
+ *   (pending + in flight); beyond that a row is dropped and counted `queue_full` — a bounded
+ *   loss that is visible, instead of unbounded memory;
+ * - with a spool, at most `spoolAfterBatches` full batches wait for a write slot: a batch cut
+ *   beyond that goes to the spool at once (the database is slower than the traffic), so what a
+ *   kill -9 can lose stays bounded (docs/storage.md) and memory does not grow with the backlog;
  * - a failed insert is retried with exponential back-off, at most `insertRetries` times and
  *   for at most `insertRetryTimeoutS` seconds (Kamailio retries in a busy loop, spec §6.2);
  *   an error the store calls a row error (data, constraint) is not retried;
@@ -49,6 +53,13 @@ export interface StoreWriterOptions {
   batchTimeoutMs: number;
   /** Upper bound on rows waiting, pending + in flight (config `queue_max_rows`). */
   queueMaxRows: number;
+  /** Upper bound on the estimated bytes of those rows (config `queue_max_bytes`). Default: no bound. */
+  queueMaxBytes?: number;
+  /**
+   * With onUnwritable: batches cut and waiting for a write slot at most; a batch cut beyond
+   * that goes to onUnwritable (the spool) at once (config `spool_after_batches`). 0 (default) = never.
+   */
+  spoolAfterBatches?: number;
   /** Retries of a failed batch, 0–500 (Kamailio `insert_retries`). */
   insertRetries: number;
   /** Seconds after the first failure during which retries may start, 0–300 (0 = no time limit). */
@@ -79,7 +90,29 @@ interface PendingBatch {
   table: string;
   kind: TableKind;
   rows: Row[];
+  bytes: number;
   timer: NodeJS.Timeout | null;
+}
+
+/** A cut batch and its estimated bytes (given back when it is written or handed on). */
+interface ReadyBatch {
+  batch: RowBatch;
+  bytes: number;
+}
+
+/**
+ * Estimated memory of a queued row beyond twice its message. Measured with the load
+ * generator's mixed traffic (50,000 rows kept, msg 539 B on average, each packet in its own
+ * buffer as a UDP receive gives it): 1.2 KB of V8 heap per row (the row object, header values)
+ * plus 1.2 KB outside it (the packet the message is a view of, with allocator overhead); RSS grew
+ * 2.9 KB per row. 1792 + 2 × 539 ≈ 2.9 KB.
+ */
+export const ROW_OVERHEAD_BYTES = 1792;
+
+/** Estimated memory of one queued row: the message bytes, text copied out of them, overhead. */
+export function estimateRowBytes(row: Row): number {
+  const msg = (row as { msg?: unknown }).msg;
+  return ROW_OVERHEAD_BYTES + (Buffer.isBuffer(msg) ? 2 * msg.length : 0);
 }
 
 export class StoreWriter {
@@ -88,6 +121,8 @@ export class StoreWriter {
   private readonly batchSize: number;
   private readonly batchTimeoutMs: number;
   private readonly queueMaxRows: number;
+  private readonly queueMaxBytes: number;
+  private readonly spoolAfterBatches: number;
   private readonly insertRetries: number;
   private readonly retryTimeoutMs: number;
   private readonly maxInFlight: number;
@@ -97,13 +132,17 @@ export class StoreWriter {
   private readonly outageProbeIntervalMs: number;
   private readonly onUnwritable: UnwritableHandler | null;
   private readonly queueFullDetail: string;
+  private readonly queueBytesFullDetail: string;
 
   private readonly pending = new Map<string, PendingBatch>();
   /** Batches cut and waiting for a flush slot, FIFO (`readyHead` avoids O(n) shift()). */
-  private ready: RowBatch[] = [];
+  private ready: ReadyBatch[] = [];
   private readyHead = 0;
   private depth = 0;
+  private bytes = 0;
   private inFlight = 0;
+  /** Batches being appended to the spool because too many waited (spoolAfterBatches). */
+  private spilling = 0;
   private readonly ensured = new Set<string>();
   private idleWaiters: (() => void)[] = [];
   private readonly sleepers = new Set<() => void>();
@@ -124,6 +163,8 @@ export class StoreWriter {
     this.batchSize = Math.max(1, Math.floor(opts.batchSize));
     this.batchTimeoutMs = Math.max(0, opts.batchTimeoutMs);
     this.queueMaxRows = Math.max(1, Math.floor(opts.queueMaxRows));
+    this.queueMaxBytes = Math.max(1, opts.queueMaxBytes ?? Number.POSITIVE_INFINITY);
+    this.spoolAfterBatches = Math.max(0, Math.floor(opts.spoolAfterBatches ?? 0));
     this.insertRetries = clamp(Math.floor(opts.insertRetries), 0, 500);
     this.retryTimeoutMs = clamp(opts.insertRetryTimeoutS, 0, 300) * 1000;
     this.maxInFlight = Math.max(1, Math.floor(opts.maxInFlight ?? 1));
@@ -133,11 +174,18 @@ export class StoreWriter {
     this.outageProbeIntervalMs = Math.max(0, opts.outageProbeIntervalMs ?? 1000);
     this.onUnwritable = opts.onUnwritable ?? null;
     this.queueFullDetail = `${this.queueMaxRows} rows already waiting for ${store.displayUrl}`;
+    // Built once: under overload this is passed for every refused row.
+    this.queueBytesFullDetail = `rows of about ${this.queueMaxBytes} bytes (queue_max_bytes) already waiting for ${store.displayUrl}`;
   }
 
   /** Rows waiting: collected in batches, waiting for a flush, or being written. */
   get queueDepth(): number {
     return this.depth;
+  }
+
+  /** Estimated bytes of the rows waiting (see estimateRowBytes). */
+  get queueBytes(): number {
+    return this.bytes;
   }
 
   /** Batches being written right now. */
@@ -170,6 +218,11 @@ export class StoreWriter {
       this.stats.drop(DropReason.QUEUE_FULL, this.queueFullDetail);
       return;
     }
+    const rowBytes = estimateRowBytes(row);
+    if (this.bytes + rowBytes > this.queueMaxBytes) {
+      this.stats.drop(DropReason.QUEUE_FULL, this.queueBytesFullDetail);
+      return;
+    }
     let b = this.pending.get(table);
     if (b === undefined) {
       // Checked once per batch, not per row: a bad name would fail every insert of the batch.
@@ -177,11 +230,13 @@ export class StoreWriter {
         this.stats.drop(DropReason.BAD_TABLE_NAME, `table name ${JSON.stringify(table.slice(0, 80))} is not a safe identifier`);
         return;
       }
-      b = { table, kind, rows: [], timer: null };
+      b = { table, kind, rows: [], bytes: 0, timer: null };
       this.pending.set(table, b);
     }
     b.rows.push(row);
+    b.bytes += rowBytes;
     this.depth++;
+    this.bytes += rowBytes;
     if (b.rows.length >= this.batchSize) {
       this.cut(b);
     } else if (b.timer === null) {
@@ -222,26 +277,55 @@ export class StoreWriter {
     b.timer = null;
     if (this.pending.get(b.table) === b) this.pending.delete(b.table);
     if (b.rows.length === 0) return;
-    this.ready.push({ table: b.table, kind: b.kind, rows: b.rows });
+    const ready: ReadyBatch = { batch: { table: b.table, kind: b.kind, rows: b.rows }, bytes: b.bytes };
+    if (
+      this.spoolAfterBatches > 0 &&
+      this.onUnwritable !== null &&
+      !this.closed &&
+      // In an outage every batch goes to the spool in order anyway; spilling would reorder it.
+      !this.outage &&
+      this.ready.length - this.readyHead >= this.spoolAfterBatches
+    ) {
+      // The database is behind: this batch waits on disk instead of in memory. The spool
+      // serialises appends; until its append is done the batch still counts against
+      // queue_max_rows/bytes, so a disk slower than the traffic cannot grow memory either.
+      this.spill(ready);
+      return;
+    }
+    this.ready.push(ready);
     this.pump();
+  }
+
+  private spill(r: ReadyBatch): void {
+    this.spilling++;
+    void this.unwritable(r.batch, new Error(`database behind: more than ${this.spoolAfterBatches} batches waiting`)).finally(() => {
+      this.spilling--;
+      this.release(r);
+      this.pump();
+    });
+  }
+
+  private release(r: ReadyBatch): void {
+    this.depth -= r.batch.rows.length;
+    this.bytes -= r.bytes;
   }
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.readyHead < this.ready.length) {
-      const batch = this.ready[this.readyHead] as RowBatch;
-      this.ready[this.readyHead++] = EMPTY_BATCH;
+      const r = this.ready[this.readyHead] as ReadyBatch;
+      this.ready[this.readyHead++] = EMPTY_READY;
       if (this.readyHead === this.ready.length) {
         this.ready = [];
         this.readyHead = 0;
       }
       this.inFlight++;
-      void this.process(batch).finally(() => {
+      void this.process(r.batch).finally(() => {
         this.inFlight--;
-        this.depth -= batch.rows.length;
+        this.release(r);
         this.pump();
       });
     }
-    if (this.inFlight === 0 && this.readyHead >= this.ready.length && this.idleWaiters.length > 0) {
+    if (this.inFlight === 0 && this.spilling === 0 && this.readyHead >= this.ready.length && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -249,7 +333,7 @@ export class StoreWriter {
   }
 
   private whenIdle(): Promise<void> {
-    if (this.inFlight === 0 && this.readyHead >= this.ready.length) return Promise.resolve();
+    if (this.inFlight === 0 && this.spilling === 0 && this.readyHead >= this.ready.length) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -520,7 +604,7 @@ export class StoreWriter {
   }
 }
 
-const EMPTY_BATCH: RowBatch = { table: '', kind: 'sip', rows: [] };
+const EMPTY_READY: ReadyBatch = { batch: { table: '', kind: 'sip', rows: [] }, bytes: 0 };
 
 /** Removes and returns the last row (in batch order) of the ranges on the stack. */
 function takeLastRow(stack: (readonly Row[])[]): Row {

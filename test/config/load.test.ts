@@ -165,6 +165,12 @@ describe('cross-checks', () => {
     const ps = problems({ topoh_unmask: 1, topoh_mask_key: '', topoh_callid_prefix: '' });
     assert.deepEqual(ps.map((p) => p.split(':')[0]), ['topoh_mask_key', 'topoh_callid_prefix']);
   });
+  test('memory_limit_mb: 0 (off) or at least 64', () => {
+    oneProblem({ memory_limit_mb: 63 }, 'memory_limit_mb: 63 is below what the daemon needs to run (allowed 0 = no limit, or 64..1048576 MiB)');
+    assert.equal(valid({ memory_limit_mb: 0 }).memory_limit_mb, 0);
+    assert.equal(valid({ memory_limit_mb: 64 }).memory_limit_mb, 64);
+  });
+
   test('queue_max_rows ≥ batch_size', () => {
     oneProblem({ batch_size: 5000, queue_max_rows: 4999 }, 'queue_max_rows: 4999 is smaller than batch_size 5000');
     assert.equal(valid({ batch_size: 5000, queue_max_rows: 5000 }).queue_max_rows, 5000);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/control/config/load.js';
-import { startDaemon, type RunningDaemon } from '../../src/daemon.js';
+import { startDaemon, type DaemonOptions, type RunningDaemon } from '../../src/daemon.js';
 import { freePort } from './net.js';
 
 export interface TestDaemon {
@@ -35,7 +35,7 @@ export function memoryLogger(lines: string[], level = 'info'): Logger {
   return pino({ level }, { write: (s: string) => void lines.push(s) });
 }
 
-export async function startTestDaemon(overrides: Record<string, unknown> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(overrides: Record<string, unknown> = {}, options: Omit<DaemonOptions, 'configFile'> = {}): Promise<TestDaemon> {
   const dir = makeTmpDir('sipcapture-test-');
   const dbFile = path.join(dir, 'capture.sqlite');
   const configFile = path.join(dir, 'sipcapture.json5');
@@ -56,7 +56,7 @@ export async function startTestDaemon(overrides: Record<string, unknown> = {}): 
   const rewrite = (o: Record<string, unknown>): void => writeFileSync(configFile, JSON.stringify({ ...base, ...o }, null, 2));
   rewrite(overrides);
   const logs: string[] = [];
-  const daemon = await startDaemon(loadConfig(configFile), memoryLogger(logs), { configFile, processMetrics: false });
+  const daemon = await startDaemon(loadConfig(configFile), memoryLogger(logs), { configFile, processMetrics: false, ...options });
   return {
     daemon,
     dir,

@@ -233,7 +233,8 @@ describe('StoreSet: db_insert_mode and tables ahead', () => {
   test('db_insert_mode 2: several batches in flight, every row once', async () => {
     const store = new FakeStore();
     store.delayMs = 20;
-    const { set, writer } = await open(store, config({ db_insert_mode: 2 }));
+    // spool_after_batches 0: batches wait for a slot instead of spilling (what is measured here).
+    const { set, writer } = await open(store, config({ db_insert_mode: 2, spool_after_batches: 0 }));
     await enqueue(writer, 0, 300);
     await writer.flush();
     await set.close();
@@ -244,7 +245,8 @@ describe('StoreSet: db_insert_mode and tables ahead', () => {
   test('db_insert_mode 0: one batch at a time, commit order = arrival order', async () => {
     const store = new FakeStore();
     store.delayMs = 5;
-    const { set, writer } = await open(store, config());
+    // Spilling to the spool gives up the order; this test is about the order without it.
+    const { set, writer } = await open(store, config({ spool_after_batches: 0 }));
     await enqueue(writer, 0, 100);
     await set.close();
     assert.equal(store.maxInFlight, 1);

@@ -301,6 +301,9 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
       message: `${num('queue_max_rows')} is smaller than batch_size ${num('batch_size')} (allowed batch_size..10000000), so a batch could never fill`,
     });
   }
+  if (ok('memory_limit_mb') && num('memory_limit_mb') > 0 && num('memory_limit_mb') < 64) {
+    problems.push({ key: 'memory_limit_mb', message: `${num('memory_limit_mb')} is below what the daemon needs to run (allowed 0 = no limit, or 64..1048576 MiB)` });
+  }
   if (num('hep_capture_on') === 1 && ok('listen') && (values.get('listen') as unknown[]).length === 0) {
     problems.push({ key: 'listen', message: '[] — hep_capture_on is 1, so give at least one address (udp:IP:PORT or tcp:IP:PORT)' });
   }
@@ -356,6 +359,9 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     batch_size: num('batch_size'),
     batch_timeout_ms: num('batch_timeout_ms'),
     queue_max_rows: num('queue_max_rows'),
+    queue_max_bytes: num('queue_max_bytes'),
+    spool_after_batches: num('spool_after_batches'),
+    memory_limit_mb: num('memory_limit_mb'),
     spool_dir: path.resolve(baseDir, str('spool_dir')),
     spool_max_bytes: num('spool_max_bytes'),
     table_date_window_days: num('table_date_window_days'),

@@ -130,6 +130,12 @@ export interface SipcaptureConfig {
   batch_timeout_ms: number;
   /** Upper bound on rows waiting for the database, per database URL; beyond it rows are dropped and counted. */
   queue_max_rows: number;
+  /** Upper bound on the estimated bytes of rows waiting for the database, per database URL. */
+  queue_max_bytes: number;
+  /** Full batches waiting for a write slot beyond which new batches go to the spool; 0 = never. */
+  spool_after_batches: number;
+  /** RSS in MiB above which packets are shed at ingress; 0 = no limit. */
+  memory_limit_mb: number;
   /** Spool directory (absolute once loaded); one sub-directory per database URL. */
   spool_dir: string;
   /** Size limit of each database URL's spool, bytes; 0 = no spool. */

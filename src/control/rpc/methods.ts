@@ -4,6 +4,7 @@
  * besides (statistics, reload, the core introspection methods).
  */
 import type { CaptureState } from '../capture-state.js';
+import type { MemoryGuardState } from '../memory-guard.js';
 import type { Stats } from '../stats.js';
 import type { ReloadReport } from '../reload.js';
 import { RpcErrorCode, RpcFault, standardFault, type RpcMethod, type RpcParams } from './jsonrpc.js';
@@ -13,6 +14,8 @@ export interface StoreView {
   /** Display URL (password masked). */
   db: string;
   queueDepth: number;
+  /** Estimated bytes of the waiting rows (queue_max_bytes). */
+  queueBytes?: number;
   inFlightBatches: number;
   failing: boolean;
   /** Bytes in the on-disk spool for this database, when it has one. */
@@ -41,6 +44,8 @@ export interface ControlContext {
   dedup?: () => DedupView | null;
   /** Open TCP/TLS connections per listener (absent in contexts without listeners). */
   tcpConnections?: () => Record<string, number>;
+  /** The memory guard's state, or null without memory_limit_mb. */
+  memory?: () => MemoryGuardState | null;
   /** Re-reads the config file; rejects with the reason it could not. */
   reload(): Promise<ReloadReport>;
   version: string;
@@ -109,11 +114,13 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     tcp_connections_rejected: snap.tcpRejected,
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
+    ...memoryResult(ctx),
     stores: ctx.stores().map((s) => {
       const b = batches.get(s.db);
       return {
         db: s.db,
         queue_rows: s.queueDepth,
+        ...(s.queueBytes === undefined ? {} : { queue_bytes: s.queueBytes }),
         batches_in_flight: s.inFlightBatches,
         failing: s.failing,
         ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
@@ -133,6 +140,24 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
         batch_seconds_max: b?.maxSeconds ?? 0,
       };
     }),
+  };
+}
+
+function memoryResult(ctx: ControlContext): Record<string, unknown> {
+  const m = ctx.memory?.() ?? null;
+  // Where the memory is (heap, Buffers outside it): read on request only, never per packet.
+  const u = process.memoryUsage();
+  return {
+    memory: {
+      rss_bytes: m?.rssBytes ?? u.rss,
+      heap_used_bytes: u.heapUsed,
+      heap_total_bytes: u.heapTotal,
+      external_bytes: u.external,
+      array_buffers_bytes: u.arrayBuffers,
+      limit_bytes: m?.limitBytes ?? 0,
+      shedding: m?.shedding ?? false,
+      shed_episodes: m?.episodes ?? 0,
+    },
   };
 }
 
