@@ -186,6 +186,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         hookQueueDepth: () => hook?.queueDepth ?? null,
         dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
         tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
+        udpKernelDrops: () => udpKernelDrops(listeners),
         memory: () => guard?.state() ?? null,
         reload: () => reloader.reload(),
         version: packageVersion(),
@@ -244,16 +245,19 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   }
 
   guard?.start();
+  const kernelDropWatch = watchUdpKernelDrops(listeners, logger);
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       guard?.stop();
+      clearInterval(kernelDropWatch);
+      const kernelDrops = udpKernelDrops(listeners);
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
       await hook?.close();
       await storeSet.close();
       await control.close();
-      logger.info({ stats: stats.snapshot() }, 'stopped');
+      logger.info({ stats: stats.snapshot(), udpKernelDrops: kernelDrops }, 'stopped');
     })();
     return stopping;
   };
@@ -280,4 +284,38 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     reload: () => reloader.reload(),
     stop,
   };
+}
+
+/** Kernel receive-buffer drops per UDP listener (listeners where /proc cannot tell are absent). */
+function udpKernelDrops(listeners: readonly Listener[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of listeners) {
+    if (!(l instanceof UdpListener)) continue;
+    const n = l.kernelDrops();
+    if (n !== null) out[l.name] = n;
+  }
+  return out;
+}
+
+/**
+ * Kernel drops happen before sipcapture reads a packet, so no drop reason can count them; they are
+ * in /metrics and the RPC, and this warns (every 10 s at most) while they grow, with the cure.
+ */
+function watchUdpKernelDrops(listeners: readonly Listener[], logger: Logger): NodeJS.Timeout {
+  const seen = udpKernelDrops(listeners);
+  const timer = setInterval(() => {
+    for (const [listener, total] of Object.entries(udpKernelDrops(listeners))) {
+      const delta = total - (seen[listener] ?? 0);
+      seen[listener] = total;
+      if (delta <= 0) continue;
+      const l = listeners.find((x) => x.name === listener);
+      const recvBuffer = l instanceof UdpListener ? l.recvBufferSize : undefined;
+      logger.warn(
+        { listener, drops: delta, total, recvBuffer },
+        'the kernel dropped datagrams: the UDP receive buffer was full (raise udp_recv_buffer and net.core.rmem_max, or give the daemon more CPU)',
+      );
+    }
+  }, 10_000);
+  timer.unref();
+  return timer;
 }

@@ -206,6 +206,16 @@ export class Metrics {
         }
       },
     });
+    new Counter({
+      name: 'sipcapture_udp_kernel_drops_total',
+      help: 'Datagrams the kernel dropped on a UDP listener because its receive buffer was full, before sipcapture could read them (the drops column of /proc/net/udp; Linux only). Raise udp_recv_buffer and net.core.rmem_max, or add CPU.',
+      labelNames: ['listener'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [listener, n] of Object.entries(ctx.udpKernelDrops?.() ?? {})) this.inc({ listener }, n);
+      },
+    });
     new Gauge({
       name: 'sipcapture_dedup_entries',
       help: 'SIP packets remembered by dedup right now (0 when dedup is off).',

@@ -7,6 +7,7 @@ import type { ListenAddress } from '../control/config/types.js';
 import { DropReason } from '../control/drop-reasons.js';
 import type { Stats } from '../control/stats.js';
 import { sourceFilter } from './access.js';
+import { readUdpKernelDrops } from './udp-kernel-drops.js';
 import type { Listener } from './types.js';
 
 export type DatagramHandler = (data: Buffer, listener: string) => void;
@@ -36,6 +37,16 @@ export class UdpListener implements Listener {
   /** The receive buffer the kernel actually granted. */
   get recvBufferSize(): number {
     return this.socket?.getRecvBufferSize() ?? 0;
+  }
+
+  /**
+   * Datagrams the kernel dropped on this socket since it was bound (receive buffer full), or
+   * null when unknown (not Linux, not bound). Read from /proc at call time: not for the hot path.
+   */
+  kernelDrops(): number | null {
+    if (this.socket === null) return null;
+    const { address, port } = this.socket.address();
+    return readUdpKernelDrops(address, port);
   }
 
   start(): Promise<void> {

@@ -44,6 +44,8 @@ export interface ControlContext {
   dedup?: () => DedupView | null;
   /** Open TCP/TLS connections per listener (absent in contexts without listeners). */
   tcpConnections?: () => Record<string, number>;
+  /** Datagrams the kernel dropped per UDP listener (receive buffer full); listeners where it cannot be read are absent. */
+  udpKernelDrops?: () => Record<string, number>;
   /** The memory guard's state, or null without memory_limit_mb. */
   memory?: () => MemoryGuardState | null;
   /** Re-reads the config file; rejects with the reason it could not. */
@@ -111,6 +113,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     dropped: snap.dropped,
     stored: snap.stored,
     tcp_connections: ctx.tcpConnections?.() ?? {},
+    udp_kernel_drops: ctx.udpKernelDrops?.() ?? {},
     tcp_connections_rejected: snap.tcpRejected,
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
