@@ -9,7 +9,7 @@
  *
  * µs/row is CPU time (process.cpuUsage, user + system) per row, GC included.
  */
-import type { SipCaptureRow } from '../src/capture/rows.js';
+import { columnValuesFiller, type SipCaptureRow } from '../src/capture/rows.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, pgTimestampMicros } from '../src/store/postgres/copy-binary.js';
 import { DEFAULT_LIMITS, SIP_LAYOUT, newCounters, prepareRow, type TableLayout, type ValueCounters } from '../src/store/limits.js';
 import { generateRows } from './throughput/rows.js';
@@ -95,7 +95,7 @@ function encodeOld(rows: readonly SipCaptureRow[], c: ValueCounters): Buffer[] {
   return out;
 }
 
-const plan = copyPlan(SIP_LAYOUT, DEFAULT_LIMITS);
+const plan = copyPlan(SIP_LAYOUT, DEFAULT_LIMITS, columnValuesFiller('sip'));
 const pool = new BufferPool();
 
 function encodeNew(rows: readonly SipCaptureRow[], c: ValueCounters): Buffer {

@@ -9,7 +9,7 @@
  * parsed once per distinct text (rows of one second share it), integers are written without
  * BigInt, `msg` is copied with one memmove. Measured in bench/copy-encode.bench.ts.
  */
-import type { ReportRow, SipCaptureRow } from '../../capture/rows.js';
+import type { ColumnValuesFiller, ReportRow, SipCaptureRow } from '../../capture/rows.js';
 import { cleanText, truncateChars, type ColumnLimits, type TableLayout, type ValueCounters } from '../limits.js';
 
 const K_TEXT = 0;
@@ -45,9 +45,11 @@ export interface CopyPlan {
   readonly kinds: Uint8Array;
   /** Width in characters, or -1 (no limit). */
   readonly widths: Int32Array;
+  /** Reads a row's values in `columns` order (capture/rows.ts columnValuesFiller). */
+  readonly fill: ColumnValuesFiller;
 }
 
-export function copyPlan(layout: TableLayout, limits: ColumnLimits): CopyPlan {
+export function copyPlan(layout: TableLayout, limits: ColumnLimits, fill: ColumnValuesFiller): CopyPlan {
   const n = layout.columns.length;
   const kinds = new Uint8Array(n);
   const widths = new Int32Array(n).fill(-1);
@@ -56,7 +58,7 @@ export function copyPlan(layout: TableLayout, limits: ColumnLimits): CopyPlan {
     const w = kinds[i] === K_TEXT ? limits.get(c) : undefined;
     if (w !== undefined) widths[i] = w;
   });
-  return { columns: layout.columns, kinds, widths };
+  return { columns: layout.columns, kinds, widths, fill };
 }
 
 /** Same coercions as limits.ts prepareRow: rows are typed, but a stray value must not poison a batch. */
@@ -114,6 +116,8 @@ export class BinaryCopyBatch {
   private readonly plan: CopyPlan;
   /** Upper bound of a row's bytes outside its text and bytea values. */
   private readonly fixed: number;
+  /** The current row's values, reused. */
+  private readonly values: unknown[] = [];
   // The last date text and its 8 encoded bytes as two int32 halves.
   private lastDate = '';
   private lastHi = 0;
@@ -156,9 +160,10 @@ export class BinaryCopyBatch {
   }
 
   add(row: SipCaptureRow | ReportRow, c: ValueCounters): void {
-    const rec = row as unknown as Record<string, unknown>;
     const { columns, kinds, widths } = this.plan;
     const n = columns.length;
+    const values = this.values;
+    this.plan.fill(row, values);
     // Fixed part: field count, and for every field its length word plus int/timestamp bytes.
     this.ensure(this.fixed);
     const b0 = this.buf;
@@ -167,7 +172,7 @@ export class BinaryCopyBatch {
     this.pos += 2;
     let truncated = false;
     for (let i = 0; i < n; i++) {
-      const v = rec[columns[i]!];
+      const v = values[i];
       switch (kinds[i]) {
         case K_TEXT:
           if (this.text(asText(v), widths[i]!, c)) truncated = true;

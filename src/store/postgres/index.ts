@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
+import { columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import { isEncodingError, type RowBatch, type Store } from '../store.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-binary.js';
 import type { ColumnLimits, CountingStore, SchemaTemplate, TableLayout } from '../limits.js';
@@ -278,7 +278,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     // refuses (RangeError) fails the batch without touching the server.
     let encoded: BinaryCopyBatch | undefined;
     if (binary) {
-      const plan = info.plan?.columns === layout.columns ? info.plan : (info.plan = copyPlan(layout, info.limits));
+      const plan = info.plan?.columns === layout.columns ? info.plan : (info.plan = copyPlan(layout, info.limits, columnValuesFiller(kind)));
       encoded = new BinaryCopyBatch(plan, buffers.take());
       try {
         for (const row of rows) encoded.add(row, local);
