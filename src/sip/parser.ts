@@ -373,6 +373,12 @@ function checkRetryAfter(buf: Buffer, s: number, e: number): boolean {
 
 /** Scratch for parseSip: index of the latest header of each type (parsing is synchronous). */
 const LAST_OF_TYPE = new Int32Array(HDR_TYPE_COUNT);
+/**
+ * Scratch header records for parseSip, copied once at the end into an array of exactly the
+ * right size: growing a fresh array by push() made ~1 KB of garbage per message.
+ */
+let HDRS_SCRATCH = new Array<number>(STRIDE * 64).fill(0);
+const NO_FIRST: readonly number[] = new Array<number>(HDR_TYPE_COUNT).fill(-1);
 
 /** Parses (indexes) a SIP message. Never throws; the buffer is not modified or copied. */
 export function parseSip(buf: Buffer): SipParseResult {
@@ -439,8 +445,8 @@ export function parseSip(buf: Buffer): SipParseResult {
   }
 
   // ---- header lines
-  const hdrs: number[] = [];
-  const firstIdx: number[] = new Array<number>(HDR_TYPE_COUNT).fill(-1);
+  let hdrs = HDRS_SCRATCH;
+  const firstIdx: number[] = NO_FIRST.slice();
   const lastIdx = LAST_OF_TYPE.fill(-1);
   let count = 0;
   let seen = 0;
@@ -526,7 +532,14 @@ export function parseSip(buf: Buffer): SipParseResult {
       break;
     }
 
-    hdrs.push(htype, nameStart, nameEnd, bodyStart, bodyEnd, -1);
+    const r = count * STRIDE;
+    if (r + STRIDE > hdrs.length) HDRS_SCRATCH = hdrs = hdrs.concat(new Array<number>(hdrs.length).fill(0));
+    hdrs[r + H_TYPE] = htype;
+    hdrs[r + H_NAME_START] = nameStart;
+    hdrs[r + H_NAME_END] = nameEnd;
+    hdrs[r + H_BODY_START] = bodyStart;
+    hdrs[r + H_BODY_END] = bodyEnd;
+    hdrs[r + H_NEXT] = -1;
     const last = lastIdx[htype] as number;
     if (last < 0) firstIdx[htype] = count;
     else hdrs[last * STRIDE + H_NEXT] = count;
@@ -552,7 +565,7 @@ export function parseSip(buf: Buffer): SipParseResult {
       uriEnd,
       reasonStart,
       reasonEnd,
-      hdrs,
+      hdrs.slice(0, count * STRIDE),
       count,
       firstIdx,
       headerError,
