@@ -4,8 +4,8 @@
  *
  *   node dist/bench/micro.js [--all] [--db] [name …]
  *
- * Default: HEP decode + TCP framer, SIP parse + row build, the whole in-process ingest path, and
- * the SQLite store. --db adds the PostgreSQL / MySQL store benchmarks (needs the servers);
+ * Default: HEP decode + TCP framer, SIP parse + row build, the whole in-process ingest path,
+ * COPY encoding, shipping rows to the SQLite worker, and the SQLite store. --db adds the PostgreSQL / MySQL store benchmarks (needs the servers);
  * --all also the hook and the raw-capture decoder (its live part runs only as root). Names pick
  * benchmarks.
  */
@@ -26,6 +26,8 @@ const MICROS: readonly Micro[] = [
   { name: 'hep-decode', file: 'hep-decode.bench', what: 'HEP v2/v3 decode, HEP3 TCP framer', group: 'default' },
   { name: 'sip-parse', file: 'sip-parse.bench', what: 'SIP parse and parse + row build (INVITE with SDP, 200 OK)', group: 'default' },
   { name: 'ingest', file: 'ingest.bench', what: 'load generator per packet; HEP3 → decode → parse → row → route → writer, null store', group: 'default' },
+  { name: 'copy-encode', file: 'copy-encode.bench', what: 'PostgreSQL COPY BINARY encoding per row: one-pass encoder vs the previous one, same process', group: 'default' },
+  { name: 'sqlite-ship', file: 'sqlite-ship.bench', what: 'SQLite: main-thread encode + postMessage per row and worker decode, current vs previous', group: 'default' },
   { name: 'store-sqlite', file: 'store-sqlite.bench', what: 'SQLite: bare better-sqlite3 vs StoreWriter → SqliteStore (worker)', env: { BENCH_ROWS: '50000' }, group: 'default' },
   { name: 'store', file: 'store.bench', what: 'PostgreSQL COPY and MySQL INSERT: store vs bare client', group: 'db' },
   { name: 'store-path', file: 'store-path.bench', what: 'StoreSet → StoreWriter → Store per backend vs bare client', group: 'db' },

@@ -94,8 +94,8 @@ function decodeV1V2(buf: Buffer, version: 1 | 2): HepDecodeResult {
     version,
     family,
     ipProto: buf[3] ?? 0,
-    srcIp: ipToText(family, buf, srcOffset),
-    dstIp: ipToText(family, buf, srcOffset + addrLength),
+    srcIp: addressText(family, buf, srcOffset),
+    dstIp: addressText(family, buf, srcOffset + addrLength),
     srcPort: buf.readUInt16BE(4),
     dstPort: buf.readUInt16BE(6),
     tsSec,
@@ -118,7 +118,6 @@ function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
   if (total < HEP3_HEADER_LENGTH) return fail('bad_length', `HEPv3: total length ${total} < ${HEP3_HEADER_LENGTH}`);
   if (total > buf.length) return fail('bad_length', `HEPv3: total length ${total} > ${buf.length} bytes received`);
 
-  const chunks: HepChunk[] = [];
   let seen = 0;
   let familyChunk = -1;
   let ipProto = 0;
@@ -158,7 +157,6 @@ function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
     }
     const start = pos + HEP3_CHUNK_HEADER_LENGTH;
     const end = pos + length;
-    chunks.push({ vendor, type, data: buf.subarray(start, end) });
     pos = end;
     if (vendor !== HepVendor.GENERIC) continue;
 
@@ -260,26 +258,72 @@ function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
   }
   if (payload.length === 0) return fail('no_payload', 'HEPv3: empty payload');
 
-  const packet: HepPacket = {
-    version: 3,
-    family,
-    ipProto,
-    srcIp: ipToText(family, buf, srcOffset),
-    dstIp: ipToText(family, buf, dstOffset),
-    srcPort,
-    dstPort,
-    tsSec,
-    tsUsec,
-    captureId,
-    protoType,
-    payload,
-    compressed: payloadCompressed,
-    // By chunk length (spec §13.7), not as a C string.
-    correlationId: corrStart === NO_OFFSET ? null : buf.toString('utf8', corrStart, corrEnd),
-    authKey: authStart === NO_OFFSET ? null : buf.toString('utf8', authStart, authEnd),
-    chunks,
-  };
+  const packet = new V3Packet(buf, total, family, ipProto, srcPort, dstPort, tsSec, tsUsec, captureId, protoType, payload, payloadCompressed);
+  packet.srcIp = addressText(family, buf, srcOffset);
+  packet.dstIp = addressText(family, buf, dstOffset);
+  // By chunk length (spec §13.7), not as a C string.
+  if (corrStart !== NO_OFFSET) packet.correlationId = buf.toString('utf8', corrStart, corrEnd);
+  if (authStart !== NO_OFFSET) packet.authKey = buf.toString('utf8', authStart, authEnd);
   return { ok: true, packet };
+}
+
+/**
+ * A decoded HEP3 packet. `chunks` is built on first use (hooks, tests): a view and an object per
+ * chunk are a dozen allocations per packet that the store path never reads.
+ */
+class V3Packet implements HepPacket {
+  readonly version = 3 as const;
+  srcIp = '';
+  dstIp = '';
+  correlationId: string | null = null;
+  authKey: string | null = null;
+  private list: HepChunk[] | null = null;
+  constructor(
+    private readonly buf: Buffer,
+    private readonly total: number,
+    readonly family: 2 | 10,
+    readonly ipProto: number,
+    readonly srcPort: number,
+    readonly dstPort: number,
+    readonly tsSec: number,
+    readonly tsUsec: number,
+    readonly captureId: number,
+    readonly protoType: number,
+    readonly payload: Buffer,
+    readonly compressed: boolean,
+  ) {}
+  get chunks(): HepChunk[] {
+    return (this.list ??= listChunks(this.buf, this.total));
+  }
+}
+
+/**
+ * The last IPv4 texts, direct-mapped by a hash of the address: a capture sees few distinct
+ * agents and proxies, and each text would otherwise be built (4 numbers, 7 pieces) per packet.
+ */
+const V4_KEYS = new Float64Array(256).fill(-1);
+const V4_TEXTS = new Array<string>(256).fill('');
+
+function addressText(family: 2 | 10, buf: Buffer, offset: number): string {
+  if (family !== AF_INET) return ipToText(family, buf, offset);
+  const v = ((buf[offset]! << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+  const slot = (v ^ (v >>> 8) ^ (v >>> 16) ^ (v >>> 24)) & 255;
+  if (V4_KEYS[slot] === v) return V4_TEXTS[slot]!;
+  const text = ipToText(AF_INET, buf, offset);
+  V4_KEYS[slot] = v;
+  V4_TEXTS[slot] = text;
+  return text;
+}
+
+/** The chunks of a HEP3 packet whose chunk list decodeV3 has already validated. */
+function listChunks(buf: Buffer, total: number): HepChunk[] {
+  const chunks: HepChunk[] = [];
+  for (let pos = HEP3_HEADER_LENGTH; pos < total; ) {
+    const length = (buf[pos + 4]! << 8) | buf[pos + 5]!;
+    chunks.push({ vendor: (buf[pos]! << 8) | buf[pos + 1]!, type: (buf[pos + 2]! << 8) | buf[pos + 3]!, data: buf.subarray(pos + HEP3_CHUNK_HEADER_LENGTH, pos + length) });
+    pos += length;
+  }
+  return chunks;
 }
 
 const GZIP_ID1 = 0x1f;

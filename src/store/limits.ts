@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
-import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS } from '../capture/rows.js';
+import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller } from '../capture/rows.js';
 import { tableNameProblem } from '../route/table-name.js';
 
 /** Maximum characters per text column (generous compared with Homer 5, which is in brackets). */
@@ -227,12 +227,18 @@ export function prepareRow(
   limits: ColumnLimits,
   c: ValueCounters,
 ): PreparedValue[] {
-  const rec = row as unknown as Record<string, unknown>;
+  const values: unknown[] = [];
+  if (layout.columns === SIP_CAPTURE_COLUMNS) columnValuesFiller('sip')(row, values);
+  else if (layout.columns === REPORT_COLUMNS) columnValuesFiller('report')(row, values);
+  else {
+    const rec = row as unknown as Record<string, unknown>;
+    for (const col of layout.columns) values.push(rec[col]);
+  }
   const out = new Array<PreparedValue>(layout.columns.length);
   let truncated = false;
   for (let i = 0; i < layout.columns.length; i++) {
     const col = layout.columns[i]!;
-    const v = rec[col];
+    const v = values[i];
     if (col === 'msg') {
       out[i] = toBytes(v);
     } else if (layout.ints.has(col)) {

@@ -16,8 +16,9 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
+import { columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import { isEncodingError, type RowBatch, type Store } from '../store.js';
+import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-binary.js';
 import type { ColumnLimits, CountingStore, SchemaTemplate, TableLayout } from '../limits.js';
 import {
   COLUMN_WIDTHS,
@@ -67,10 +68,14 @@ export interface PostgresStore extends Store, CountingStore {
   readonly backend: 'postgres';
 }
 
+export { pgTimestampMicros } from './copy-binary.js';
+
 /** What the catalog says about one table. */
 interface TableInfo {
   limits: ColumnLimits;
   format: CopyFormat;
+  /** Binary encoder plan for these limits, made on first use (a table has one kind). */
+  plan?: CopyPlan;
 }
 
 /** Column type our binary encoder writes, by column name (anything else is varchar/text). */
@@ -129,75 +134,6 @@ function encodeTextRow(values: readonly (string | number | Buffer)[]): string {
   return line + '\n';
 }
 
-// ---- binary COPY encoding ----
-
-const BINARY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
-const BINARY_TRAILER = Buffer.from([0xff, 0xff]);
-const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
-const DATE_RE = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/;
-
-/** `YYYY-MM-DD HH:MM:SS[.ffffff]` → microseconds since 2000-01-01, read as wall-clock time (no zone). */
-export function pgTimestampMicros(text: string): bigint {
-  const m = DATE_RE.exec(text);
-  if (!m) throw new RangeError(`invalid date value ${JSON.stringify(text)}`);
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  if (Number.isNaN(ms)) throw new RangeError(`invalid date value ${JSON.stringify(text)}`);
-  const frac = m[7] ? Number(m[7].padEnd(6, '0')) : 0;
-  return BigInt(ms - PG_EPOCH_MS) * 1000n + BigInt(frac);
-}
-
-/** Encodes rows for COPY BINARY, given which columns are int8/int4/timestamp/bytea/text. */
-class BinaryEncoder {
-  private readonly kinds: Uint8Array; // 0 text, 1 int4, 2 int8, 3 timestamp, 4 bytea
-  constructor(layout: TableLayout) {
-    this.kinds = new Uint8Array(layout.columns.length);
-    layout.columns.forEach((c, i) => {
-      this.kinds[i] = c === 'date' ? 3 : c === 'msg' ? 4 : c === 'micro_ts' ? 2 : layout.ints.has(c) ? 1 : 0;
-    });
-  }
-
-  encode(values: readonly (string | number | Buffer)[]): Buffer {
-    const n = values.length;
-    let size = 2;
-    const lens = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = this.kinds[i]!;
-      const v = values[i]!;
-      const len = k === 1 ? 4 : k === 2 || k === 3 ? 8 : k === 4 ? (v as Buffer).length : Buffer.byteLength(v as string);
-      lens[i] = len;
-      size += 4 + len;
-    }
-    const buf = Buffer.allocUnsafe(size);
-    buf.writeInt16BE(n, 0);
-    let off = 2;
-    for (let i = 0; i < n; i++) {
-      const k = this.kinds[i]!;
-      const v = values[i]!;
-      const len = lens[i]!;
-      buf.writeInt32BE(len, off);
-      off += 4;
-      switch (k) {
-        case 1:
-          buf.writeInt32BE(v as number, off);
-          break;
-        case 2:
-          buf.writeBigInt64BE(BigInt(v as number), off);
-          break;
-        case 3:
-          buf.writeBigInt64BE(pgTimestampMicros(v as string), off);
-          break;
-        case 4:
-          (v as Buffer).copy(buf, off);
-          break;
-        default:
-          buf.write(v as string, off, len, 'utf8');
-      }
-      off += len;
-    }
-    return buf;
-  }
-}
-
 const CHUNK_BYTES = 256 * 1024;
 
 function isSqlState(err: unknown): boolean {
@@ -244,7 +180,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   const ensured = new Map<string, Promise<void>>();
   const infos = new Map<string, TableInfo>();
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
-  const encoders = new Map<TableKind, BinaryEncoder>();
+  const buffers = new BufferPool();
   let closed = false;
 
   /** Reads column types and widths; undefined when the table does not exist. */
@@ -335,10 +271,21 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     const info = await infoFor(name, kind);
     const layout = layoutOf(kind);
     const binary = info.format === 'binary';
-    let encoder: BinaryEncoder | undefined;
+    // Count changes only once the batch is committed: a failed batch is retried or split by
+    // the writer and would otherwise be counted several times.
+    const local = newCounters();
+    // Binary: the whole batch is encoded before the connection is taken, so a row the encoder
+    // refuses (RangeError) fails the batch without touching the server.
+    let encoded: BinaryCopyBatch | undefined;
     if (binary) {
-      encoder = encoders.get(kind);
-      if (!encoder) encoders.set(kind, (encoder = new BinaryEncoder(layout)));
+      const plan = info.plan?.columns === layout.columns ? info.plan : (info.plan = copyPlan(layout, info.limits, columnValuesFiller(kind)));
+      encoded = new BinaryCopyBatch(plan, buffers.take());
+      try {
+        for (const row of rows) encoded.add(row, local);
+      } catch (err) {
+        buffers.give(encoded.buffer);
+        throw err;
+      }
     }
     const sql = `COPY ${quoteIdent(name)} (${columnList(layout)}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
     const { client, release } = await checkout();
@@ -375,28 +322,17 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     });
     const done = once(stream, 'finish');
     done.catch(() => {});
-    // Count changes only once the batch is committed: a failed batch is retried or split by
-    // the writer and would otherwise be counted several times.
-    const local = newCounters();
     try {
       const write = async (chunk: Buffer | string): Promise<void> => {
         if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), timeout]);
       };
-      if (binary) {
-        const parts: Buffer[] = [BINARY_HEADER];
-        let size = BINARY_HEADER.length;
-        for (const row of rows) {
-          const b = encoder!.encode(prepareRow(row, layout, info.limits, local));
-          parts.push(b);
-          size += b.length;
-          if (size >= CHUNK_BYTES) {
-            await write(Buffer.concat(parts, size));
-            parts.length = 0;
-            size = 0;
-          }
-        }
-        parts.push(BINARY_TRAILER);
-        stream.end(Buffer.concat(parts, size + BINARY_TRAILER.length));
+      if (encoded !== undefined) {
+        // CopyData messages of ≤ 256 KiB: the server buffers each message whole. They are views
+        // of the batch buffer (all queued at once; the stream is corked until the server is ready).
+        const bytes = encoded.end();
+        let off = 0;
+        for (; off + CHUNK_BYTES < bytes.length; off += CHUNK_BYTES) stream.write(bytes.subarray(off, off + CHUNK_BYTES));
+        stream.end(bytes.subarray(off));
       } else {
         let chunk = '';
         for (const row of rows) {
@@ -436,6 +372,9 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     }
     clearTimeout(timer);
     release();
+    // The COPY is over (its bytes were all sent): the buffer can take the next batch. After an
+    // error it is not reused, as a write may still hold it.
+    if (encoded !== undefined) buffers.give(encoded.buffer);
     addCounters(counters, local);
   }
 

@@ -12,7 +12,7 @@
  * It also never clones a row's `msg` Buffer, which may be a view of a larger pooled buffer
  * (structured clone would copy the whole backing ArrayBuffer).
  */
-import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, type TableKind } from '../../capture/rows.js';
+import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import type { RowBatch } from '../store.js';
 import { cleanText, truncateChars, type ColumnLimits, type ValueCounters } from '../limits.js';
 
@@ -25,6 +25,10 @@ export interface ColumnLayout {
   readonly intColumns: readonly string[];
   /** For each column (insertion order): its type and its index among columns of that type. */
   readonly slots: readonly { type: ColumnType; index: number }[];
+  /** Position in `columns` of each string column, of each int column, and of msg. */
+  readonly strAt: Int32Array;
+  readonly intAt: Int32Array;
+  readonly msgAt: number;
 }
 
 const REPORT_INT_COLUMNS: ReadonlySet<string> = new Set([
@@ -44,7 +48,8 @@ function layout(columns: readonly string[], ints: ReadonlySet<string>): ColumnLa
     if (ints.has(c)) return { type: 'int' as const, index: intColumns.push(c) - 1 };
     return { type: 'str' as const, index: strColumns.push(c) - 1 };
   });
-  return { columns, strColumns, intColumns, slots };
+  const at = (names: readonly string[]): Int32Array => Int32Array.from(names, (c) => columns.indexOf(c));
+  return { columns, strColumns, intColumns, slots, strAt: at(strColumns), intAt: at(intColumns), msgAt: columns.indexOf('msg') };
 }
 
 const SIP_LAYOUT = layout(SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS);
@@ -84,6 +89,9 @@ export interface TextRules {
 
 export function encodeBatch(batch: RowBatch, rules?: TextRules): EncodedBatch {
   const lay = layoutOf(batch.kind);
+  const fill = columnValuesFiller(batch.kind);
+  const values: unknown[] = [];
+  const { strAt, intAt, msgAt } = lay;
   const rows = batch.rows as readonly unknown[] as readonly RowLike[];
   const n = rows.length;
   const strCols = lay.strColumns;
@@ -101,10 +109,10 @@ export function encodeBatch(batch: RowBatch, rules?: TextRules): EncodedBatch {
   // Per string column: its width, or -1 for `date` (not free text), or undefined (no limit).
   const widths = rules === undefined ? null : strCols.map((c) => (c === 'date' ? -1 : rules.limits.get(c)));
   for (let i = 0; i < n; i++) {
-    const row = rows[i] as RowLike;
+    fill(rows[i] as unknown as SipCaptureRow | ReportRow, values);
     let truncated = false;
     for (let k = 0; k < strCols.length; k++) {
-      const v = row[strCols[k]!];
+      const v = values[strAt[k]!];
       // A missing string is '' (as Kamailio sends for an absent value), never "undefined".
       let s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
       const w = widths?.[k];
@@ -124,8 +132,8 @@ export function encodeBatch(batch: RowBatch, rules?: TextRules): EncodedBatch {
       textLengths[ti++] = s.length;
     }
     if (truncated) rules!.counters.truncatedRows++;
-    for (const c of intCols) ints[ii++] = Number(row[c] ?? 0);
-    const msg = msgOf(row);
+    for (let k = 0; k < intCols.length; k++) ints[ii++] = Number(values[intAt[k]!] ?? 0);
+    const msg = msgValue(values[msgAt]);
     blobOffsets[i] = off;
     blob.set(msg, off);
     off += msg.length;
@@ -135,7 +143,10 @@ export function encodeBatch(batch: RowBatch, rules?: TextRules): EncodedBatch {
 }
 
 function msgOf(row: RowLike | undefined): Uint8Array {
-  const m = row?.['msg'];
+  return msgValue(row?.['msg']);
+}
+
+function msgValue(m: unknown): Uint8Array {
   if (m instanceof Uint8Array) return m;
   return typeof m === 'string' ? Buffer.from(m, 'utf8') : EMPTY;
 }
