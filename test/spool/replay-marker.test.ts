@@ -23,7 +23,7 @@ import { SPOOL_DONE_TABLE, type RowBatch } from '../../src/store/store.js';
 import { StoreWriter } from '../../src/store/writer.js';
 import { requireOrSkip } from '../helpers/env.js';
 import { waitFor } from '../helpers/net.js';
-import { MYSQL_URL, PG_URL, RUN, mysqlNamespace, pgNamespace, reachable, sqliteNamespace } from '../store/_e2e.js';
+import { MYSQL_URL, PG_URL, RUN, mysqlNamespace, pgNamespace, reachable, sqliteNamespace, type Namespace } from '../store/_e2e.js';
 import { sipRow } from '../store/_rows.js';
 
 /** Rows of the marker table, read by a separate connection. */
@@ -59,6 +59,20 @@ function newWriter(store: Awaited<ReturnType<typeof createStore>>, stats: Stats)
   return new StoreWriter(store, { stats, batchSize: 100, batchTimeoutMs: 10, queueMaxRows: 10_000, insertRetries: 0, insertRetryTimeoutS: 0 });
 }
 
+/** Makes the database reject rows whose method is POISON (a row error, for the isolation path). */
+async function poison(backend: string, ns: Namespace, url: string): Promise<void> {
+  if (backend === 'sqlite') {
+    const db = new Database(url.replace(/^sqlite:\/\//, ''));
+    try {
+      db.exec(`CREATE TRIGGER no_poison BEFORE INSERT ON sip_capture WHEN NEW.method = 'POISON' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END`);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  await ns.exec(`ALTER TABLE sip_capture ADD CONSTRAINT no_poison CHECK (method <> 'POISON')`);
+}
+
 const batch = (from: number, n: number, tag: string): RowBatch => ({
   table: 'sip_capture',
   kind: 'sip',
@@ -75,18 +89,21 @@ for (const [backend, make, ok] of [
       const ns = await make();
       const dir = mkdtempSync(join(tmpdir(), 'sipcapture-replay-marker-'));
       const url = ns.url();
+      // Closed in the finally too, so a failed assertion does not leave the test process hanging.
+      const open: { close(): Promise<void> }[] = [];
+      const track = <T extends { close(): Promise<void> }>(x: T): T => (open.push(x), x);
       try {
         // Run 1: the database was down, three batches went to the spool.
-        const spool1 = await Spool.open({ dir, sync: true });
+        const spool1 = track(await Spool.open({ dir, sync: true }));
         const a = batch(0, 30, 'a');
         const b = batch(100, 20, 'b');
         const c = batch(200, 10, 'c');
         for (const x of [a, b, c]) assert.equal(await spool1.append(x), true);
         // Then the database is back: record a commits, and the process "dies" before the
         // spool's read position moves (the handler fails after the commit).
-        const store1 = await createStore(url);
+        const store1 = track(await createStore(url));
         const stats1 = new Stats(null);
-        const writer1 = newWriter(store1, stats1);
+        const writer1 = track(newWriter(store1, stats1));
         let calls = 0;
         await assert.rejects(
           spool1.replay(async (rec) => {
@@ -108,11 +125,11 @@ for (const [backend, make, ok] of [
         assert.equal(spool1.isEmpty, false);
 
         // Run 2 on the same spool directory: replayed by the daemon's replayer.
-        const spool2 = await Spool.open({ dir, sync: true });
+        const spool2 = track(await Spool.open({ dir, sync: true }));
         assert.equal(spool2.id, spool1.id, 'the spool keeps its id across restarts');
-        const store2 = await createStore(url);
+        const store2 = track(await createStore(url));
         const stats2 = new Stats(null);
-        const writer2 = newWriter(store2, stats2);
+        const writer2 = track(newWriter(store2, stats2));
         const replayer = new SpoolReplayer(writer2, spool2, { probeBaseMs: 20, probeMaxMs: 100 });
         replayer.start();
         try {
@@ -135,6 +152,65 @@ for (const [backend, make, ok] of [
         await store2.close();
         await spool2.close({ removeIfEmpty: true });
       } finally {
+        for (const x of open.reverse()) await x.close().catch(() => {});
+        rmSync(dir, { recursive: true, force: true });
+        await ns.drop();
+      }
+    });
+
+    test('a crash while a poisoned row is isolated: committed pieces are not written again', { timeout: 60_000 }, async () => {
+      const ns = await make();
+      const dir = mkdtempSync(join(tmpdir(), 'sipcapture-replay-marker-'));
+      const url = ns.url();
+      // Closed in the finally too, so a failed assertion does not leave the test process hanging.
+      const open: { close(): Promise<void> }[] = [];
+      const track = <T extends { close(): Promise<void> }>(x: T): T => (open.push(x), x);
+      try {
+        const spool1 = track(await Spool.open({ dir, sync: true }));
+        const rec = batch(0, 40, 'p');
+        (rec.rows[33] as { method: string }).method = 'POISON';
+        assert.equal(await spool1.append(rec), true);
+        const store1 = track(await createStore(url));
+        await store1.ensureTable('sip_capture', 'sip');
+        await poison(backend, ns, url);
+        const stats1 = new Stats(null);
+        const writer1 = track(newWriter(store1, stats1));
+        // Run 1 isolates the poisoned row (39 rows written in pieces) and dies before the
+        // spool's read position moves.
+        await assert.rejects(
+          spool1.replay(async (r) => {
+            await writer1.replay(r);
+            throw new Error('simulated kill -9 after the isolation');
+          }),
+          /simulated kill/,
+        );
+        assert.equal(stats1.snapshot().stored['sip_capture'], 39);
+        assert.equal(stats1.droppedCount(DropReason.DB_ERROR), 1);
+        assert.ok((await markers(backend, url)).every((m) => m.piece !== ''), 'pieces are marked, not the whole record');
+        await writer1.close();
+        await store1.close();
+        await spool1.close();
+
+        const spool2 = track(await Spool.open({ dir, sync: true }));
+        const store2 = track(await createStore(url));
+        const stats2 = new Stats(null);
+        const writer2 = track(newWriter(store2, stats2));
+        const res = await spool2.replay((r) => writer2.replay(r));
+        assert.equal(res.batches, 1);
+        assert.equal(spool2.isEmpty, true);
+        assert.equal(writer2.replayedAlreadyCommitted.rows, 39, 'every committed piece recognised');
+        assert.equal(stats2.snapshot().stored['sip_capture'] ?? 0, 0, 'nothing written again');
+        // The poisoned row is rejected again by the new process (its first count died with run 1).
+        assert.equal(stats2.droppedCount(DropReason.DB_ERROR), 1);
+        const ids = await ns.callids();
+        const expected = rec.rows.filter((_, i) => i !== 33).map((r) => (r as { callid: string }).callid);
+        assert.equal(ids.length, 39, 'no row twice');
+        assert.deepEqual([...ids].sort(), [...expected].sort());
+        await writer2.close();
+        await store2.close();
+        await spool2.close({ removeIfEmpty: true });
+      } finally {
+        for (const x of open.reverse()) await x.close().catch(() => {});
         rmSync(dir, { recursive: true, force: true });
         await ns.drop();
       }
