@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import type { SipCaptureRow } from '../../src/capture/rows.js';
 import { DropReason } from '../../src/control/drop-reasons.js';
 import { Stats } from '../../src/control/stats.js';
 import { createStore } from '../../src/store/factory.js';
@@ -141,7 +142,7 @@ for (const [backend, make, ok] of [
         assert.equal(stats2.snapshot().stored['sip_capture'], 30, 'only b and c written in run 2');
         assert.equal(stats2.droppedCount(DropReason.DB_ERROR), 0);
         const ids = await ns.callids();
-        const expected = [...a.rows, ...b.rows, ...c.rows].map((r) => (r as { callid: string }).callid);
+        const expected = [...a.rows, ...b.rows, ...c.rows].map((r) => (r as SipCaptureRow).callid);
         assert.equal(ids.length, expected.length, 'no row twice');
         assert.deepEqual([...ids].sort(), [...expected].sort(), 'every row exactly once');
         // Only the last replayed record's marker is left.
@@ -168,7 +169,7 @@ for (const [backend, make, ok] of [
       try {
         const spool1 = track(await Spool.open({ dir, sync: true }));
         const rec = batch(0, 40, 'p');
-        (rec.rows[33] as { method: string }).method = 'POISON';
+        (rec.rows[33] as SipCaptureRow).method = 'POISON';
         assert.equal(await spool1.append(rec), true);
         const store1 = track(await createStore(url));
         await store1.ensureTable('sip_capture', 'sip');
@@ -203,7 +204,7 @@ for (const [backend, make, ok] of [
         // The poisoned row is rejected again by the new process (its first count died with run 1).
         assert.equal(stats2.droppedCount(DropReason.DB_ERROR), 1);
         const ids = await ns.callids();
-        const expected = rec.rows.filter((_, i) => i !== 33).map((r) => (r as { callid: string }).callid);
+        const expected = rec.rows.filter((_, i) => i !== 33).map((r) => (r as SipCaptureRow).callid);
         assert.equal(ids.length, 39, 'no row twice');
         assert.deepEqual([...ids].sort(), [...expected].sort());
         await writer2.close();
