@@ -11,6 +11,9 @@
  *                                  disk must not stop the replay that frees it); two slots, so a write
  *                                  torn by a crash leaves the previous position. (`offset`, one
  *                                  20-byte file, is read when the slots are missing: older spools.)
+ *   id                             32 random hex digits, written once when the directory is created:
+ *                                  with segment and byte offset it names a record for good (the
+ *                                  stores' marker rows of replayed records, store.ts ReplayMark)
  *   lock                           the pid of the process using the directory
  *
  * A record is one batch: table, kind, its commit token if it has one (store.ts), and its rows,
@@ -27,9 +30,11 @@
  *     the rest of its segment are skipped and counted (corruptRecords, corruptBytes).
  *   * The read offset is persisted after each handler call resolves and before the next record
  *     is read. So a crash never loses an acknowledged batch; a crash after the handler committed
- *     but before the new offset reached the disk replays that one batch again on restart (at
- *     most one duplicate batch per crash, none without a crash). A segment file is deleted only
- *     after all its records were committed and the offset moved past it.
+ *     but before the new offset reached the disk hands that one batch over again on restart.
+ *     Each batch handed over carries `replayMark` (spool id, segment:offset), which the stores
+ *     commit with the rows, so the writer recognises that batch and does not write it twice.
+ *     A segment file is deleted only after all its records were committed and the offset moved
+ *     past it.
  *   * replay() reads the segments that existed when it started; the one still being appended
  *     to is sealed only when the replay reaches it, so a replay that stops at its first record
  *     (database still down) leaves the files as they were. Appends made after that go to a new
@@ -37,10 +42,11 @@
  *
  * Pure node:fs; CRC-32 is zlib's.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
 import type { RowBatch } from './store.js';
@@ -320,6 +326,8 @@ async function fsyncDir(dir: string): Promise<void> {
 
 export class Spool {
   readonly dir: string;
+  /** This spool directory's random id (file `id`): part of every record's ReplayMark. */
+  readonly id: string;
   private readonly maxBytes: number;
   private readonly segmentBytes: number;
   private readonly sync: boolean;
@@ -344,8 +352,9 @@ export class Spool {
     corruptBytes: 0,
   };
 
-  private constructor(opts: SpoolOptions, segments: Segment[], readPos: ReadPos) {
+  private constructor(opts: SpoolOptions, segments: Segment[], readPos: ReadPos, id: string) {
     this.dir = opts.dir;
+    this.id = id;
     this.maxBytes = opts.maxBytes ?? 1024 ** 3;
     this.segmentBytes = opts.segmentBytes ?? 16 * 1024 ** 2;
     this.sync = opts.sync ?? true;
@@ -371,7 +380,7 @@ export class Spool {
       const slots = [readSlot(join(opts.dir, 'offset.a')), readSlot(join(opts.dir, 'offset.b'))];
       const best = slots[0] !== undefined && (slots[1] === undefined || slots[0].counter >= slots[1].counter) ? slots[0] : slots[1];
       const pos = best ?? readOffsetFile(join(opts.dir, 'offset')) ?? { seq: segments[0]?.seq ?? 0, off: HEADER_BYTES };
-      const spool = new Spool(opts, segments, pos);
+      const spool = new Spool(opts, segments, pos, spoolId(opts.dir, opts.sync ?? true));
       spool.offsetCounter = best?.counter ?? 0;
       // Both slots exist from the start, so later offset writes only overwrite: they work on a
       // full disk. Best effort: a disk already full now only delays this to the first replay.
@@ -533,6 +542,7 @@ export class Spool {
           corrupt(pos);
           return;
         }
+        batch.replayMark = { spool: this.id, record: `${seg.seq}:${pos}`, piece: '' };
         await handler(batch);
         pos += RECORD_HEADER + len;
         this.readPos = { seq: seg.seq, off: pos };
@@ -620,7 +630,7 @@ export class Spool {
     const remove = opts.removeIfEmpty === true && this.pendingBytes() === 0;
     if (remove) {
       for (const seg of this.segments) await unlink(join(this.dir, segmentName(seg.seq))).catch(() => {});
-      for (const f of ['offset', 'offset.a', 'offset.b']) await unlink(join(this.dir, f)).catch(() => {});
+      for (const f of ['offset', 'offset.a', 'offset.b', 'id']) await unlink(join(this.dir, f)).catch(() => {});
     }
     await unlink(join(this.dir, 'lock')).catch(() => {});
     openDirs.delete(this.dir);
@@ -629,6 +639,50 @@ export class Spool {
 }
 
 const SLOT_BYTES = 28;
+const ID_RE = /^[0-9a-f]{32}$/;
+
+/**
+ * The directory's id, created on first open (before any record can be appended, so every record
+ * is named under the id it keeps). Written to a temporary file and renamed: never half there.
+ * If it cannot be written (disk full) the id lives in memory only; a crash before it is written
+ * then loses the duplicate protection of that run's records, nothing else.
+ */
+function spoolId(dir: string, sync: boolean): string {
+  const path = join(dir, 'id');
+  try {
+    const old = readFileSync(path, 'utf8').trim();
+    if (ID_RE.test(old)) return old;
+  } catch {
+    // missing: a new spool directory (or one written before ids)
+  }
+  const id = randomBytes(16).toString('hex');
+  const tmp = `${path}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, id);
+      if (sync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    if (sync) {
+      const d = openSync(dir, 'r');
+      try {
+        fsyncSync(d);
+      } finally {
+        closeSync(d);
+      }
+    }
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean up
+    }
+  }
+  return id;
+}
 
 function readSlot(path: string): (ReadPos & { counter: number }) | undefined {
   let buf: Buffer;

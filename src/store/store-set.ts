@@ -57,8 +57,11 @@ export interface StorageStats {
   failing: boolean;
   /** Batches go straight to the spool (the database is known to be down). */
   outage: boolean;
-  /** null when spool_max_bytes is 0. */
-  spool: (SpoolStats & { dir: string; maxBytes: number; replaying: boolean }) | null;
+  /**
+   * null when spool_max_bytes is 0. `alreadyCommittedBatches/Rows`: replayed records found
+   * committed by an earlier run (their marker row exists) and not written again.
+   */
+  spool: (SpoolStats & { dir: string; maxBytes: number; replaying: boolean; alreadyCommittedBatches: number; alreadyCommittedRows: number }) | null;
   /** Text values changed to fit (limits.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
   values: Readonly<ValueCounters> | null;
 }
@@ -191,7 +194,14 @@ export class StoreSet {
       spool:
         db.spool === null
           ? null
-          : { ...db.spool.stats(), dir: db.spool.dir, maxBytes: db.spool.capacityBytes, replaying: db.replayer?.replaying ?? false },
+          : {
+              ...db.spool.stats(),
+              dir: db.spool.dir,
+              maxBytes: db.spool.capacityBytes,
+              replaying: db.replayer?.replaying ?? false,
+              alreadyCommittedBatches: db.writer.replayedAlreadyCommitted.batches,
+              alreadyCommittedRows: db.writer.replayedAlreadyCommitted.rows,
+            },
       values: isCounting(db.store) ? db.store.valueCounters : null,
     }));
   }

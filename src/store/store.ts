@@ -2,8 +2,9 @@
  * The storage contract. One Store per database URL; the daemon never talks SQL itself.
  * Backends (sqlite/, postgres/, mysql/) implement it; the batching writer (writer.ts) sits in
  * front of it and owns queues, retries and the spool, so a backend only has to do two things
- * well: make sure a table exists, and write a batch of rows atomically. Two optional methods
- * let the writer tell a bad row from a bad database, and settle a commit whose answer was lost.
+ * well: make sure a table exists, and write a batch of rows atomically. Optional methods
+ * let the writer tell a bad row from a bad database, settle a commit whose answer was lost, and
+ * tell whether a replayed spool record was already committed.
  */
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
 
@@ -19,7 +20,28 @@ export interface RowBatch {
    * `Store.wasCommitted`); kept in the spool, so the batch is never written twice.
    */
   commitToken?: string;
+  /**
+   * Set on a batch read back from the spool (and on the pieces it is split into): the store
+   * writes this marker row in the same transaction as the rows (see `Store.replayMarked`).
+   */
+  replayMark?: ReplayMark;
 }
+
+/**
+ * Identifies one spool record (or one piece of it) for good: a marker row with these values in
+ * SPOOL_DONE_TABLE says its rows are committed. `spool` is the spool directory's random id,
+ * `record` "<segment>:<byte offset>", `piece` '' for the whole record or "<first row>+<rows>".
+ */
+export interface ReplayMark {
+  spool: string;
+  record: string;
+  piece: string;
+}
+
+/** The marker table of replayed spool records (docs/storage.md, "Replayed records"). */
+export const SPOOL_DONE_TABLE = 'sipcapture_spool_done';
+/** Markers of other spools older than this are deleted when a store first uses the table, s. */
+export const SPOOL_DONE_MAX_AGE_S = 7 * 86_400;
 
 export interface Store {
   readonly backend: StoreBackend;
@@ -44,6 +66,14 @@ export interface Store {
    * committed, false when it was not; rejects when it cannot tell yet (database unreachable).
    */
   wasCommitted?(token: string): Promise<boolean>;
+  /**
+   * Stores that implement this write `batch.replayMark`, when set, as a row of SPOOL_DONE_TABLE
+   * in the transaction of the batch's rows, and in the same transaction delete the markers of
+   * that spool's other records (the spool's read position is already past them). This answers
+   * whether such a marker exists: the batch was committed, even if the daemon died before the
+   * spool's read position moved. Rejects when the database cannot answer.
+   */
+  replayMarked?(mark: ReplayMark): Promise<boolean>;
   close(): Promise<void>;
 }
 

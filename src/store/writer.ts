@@ -144,6 +144,14 @@ export class StoreWriter {
   /** Batches being appended to the spool because too many waited (spoolAfterBatches). */
   private spilling = 0;
   private readonly ensured = new Set<string>();
+  /**
+   * Whether the next replayed record's marker must be looked up before it is written: at start
+   * (the daemon may have died after committing it, before the spool's read position moved) and
+   * after any failed replay attempt. Not needed after a success: the spool moved on.
+   */
+  private replayCheck = true;
+  /** Replayed records (or pieces) found already committed and not written again. */
+  private readonly alreadyCommitted = { batches: 0, rows: 0 };
   private idleWaiters: (() => void)[] = [];
   private readonly sleepers = new Set<() => void>();
   private closed = false;
@@ -194,6 +202,11 @@ export class StoreWriter {
   }
 
   /** Batches cut and waiting for a flush slot (live traffic backing up). */
+  /** Replayed spool batches found already committed (their marker row exists), and their rows. */
+  get replayedAlreadyCommitted(): { batches: number; rows: number } {
+    return { ...this.alreadyCommitted };
+  }
+
   get readyBatches(): number {
     return this.ready.length - this.readyHead;
   }
@@ -373,7 +386,8 @@ export class StoreWriter {
    */
   async replay(batch: RowBatch): Promise<void> {
     const tokenBefore = batch.commitToken;
-    const err = await this.tryOnce(batch);
+    const err = await this.tryOnce(batch, this.replayCheck);
+    this.replayCheck = err !== null;
     if (err === null) return;
     if (batch.commitToken !== undefined && batch.commitToken !== tokenBefore) {
       // This attempt may have committed, and the spool record does not know: the batch goes
@@ -407,10 +421,27 @@ export class StoreWriter {
     return this.store.isRowError(err) ? 'row' : 'database';
   }
 
-  /** One insert (after ensureTable on first use). Resolves to null on success, else the error. */
-  private async tryOnce(batch: RowBatch): Promise<unknown> {
+  /**
+   * One insert (after ensureTable on first use). Resolves to null on success, else the error.
+   * With `checkMark`, a batch whose replay marker is already in the database counts as success
+   * without being written again.
+   */
+  private async tryOnce(batch: RowBatch, checkMark = false): Promise<unknown> {
     const startedAt = performance.now();
     try {
+      const mark = batch.replayMark;
+      if (checkMark && mark !== undefined && this.store.replayMarked !== undefined && (await this.store.replayMarked(mark))) {
+        // Committed by an earlier run that died before the spool's read position moved.
+        batch.commitToken = undefined;
+        this.alreadyCommitted.batches++;
+        this.alreadyCommitted.rows += batch.rows.length;
+        this.logger?.info(
+          { db: this.store.displayUrl, table: batch.table, rows: batch.rows.length, spool: mark.spool, record: mark.record, piece: mark.piece },
+          'spool record already committed before a restart; not written again',
+        );
+        this.noteSuccess();
+        return null;
+      }
       if (batch.commitToken !== undefined && this.store.wasCommitted !== undefined) {
         // An earlier attempt's COMMIT lost its answer: settle that before writing again.
         const committed = await this.store.wasCommitted(batch.commitToken);
@@ -481,6 +512,14 @@ export class StoreWriter {
       return;
     }
     const { table, kind } = batch;
+    // A piece of a replayed record is marked "<first row>+<rows>": after a crash in the middle
+    // of the isolation the record is split the same way again and committed pieces are skipped.
+    const mark = batch.replayMark;
+    const index = mark === undefined ? null : new Map(batch.rows.map((r, i) => [r, i]));
+    const pieceOf = (rows: readonly Row[]): RowBatch =>
+      mark === undefined || index === null
+        ? { table, kind, rows }
+        : { table, kind, rows, replayMark: { ...mark, piece: `${index.get(rows[0] as Row) ?? 0}+${rows.length}` } };
     // A stack of row ranges; the left half is on top so rows are tried in order.
     const stack: (readonly Row[])[] = [];
     pushHalves(stack, batch.rows);
@@ -488,8 +527,8 @@ export class StoreWriter {
     let singleFailuresInARow = 0;
     while (stack.length > 0) {
       const rows = stack.pop() as readonly Row[];
-      const piece: RowBatch = { table, kind, rows };
-      const err = await this.tryOnce(piece);
+      const piece = pieceOf(rows);
+      const err = await this.tryOnce(piece, true);
       if (err === null) {
         successes++;
         singleFailuresInARow = 0;
@@ -520,7 +559,7 @@ export class StoreWriter {
         // Nothing got through yet. Probe the far end of the batch: if a row there is written,
         // the rows are bad, not the database, and splitting goes on.
         const probe = takeLastRow(stack);
-        const probeErr = await this.tryOnce({ table, kind, rows: [probe] });
+        const probeErr = await this.tryOnce(pieceOf([probe]), true);
         if (probeErr === null) {
           successes++;
           singleFailuresInARow = 0;

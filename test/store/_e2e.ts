@@ -39,7 +39,8 @@ export interface Namespace {
 }
 
 let nsSeq = 0;
-const REPORT_TABLES = new Set(['rtcp_capture', 'report_capture', 'logs_capture']);
+/** Tables without SIP rows: the report tables, and the stores' marker table of replayed spool records. */
+const REPORT_TABLES = new Set(['rtcp_capture', 'report_capture', 'logs_capture', 'sipcapture_spool_done']);
 
 /** A fresh PostgreSQL schema; the daemon's URL sets search_path to it. */
 export async function pgNamespace(tag: string): Promise<Namespace> {

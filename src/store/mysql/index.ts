@@ -18,7 +18,7 @@
 import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { TableKind } from '../../capture/rows.js';
-import { isEncodingError, type RowBatch, type Store } from '../store.js';
+import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import type { ColumnLimits, CountingStore, PreparedValue, SchemaTemplate, TableLayout, ValueCounters } from '../limits.js';
 import {
   COLUMN_WIDTHS,
@@ -56,6 +56,8 @@ export interface MysqlStoreOptions {
   rowsPerStatement?: number;
   /** TCP connect timeout, ms (default 5000). */
   connectTimeoutMs?: number;
+  /** Marker table of replayed spool records (default SPOOL_DONE_TABLE; tests use their own). */
+  spoolDoneTable?: string;
   /**
    * A batch not committed after this long is abandoned and its connection destroyed, ms
    * (default 60000). The server rolls back an open transaction when it sees the connection go;
@@ -192,6 +194,34 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
   let isMariaDb: boolean | undefined;
   let closed = false;
+  const doneName = opts.spoolDoneTable ?? SPOOL_DONE_TABLE;
+  assertTableName(doneName);
+  const doneTable = quoteIdent(doneName);
+
+  /**
+   * Creates the marker table of replayed spool records once (InnoDB: it must commit or roll
+   * back with the rows), and prunes markers of old runs.
+   */
+  function ensureDoneTable(): Promise<void> {
+    return ensureOnce(ensured, `\0${doneName}`, async () => {
+      await pool.query(
+        `CREATE TABLE IF NOT EXISTS ${doneTable} (spool_id varchar(32) NOT NULL, record varchar(48) NOT NULL, ` +
+          `piece varchar(48) NOT NULL, created bigint NOT NULL, PRIMARY KEY (spool_id, record, piece)) ENGINE=InnoDB DEFAULT CHARSET=ascii`,
+      );
+      await pool.query(`DELETE FROM ${doneTable} WHERE created < ?`, [Math.floor(Date.now() / 1000) - SPOOL_DONE_MAX_AGE_S]);
+    });
+  }
+
+  /** The marker row of a replayed record, in the batch's transaction; older markers of that spool go. */
+  async function writeMark(conn: mysql.PoolConnection, mark: ReplayMark): Promise<void> {
+    await conn.query(`INSERT INTO ${doneTable} (spool_id, record, piece, created) VALUES (?, ?, ?, ?)`, [
+      mark.spool,
+      mark.record,
+      mark.piece,
+      Math.floor(Date.now() / 1000),
+    ]);
+    await conn.query(`DELETE FROM ${doneTable} WHERE spool_id = ? AND record <> ?`, [mark.spool, mark.record]);
+  }
 
   async function serverIsMariaDb(): Promise<boolean> {
     if (isMariaDb === undefined) {
@@ -375,6 +405,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       let insertId: number;
       try {
         insertId = await runBatch(conn, name, layout, info, values, allowLoad);
+        if (batch.replayMark !== undefined) await writeMark(conn, batch.replayMark);
       } catch (err) {
         if (!timedOut) await conn.rollback().catch(() => {});
         throw err;
@@ -424,6 +455,15 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       const [rows] = await pool.query<mysql.RowDataPacket[]>(`SELECT 1 AS x FROM ${quoteIdent(m[1]!)} WHERE id = ? LIMIT 1`, [m[2]]);
       return rows.length > 0;
     },
+    async replayMarked(mark: ReplayMark): Promise<boolean> {
+      await ensureDoneTable();
+      const [rows] = await pool.query<mysql.RowDataPacket[]>(`SELECT 1 AS x FROM ${doneTable} WHERE spool_id = ? AND record = ? AND piece = ?`, [
+        mark.spool,
+        mark.record,
+        mark.piece,
+      ]);
+      return rows.length > 0;
+    },
     get method(): MysqlInsertMethod {
       return method;
     },
@@ -440,6 +480,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       assertTableName(batch.table);
       if (batch.rows.length === 0) return;
       try {
+        if (batch.replayMark !== undefined) await ensureDoneTable();
         await insertBatch(batch.table, batch.kind, batch);
       } catch (err) {
         // The table changed behind our back (dropped, altered): forget what we knew, so the
@@ -447,7 +488,10 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
         const code = (err as { code?: unknown }).code;
         if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_FIELD_ERROR') {
           infos.delete(batch.table);
-          if (code === 'ER_NO_SUCH_TABLE') ensured.delete(batch.table);
+          if (code === 'ER_NO_SUCH_TABLE') {
+            ensured.delete(batch.table);
+            ensured.delete(`\0${doneName}`);
+          }
         }
         throw err;
       }

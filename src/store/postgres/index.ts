@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
-import { isEncodingError, type RowBatch, type Store } from '../store.js';
+import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-binary.js';
 import type { ColumnLimits, CountingStore, SchemaTemplate, TableLayout } from '../limits.js';
 import {
@@ -62,6 +62,8 @@ export interface PostgresStoreOptions {
   limits?: Readonly<Record<string, number>>;
   /** Read the real column widths of each table from the catalog (default true). */
   detectWidths?: boolean;
+  /** Marker table of replayed spool records (default SPOOL_DONE_TABLE; tests use their own). */
+  spoolDoneTable?: string;
 }
 
 export interface PostgresStore extends Store, CountingStore {
@@ -181,7 +183,30 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   const infos = new Map<string, TableInfo>();
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
   const buffers = new BufferPool();
+  const doneTable = quoteIdent(pgTableName(opts.spoolDoneTable ?? SPOOL_DONE_TABLE));
   let closed = false;
+
+  /** Creates the marker table of replayed spool records once, and prunes markers of old runs. */
+  function ensureDoneTable(): Promise<void> {
+    return ensureOnce(ensured, `\0${doneTable}`, async () => {
+      const { client, release } = await checkout();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sipcapture:${doneTable}`]);
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${doneTable} (spool_id varchar(32) NOT NULL, record varchar(48) NOT NULL, ` +
+            `piece varchar(48) NOT NULL, created bigint NOT NULL, PRIMARY KEY (spool_id, record, piece))`,
+        );
+        await client.query(`DELETE FROM ${doneTable} WHERE created < $1`, [Math.floor(Date.now() / 1000) - SPOOL_DONE_MAX_AGE_S]);
+        await client.query('COMMIT');
+        release();
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        release(err);
+        throw err;
+      }
+    });
+  }
 
   /** Reads column types and widths; undefined when the table does not exist. */
   async function describe(name: string, kind: TableKind): Promise<TableInfo | undefined> {
@@ -267,7 +292,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     };
   }
 
-  async function copyBatch(name: string, kind: TableKind, rows: readonly (SipCaptureRow | ReportRow)[]): Promise<void> {
+  async function copyBatch(name: string, kind: TableKind, rows: readonly (SipCaptureRow | ReportRow)[], mark?: ReplayMark): Promise<void> {
     const info = await infoFor(name, kind);
     const layout = layoutOf(kind);
     const binary = info.format === 'binary';
@@ -345,6 +370,20 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
         stream.end(chunk);
       }
       await Promise.race([done, timeout]);
+      if (mark !== undefined) {
+        // The replayed record's marker commits with its rows; older markers of that spool are
+        // no longer needed (its read position is past them).
+        await Promise.race([
+          client.query(`INSERT INTO ${doneTable} (spool_id, record, piece, created) VALUES ($1, $2, $3, $4)`, [
+            mark.spool,
+            mark.record,
+            mark.piece,
+            Math.floor(Date.now() / 1000),
+          ]),
+          timeout,
+        ]);
+        await Promise.race([client.query(`DELETE FROM ${doneTable} WHERE spool_id = $1 AND record <> $2`, [mark.spool, mark.record]), timeout]);
+      }
     } catch (err) {
       clearTimeout(timer);
       // Our own failure (encoder, timeout) mid-stream: CopyFail rolls the COPY back.
@@ -392,6 +431,11 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       if (status === 'in progress') throw new Error(`transaction ${m[1]} is still in progress`);
       return status === 'committed';
     },
+    async replayMarked(mark: ReplayMark): Promise<boolean> {
+      await ensureDoneTable();
+      const r = await pool.query(`SELECT 1 FROM ${doneTable} WHERE spool_id = $1 AND record = $2 AND piece = $3`, [mark.spool, mark.record, mark.piece]);
+      return r.rows.length > 0;
+    },
     ensureTable(table: string, kind: TableKind): Promise<void> {
       let name: string;
       try {
@@ -406,14 +450,18 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       const name = pgTableName(batch.table);
       if (batch.rows.length === 0) return;
       try {
-        await copyBatch(name, batch.kind, batch.rows);
+        if (batch.replayMark !== undefined) await ensureDoneTable();
+        await copyBatch(name, batch.kind, batch.rows, batch.replayMark);
       } catch (err) {
         // The table changed behind our back (dropped, altered): forget what we knew, so the
         // writer's next ensureTable() really creates it and the next insert re-reads its columns.
         const code = (err as { code?: unknown }).code;
         if (typeof code === 'string' && (code.startsWith('42') || code === '22P03')) {
           infos.delete(name);
-          if (code === '42P01') ensured.delete(name);
+          if (code === '42P01') {
+            ensured.delete(name);
+            ensured.delete(`\0${doneTable}`);
+          }
         }
         throw err;
       }

@@ -13,7 +13,7 @@
  * (structured clone would copy the whole backing ArrayBuffer).
  */
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
-import type { RowBatch } from '../store.js';
+import type { ReplayMark, RowBatch } from '../store.js';
 import { cleanText, truncateChars, type ColumnLimits, type ValueCounters } from '../limits.js';
 
 export type ColumnType = 'str' | 'int' | 'blob';
@@ -226,11 +226,14 @@ export interface WorkerInit {
   rowsPerStatement: number;
   /** SQLite page cache, KiB. */
   cacheSizeKiB: number;
+  /** Marker table of replayed spool records (store.ts SPOOL_DONE_TABLE). */
+  doneTable: string;
 }
 
 export type Request =
   | { op: 'ensure'; id: number; table: string; kind: TableKind }
-  | { op: 'insert'; id: number; batch: EncodedBatch }
+  | { op: 'insert'; id: number; batch: EncodedBatch; mark?: ReplayMark }
+  | { op: 'marked'; id: number; mark: ReplayMark }
   | { op: 'close'; id: number };
 
 export interface WireError {
@@ -244,5 +247,5 @@ export interface WireError {
 export type Response =
   | { op: 'ready' }
   | { op: 'fatal'; error: WireError }
-  | { op: 'done'; id: number; ok: true }
+  | { op: 'done'; id: number; ok: true; value?: boolean }
   | { op: 'done'; id: number; ok: false; error: WireError };

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { TableKind } from '../../capture/rows.js';
 import { assertValidTableName } from '../../route/table-name.js';
 import { addCounters, DEFAULT_LIMITS, newCounters, type CountingStore, type ValueCounters } from '../limits.js';
-import { isEncodingError, type RowBatch, type Store } from '../store.js';
+import { SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { encodeBatch, transferListOf, type Request, type Response, type WireError, type WorkerInit } from './protocol.js';
 import { loadSqliteSchemaText } from './schema.js';
 
@@ -20,6 +20,8 @@ export interface SqliteStoreOptions {
   rowsPerStatement?: number;
   /** SQLite page cache per connection, KiB. Default 32768 (SQLite's own default is 2000). */
   cacheSizeKiB?: number;
+  /** Marker table of replayed spool records (default SPOOL_DONE_TABLE; tests use their own). */
+  spoolDoneTable?: string;
 }
 
 /** Error from the database, with SQLite's code when there is one. */
@@ -52,7 +54,7 @@ export function parseSqliteUrl(url: string): string {
 
 interface Pending {
   worker: Worker;
-  resolve: () => void;
+  resolve: (value: boolean | undefined) => void;
   reject: (err: Error) => void;
 }
 
@@ -100,7 +102,9 @@ export class SqliteStore implements Store, CountingStore {
       schemaText: await loadSqliteSchemaText(),
       rowsPerStatement: opts.rowsPerStatement ?? 1,
       cacheSizeKiB: opts.cacheSizeKiB ?? 32768,
+      doneTable: opts.spoolDoneTable ?? SPOOL_DONE_TABLE,
     });
+    assertValidTableName(store.init.doneTable);
     await store.getWorker();
     return store;
   }
@@ -133,13 +137,19 @@ export class SqliteStore implements Store, CountingStore {
     const local = newCounters();
     const encoded = encodeBatch(batch, { limits: DEFAULT_LIMITS, counters: local });
     try {
-      await this.request((id) => ({ op: 'insert', id, batch: encoded }), transferListOf(encoded));
+      const mark = batch.replayMark;
+      await this.request((id) => (mark === undefined ? { op: 'insert', id, batch: encoded } : { op: 'insert', id, batch: encoded, mark }), transferListOf(encoded));
       // Counted once committed: a failed batch is retried or split and would count again.
       addCounters(this.counters, local);
     } catch (err) {
       if (err instanceof SqliteStoreError && err.noSuchTable) this.ensured.delete(batch.table);
       throw err;
     }
+  }
+
+  /** Whether a replayed spool record's marker row exists (the worker writes it with the rows). */
+  async replayMarked(mark: ReplayMark): Promise<boolean> {
+    return (await this.request((id) => ({ op: 'marked', id, mark }))) === true;
   }
 
   close(): Promise<void> {
@@ -161,15 +171,15 @@ export class SqliteStore implements Store, CountingStore {
     await exited;
   }
 
-  private async request(make: (id: number) => Request, transfer: ArrayBuffer[] = []): Promise<void> {
+  private async request(make: (id: number) => Request, transfer: ArrayBuffer[] = []): Promise<boolean | undefined> {
     if (this.closed) throw new Error(`sqlite store ${this.displayUrl} is closed`);
     const worker = await this.getWorker();
     return this.send(worker, make, transfer);
   }
 
-  private send(worker: Worker, make: (id: number) => Request, transfer: ArrayBuffer[] = []): Promise<void> {
+  private send(worker: Worker, make: (id: number) => Request, transfer: ArrayBuffer[] = []): Promise<boolean | undefined> {
     const id = this.nextId++;
-    return new Promise<void>((resolvePromise, reject) => {
+    return new Promise<boolean | undefined>((resolvePromise, reject) => {
       this.pending.set(id, { worker, resolve: resolvePromise, reject });
       // Keep the process alive only while work is outstanding.
       if (this.pending.size === 1) worker.ref();
@@ -220,7 +230,7 @@ export class SqliteStore implements Store, CountingStore {
     if (p === undefined) return;
     this.pending.delete(msg.id);
     if (this.pending.size === 0 && !this.closed) worker.unref();
-    if (msg.ok) p.resolve();
+    if (msg.ok) p.resolve(msg.value);
     else p.reject(toError(msg.error));
   }
 

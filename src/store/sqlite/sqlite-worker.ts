@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import type { TableKind } from '../../capture/rows.js';
 import { BatchReader, layoutOf, type EncodedBatch, type Request, type Response, type WireError, type WorkerInit } from './protocol.js';
 import { parseSchemaTemplate, renderTableStatements } from './schema.js';
+import { SPOOL_DONE_MAX_AGE_S, type ReplayMark } from '../store.js';
 
 if (parentPort === null) throw new Error('sqlite-worker must run in a worker thread');
 const port = parentPort;
@@ -56,8 +57,12 @@ port.on('message', (req: Request) => {
         ensureTable(req.table, req.kind);
         break;
       case 'insert':
-        insert(req.batch);
+        insert(req.batch, req.mark);
         break;
+      case 'marked':
+        ensureDoneTable();
+        post({ op: 'done', id: req.id, ok: true, value: markedStmt!.get(req.mark.spool, req.mark.record, req.mark.piece) !== undefined });
+        return;
       case 'close':
         db.close();
         post({ op: 'done', id: req.id, ok: true });
@@ -102,7 +107,26 @@ function statementsFor(table: string, kind: TableKind): TableStatements {
   return s;
 }
 
-function insert(batch: EncodedBatch): void {
+let markedStmt: Database.Statement | null = null;
+let markInsert: Database.Statement | null = null;
+let markPrune: Database.Statement | null = null;
+
+/** The marker table of replayed spool records, created on first use; markers of old runs go. */
+function ensureDoneTable(): void {
+  if (markedStmt !== null) return;
+  const t = `"${init.doneTable}"`;
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${t} (spool_id TEXT NOT NULL, record TEXT NOT NULL, piece TEXT NOT NULL, ` +
+      `created INTEGER NOT NULL, PRIMARY KEY (spool_id, record, piece))`,
+  );
+  db.prepare(`DELETE FROM ${t} WHERE created < ?`).run(Math.floor(Date.now() / 1000) - SPOOL_DONE_MAX_AGE_S);
+  markedStmt = db.prepare(`SELECT 1 FROM ${t} WHERE spool_id = ? AND record = ? AND piece = ?`);
+  markInsert = db.prepare(`INSERT INTO ${t} (spool_id, record, piece, created) VALUES (?, ?, ?, ?)`);
+  markPrune = db.prepare(`DELETE FROM ${t} WHERE spool_id = ? AND record <> ?`);
+}
+
+function insert(batch: EncodedBatch, mark: ReplayMark | undefined): void {
+  if (mark !== undefined) ensureDoneTable();
   // The writer always ensures first; this only matters after a table was dropped under us.
   if (!ensured.has(batch.table)) ensureTable(batch.table, batch.kind);
   const s = statementsFor(batch.table, batch.kind);
@@ -119,6 +143,11 @@ function insert(batch: EncodedBatch): void {
     for (; i < reader.rows; i++) {
       reader.fill(i, s.singleParams, 0);
       s.single.run(s.singleParams);
+    }
+    if (mark !== undefined) {
+      // Commits with the rows; older markers of that spool are behind its read position.
+      markInsert!.run(mark.spool, mark.record, mark.piece, Math.floor(Date.now() / 1000));
+      markPrune!.run(mark.spool, mark.record);
     }
   })();
 }
