@@ -23,6 +23,7 @@ import type { SendSummary } from '../src/loadgen/sender.js';
 import { postgresBackend, sqliteBackend, type BenchBackend } from './throughput/backends.js';
 import { startDaemonProcess } from './throughput/daemon.js';
 import { machineInfo, statusMiB, udpSocketDrops } from './throughput/proc.js';
+import { numberArg } from './throughput/args.js';
 
 const HELP = `npm run bench:overload -- [options]
   --backend postgres|sqlite   (default postgres)
@@ -57,12 +58,7 @@ if (o.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const num = (v: string | undefined, dflt: number): number => {
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new RangeError(`not a number ≥ 0: ${v}`);
-  return n;
-};
+const num = numberArg;
 const soakMinutes = num(o['soak-minutes'], 0);
 const rate = num(o.rate, soakMinutes > 0 ? 0 : 230_000);
 if (rate <= 0) throw new RangeError('--rate is required');

@@ -31,6 +31,7 @@ import { LatencyPoller } from './throughput/latency.js';
 import { cpuDelta, cpuSeconds, cpuSnapshot, load1, machineCpu, machineInfo, statusMiB, udpSnmp, udpSocketDrops } from './throughput/proc.js';
 import { summarizeProfile, type ProfileSummary } from './throughput/profile.js';
 import { generateRows } from './throughput/rows.js';
+import { numberArg } from './throughput/args.js';
 
 const HELP = `Usage: node dist/bench/run.js [options]
 
@@ -150,12 +151,7 @@ if (o.help) {
   process.exit(0);
 }
 
-const num = (v: string | undefined, dflt: number): number => {
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new RangeError(`not a number ≥ 0: ${v}`);
-  return n;
-};
+const num = numberArg;
 const quick = o.quick === true;
 const steps = (o.steps ?? (quick ? '2000,10000' : '2000,5000,10000,20000,30000,40000,50000,60000,80000,100000')).split(',').map((s) => num(s.trim(), 0)).filter((n) => n > 0);
 const stepSeconds = num(o['step-seconds'], quick ? 2 : 10);

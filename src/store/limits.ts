@@ -187,7 +187,8 @@ export function cleanText(s: string, c: ValueCounters): string {
   return v;
 }
 
-function toInt(v: unknown): number {
+/** A row value as an integer column: rows are typed, but a stray value must not poison a batch. */
+export function toInt(v: unknown): number {
   if (typeof v === 'number') {
     if (Number.isSafeInteger(v)) return v;
     return Number.isFinite(v) ? Math.trunc(v) : 0;

@@ -12,29 +12,14 @@ import tls from 'node:tls';
 import { readFileSync, rmSync } from 'node:fs';
 import { DropReason } from '../../src/control/drop-reasons.js';
 import { ConnectionRejectReason } from '../../src/control/stats.js';
-import { encodeHep } from '../../src/hep/encode.js';
 import { startTestDaemon, tableRows, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/net.js';
-import { sipRequest } from '../helpers/sip-messages.js';
+import { uniqueOptionsHep } from '../helpers/sip-messages.js';
 import { makeTestCerts, type TestCerts } from '../helpers/tls.js';
 
-let seq = 0;
 /** One HEP packet with a unique Call-ID (returned too). */
 function hep(tag: string, opts: { authKey?: string; version?: 1 | 2 | 3 } = {}): { callId: string; packet: Buffer } {
-  const callId = `access-${tag}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
-  const packet = encodeHep({
-    version: opts.version ?? 3,
-    srcIp: '192.0.2.10',
-    dstIp: '198.51.100.20',
-    srcPort: 5060,
-    dstPort: 5060,
-    tsSec: Math.floor(Date.now() / 1000),
-    tsUsec: 0,
-    captureId: 1,
-    payload: sipRequest('OPTIONS', callId).text,
-    ...(opts.authKey === undefined ? {} : { authKey: opts.authKey }),
-  });
-  return { callId, packet };
+  return uniqueOptionsHep(`access-${tag}`, opts);
 }
 
 function callIds(t: TestDaemon): Set<string> {

@@ -12,26 +12,13 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { DropReason } from '../../src/control/drop-reasons.js';
 import { ConnectionRejectReason } from '../../src/control/stats.js';
-import { encodeHep } from '../../src/hep/encode.js';
 import { TcpListener } from '../../src/listeners/tcp.js';
 import { startTestDaemon, tableRows, type TestDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/net.js';
-import { sipRequest } from '../helpers/sip-messages.js';
+import { uniqueOptionsHep } from '../helpers/sip-messages.js';
 
-let seq = 0;
 function hep(tag: string): { callId: string; packet: Buffer } {
-  const callId = `hostile-${tag}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
-  const packet = encodeHep({
-    srcIp: '192.0.2.10',
-    dstIp: '198.51.100.20',
-    srcPort: 5060,
-    dstPort: 5060,
-    tsSec: Math.floor(Date.now() / 1000),
-    tsUsec: 0,
-    captureId: 1,
-    payload: sipRequest('OPTIONS', callId).text,
-  });
-  return { callId, packet };
+  return uniqueOptionsHep(`hostile-${tag}`);
 }
 
 function callIds(t: TestDaemon): Set<string> {

@@ -11,6 +11,7 @@ import type { CaptureMode } from '../../src/control/config/types.js';
 import { DropReason } from '../../src/control/drop-reasons.js';
 import { Router } from '../../src/route/router.js';
 import { parseSip, routeFactsOf, type SipErrorCode } from '../../src/sip/parser.js';
+import { captured as fixtureMessage } from '../sip/fixtures.js';
 import { check, type FuzzInput, type FuzzTarget, type Outcome } from './harness.js';
 import { mutate, SIP_MUTATORS } from './mutate.js';
 import type { Seeds } from './seeds.js';
@@ -50,22 +51,9 @@ const OPTS: readonly SipRowOptions[] = [
 
 const TIMES = [0, 1, 1_700_000_000, 0x7fffffff, 0xffffffff];
 
+/** The fixtures' HEP3 message with a fuzzed time (0 = no HEP time). */
 function captured(payload: Buffer, sec: number, usec: number): CapturedMessage {
-  return {
-    payload,
-    family: 2,
-    proto: 1,
-    srcIp: '10.0.0.1',
-    srcPort: 5060,
-    dstIp: '10.0.0.2',
-    dstPort: 5080,
-    hepTime: sec === 0 ? null : { sec, usec, captureId: 2001 },
-    correlationId: null,
-    protoType: 1,
-    receivedAtUs: 1_700_000_000_000_000,
-    source: 'hep',
-    listener: 'fuzz',
-  };
+  return fixtureMessage(payload, { hepTime: sec === 0 ? null : { sec, usec, captureId: 2001 }, receivedAtUs: 1_700_000_000_000_000, listener: 'fuzz' });
 }
 
 function checkRow(row: SipCaptureRow, payload: Buffer): void {

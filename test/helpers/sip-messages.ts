@@ -1,4 +1,5 @@
 /** Realistic SIP messages for tests, each with a unique Call-ID. */
+import { encodeHep } from '../../src/hep/encode.js';
 
 export interface TestSip {
   callId: string;
@@ -56,3 +57,26 @@ export function sipReply(code: number, reason: string, cseqMethod: string, callI
   ];
   return { callId, method: cseqMethod, type: 2, text: lines.join('\r\n') };
 }
+
+let hepSeq = 0;
+/**
+ * One HEP packet (v3 unless asked) carrying an OPTIONS with a unique Call-ID starting with
+ * `prefix`, 192.0.2.10:5060 → 198.51.100.20:5060, stamped now, capture id 1.
+ */
+export function uniqueOptionsHep(prefix: string, opts: { authKey?: string; version?: 1 | 2 | 3 } = {}): { callId: string; packet: Buffer } {
+  const callId = `${prefix}-${++hepSeq}-${Math.random().toString(36).slice(2, 8)}`;
+  const packet = encodeHep({
+    version: opts.version ?? 3,
+    srcIp: '192.0.2.10',
+    dstIp: '198.51.100.20',
+    srcPort: 5060,
+    dstPort: 5060,
+    tsSec: Math.floor(Date.now() / 1000),
+    tsUsec: 0,
+    captureId: 1,
+    payload: sipRequest('OPTIONS', callId).text,
+    ...(opts.authKey === undefined ? {} : { authKey: opts.authKey }),
+  });
+  return { callId, packet };
+}
+

@@ -16,20 +16,13 @@ import { show, typeName } from './errors.js';
 import { parseListenList } from './listen.js';
 import { LISTENER_KEYS } from './params.js';
 import { didYouMean } from './suggest.js';
-import type { ListenAddress, ListenEntry, ListenEntryObject, TlsSettings } from './types.js';
+import type { ListenAddress, ListenEntry, ListenEntryObject, SipcaptureConfig, TlsSettings } from './types.js';
 
 /** The largest auth key accepted (a HEP chunk could hold more; no agent sends that much). */
 export const AUTH_KEY_MAX_BYTES = 1024;
 
 /** The global values the entries inherit (tls_* paths not yet resolved). */
-export interface AccessDefaults {
-  hep_auth_keys: string[];
-  allow_sources: string[];
-  tls_cert_file: string;
-  tls_key_file: string;
-  tls_ca_file: string;
-  tls_verify_client: number;
-}
+export type AccessDefaults = Pick<SipcaptureConfig, 'hep_auth_keys' | 'allow_sources' | 'tls_cert_file' | 'tls_key_file' | 'tls_ca_file' | 'tls_verify_client'>;
 
 /** Problems of an auth-key list (`key` names it in messages). */
 export function checkAuthKeys(keys: readonly string[], key: string, problems: ConfigProblem[]): void {

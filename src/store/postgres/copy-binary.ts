@@ -10,7 +10,7 @@
  * BigInt, `msg` is copied with one memmove. Measured in bench/copy-encode.bench.ts.
  */
 import type { ColumnValuesFiller, ReportRow, SipCaptureRow } from '../../capture/rows.js';
-import { cleanText, truncateChars, type ColumnLimits, type TableLayout, type ValueCounters } from '../limits.js';
+import { cleanText, toInt, truncateChars, type ColumnLimits, type TableLayout, type ValueCounters } from '../limits.js';
 
 const K_TEXT = 0;
 const K_INT4 = 1;
@@ -59,20 +59,6 @@ export function copyPlan(layout: TableLayout, limits: ColumnLimits, fill: Column
     if (w !== undefined) widths[i] = w;
   });
   return { columns: layout.columns, kinds, widths, fill };
-}
-
-/** Same coercions as limits.ts prepareRow: rows are typed, but a stray value must not poison a batch. */
-function toInt(v: unknown): number {
-  if (typeof v === 'number') {
-    if (Number.isSafeInteger(v)) return v;
-    return Number.isFinite(v) ? Math.trunc(v) : 0;
-  }
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'string' && v !== '') {
-    const n = Number(v);
-    return Number.isFinite(n) ? Math.trunc(n) : 0;
-  }
-  return 0;
 }
 
 function asText(v: unknown): string {

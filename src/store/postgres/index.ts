@@ -188,24 +188,35 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
 
   /** Creates the marker table of replayed spool records once, and prunes markers of old runs. */
   function ensureDoneTable(): Promise<void> {
-    return ensureOnce(ensured, `\0${doneTable}`, async () => {
-      const { client, release } = await checkout();
-      try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sipcapture:${doneTable}`]);
+    return ensureOnce(ensured, `\0${doneTable}`, () =>
+      underCreateLock(doneTable, async (client) => {
         await client.query(
           `CREATE TABLE IF NOT EXISTS ${doneTable} (spool_id varchar(32) NOT NULL, record varchar(48) NOT NULL, ` +
             `piece varchar(48) NOT NULL, created bigint NOT NULL, PRIMARY KEY (spool_id, record, piece))`,
         );
         await client.query(`DELETE FROM ${doneTable} WHERE created < $1`, [Math.floor(Date.now() / 1000) - SPOOL_DONE_MAX_AGE_S]);
-        await client.query('COMMIT');
-        release();
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        release(err);
-        throw err;
-      }
-    });
+      }),
+    );
+  }
+
+  /**
+   * Runs `work` in a transaction holding the advisory lock `sipcapture:<name>`. It serialises
+   * concurrent creators (two daemons, or db-init racing the daemon): plain CREATE TABLE IF NOT
+   * EXISTS can still fail on pg_type's unique index under a race.
+   */
+  async function underCreateLock(name: string, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    const { client, release } = await checkout();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sipcapture:${name}`]);
+      await work(client);
+      await client.query('COMMIT');
+      release();
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      release(err);
+      throw err;
+    }
   }
 
   /** Reads column types and widths; undefined when the table does not exist. */
@@ -254,22 +265,11 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
 
   async function createTable(name: string, kind: TableKind): Promise<void> {
     const stmts = renderStatements(templateFor(template, kind), { table: name, ix: pgIndexPrefix(name) });
-    const { client, release } = await checkout();
-    try {
-      await client.query('BEGIN');
-      // Serialises concurrent creators (two daemons, or db-init racing the daemon): plain
-      // CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index under a race.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sipcapture:${name}`]);
+    await underCreateLock(name, async (client) => {
       const exists = await client.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [quoteIdent(name)]);
       // An existing table is used as it is: adding indexes to someone's big table would lock it.
       if (exists.rows[0]?.r == null) for (const s of stmts) await client.query(s);
-      await client.query('COMMIT');
-      release();
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      release(err);
-      throw err;
-    }
+    });
     infos.delete(name);
     // Validates the columns of a pre-existing table and caches its widths.
     await infoFor(name, kind);
