@@ -7,6 +7,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
+import { writeIpBytes } from '../net/address.js';
 
 /** One allow-list entry: the first `bits` bits of `bytes` (16 bytes, IPv4 mapped). */
 interface Cidr {
@@ -16,51 +17,18 @@ interface Cidr {
 
 const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
-function v4Bytes(text: string, out: Uint8Array): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  out.set(V4_MAPPED_PREFIX, 0);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] ?? '';
-    if (!/^[0-9]{1,3}$/.test(p)) return false;
-    const n = Number(p);
-    if (n > 255) return false;
-    out[12 + i] = n;
-  }
-  return true;
-}
-
-function v6Bytes(text: string, out: Uint8Array): boolean {
-  if (!net.isIPv6(text)) return false;
-  let s = text;
-  const zone = s.indexOf('%');
-  if (zone >= 0) s = s.slice(0, zone);
-  // A trailing dotted quad (::ffff:1.2.3.4) becomes two groups.
-  const lastColon = s.lastIndexOf(':');
-  const tail = s.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const q = new Uint8Array(16);
-    if (!v4Bytes(tail, q)) return false;
-    s = `${s.slice(0, lastColon + 1)}${((q[12]! << 8) | q[13]!).toString(16)}:${((q[14]! << 8) | q[15]!).toString(16)}`;
-  }
-  const halves = s.split('::');
-  const head = halves[0] === '' ? [] : (halves[0] ?? '').split(':');
-  const rest = halves.length > 1 ? (halves[1] === '' ? [] : (halves[1] ?? '').split(':')) : [];
-  const groups = halves.length > 1 ? [...head, ...Array<string>(8 - head.length - rest.length).fill('0'), ...rest] : head;
-  if (groups.length !== 8) return false;
-  groups.forEach((g, i) => {
-    const n = parseInt(g, 16);
-    out[2 * i] = n >> 8;
-    out[2 * i + 1] = n & 0xff;
-  });
-  return true;
-}
-
 /** The 16-byte form of an IP literal (IPv4 mapped), or null if `text` is not one. */
 export function ipBytes(text: string): Uint8Array | null {
   const out = new Uint8Array(16);
-  if (net.isIPv4(text)) return v4Bytes(text, out) ? out : null;
-  return v6Bytes(text, out) ? out : null;
+  if (net.isIPv4(text)) {
+    if (writeIpBytes(text, out, 12) !== 4) return null;
+    out.set(V4_MAPPED_PREFIX, 0);
+    return out;
+  }
+  if (!net.isIPv6(text)) return null;
+  // A zone id (fe80::1%eth0) names the interface, not the address.
+  const zone = text.indexOf('%');
+  return writeIpBytes(zone >= 0 ? text.slice(0, zone) : text, out, 0) === 16 ? out : null;
 }
 
 /** Parses `IP` or `IP/BITS` (IPv4 or IPv6); a string result is the reason it is invalid. */

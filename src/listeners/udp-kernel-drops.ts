@@ -7,13 +7,14 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { ipToBytes } from '../net/address.js';
 
 /**
  * The local-address column of /proc/net/udp{,6} for `host`:`port`: the address as 32-bit words
  * printed in the host's byte order (so 127.0.0.1 is `0100007F` on x86), then the port in hex.
  */
 export function procNetAddress(host: string, port: number, littleEndian = os.endianness() === 'LE'): string | null {
-  const bytes = addressBytes(host);
+  const bytes = ipToBytes(host);
   if (bytes === null) return null;
   let hex = '';
   for (let w = 0; w < bytes.length; w += 4) {
@@ -21,22 +22,6 @@ export function procNetAddress(host: string, port: number, littleEndian = os.end
     for (const b of word) hex += (b ?? 0).toString(16).padStart(2, '0');
   }
   return `${hex.toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-}
-
-function addressBytes(host: string): number[] | null {
-  if (net.isIPv4(host)) return host.split('.').map(Number);
-  if (!net.isIPv6(host)) return null;
-  const [headText = '', tailText] = host.split('::');
-  const groups = (s: string): number[] => (s === '' ? [] : s.split(':').flatMap((g) => (net.isIPv4(g) ? ipv4Groups(g) : [parseInt(g, 16)])));
-  const head = groups(headText);
-  const tail = tailText === undefined ? [] : groups(tailText);
-  const all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  return all.flatMap((g) => [g >> 8, g & 0xff]);
-}
-
-function ipv4Groups(v4: string): number[] {
-  const [a = 0, b = 0, c = 0, d = 0] = v4.split('.').map(Number);
-  return [(a << 8) | b, (c << 8) | d];
 }
 
 /** The `drops` of the socket bound to `local` (a procNetAddress) in one /proc/net/udp text; null when absent. */
