@@ -16,11 +16,11 @@
  */
 import { COLON, COMMA, CR, DQUOTE, EQUAL, GT, HT, LF, LT, SEMI, SP, TOKEN_CHAR, eatLwsEnd, lineEndAfter, lower, quotedStringEnd } from './bytes.js';
 
-export interface NameAddr {
-  /** False when the body does not parse. */
-  ok: boolean;
-  /** Where parsing stopped: the next header (To in the header loop), a ',' (PAI lists), or end. */
-  end: number;
+/**
+ * Offsets of one address's parts. Also the mutable scratch state of one address, reused by the
+ * contact list parser (@internal there).
+ */
+export interface AddrScan {
   uriStart: number;
   uriEnd: number;
   displayStart: number;
@@ -30,17 +30,11 @@ export interface NameAddr {
   tagEnd: number;
 }
 
-/**
- * Mutable scratch state of one address, reused by the contact list parser.
- * @internal
- */
-export interface AddrScan {
-  uriStart: number;
-  uriEnd: number;
-  displayStart: number;
-  displayEnd: number;
-  tagStart: number;
-  tagEnd: number;
+export interface NameAddr extends AddrScan {
+  /** False when the body does not parse. */
+  ok: boolean;
+  /** Where parsing stopped: the next header (To in the header loop), a ',' (PAI lists), or end. */
+  end: number;
 }
 
 /** @internal */

@@ -10,6 +10,7 @@ import type { ReportRow, SipCaptureRow, TableKind } from '../../src/capture/rows
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS } from '../../src/capture/rows.js';
 import type { ColumnLimits } from '../../src/store/limits.js';
 import { DEFAULT_LIMITS, cleanText, newCounters, truncateChars } from '../../src/store/limits.js';
+import { prng } from '../../src/loadgen/mix.js';
 
 export const PG_URL = process.env['SIPCAPTURE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MYSQL_URL = process.env['SIPCAPTURE_TEST_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/test';
@@ -17,7 +18,8 @@ export const MYSQL_URL = process.env['SIPCAPTURE_TEST_MYSQL_URL'] ?? 'mysql://ro
 /** A per-run suffix so parallel test runs sharing the databases never collide. */
 export const RUN = `${process.pid}_${Math.floor(Math.random() * 1e6)}`;
 
-function tcpReachable(url: string, defaultPort: number): Promise<boolean> {
+/** Whether a TCP server answers at the host:port of `url` (for skips). */
+export function reachable(url: string, defaultPort: number): Promise<boolean> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const sock = net.connect({ host: u.hostname || '127.0.0.1', port: Number(u.port || defaultPort) });
@@ -37,25 +39,14 @@ function tcpReachable(url: string, defaultPort: number): Promise<boolean> {
  */
 export async function skipReason(kind: 'postgres' | 'mysql'): Promise<string | undefined> {
   const url = kind === 'postgres' ? PG_URL : MYSQL_URL;
-  if (await tcpReachable(url, kind === 'postgres' ? 5432 : 3306)) return undefined;
+  if (await reachable(url, kind === 'postgres' ? 5432 : 3306)) return undefined;
   const reason = `${kind} not reachable at ${url}`;
   if (process.env['CI'] === 'true') throw new Error(`${reason} (CI=true: unreachable servers fail)`);
   console.log(`# SKIP ${reason}`);
   return reason;
 }
 
-// ---- deterministic generator ----
-
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// ---- deterministic generator (the load generator's PRNG) ----
 
 const METHODS = ['INVITE', 'ACK', 'BYE', 'REGISTER', 'OPTIONS', '200', '180', '486', 'CANCEL', 'NOTIFY'];
 const UAS = ['Yealink SIP-T46S 66.86.0.15', 'Asterisk PBX 18.20.0', 'Linphone/5.2.0 (belle-sip/5.2.0)', 'FreeSWITCH-mod_sofia/1.10.9'];

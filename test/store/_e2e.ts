@@ -19,7 +19,7 @@ import { encodeHep } from '../../src/hep/encode.js';
 import { freePort } from '../helpers/net.js';
 import { MYSQL_URL, PG_URL, RUN } from '../store-pg/helpers.js';
 
-export { MYSQL_URL, PG_URL, RUN, skipReason } from '../store-pg/helpers.js';
+export { MYSQL_URL, PG_URL, RUN, reachable, skipReason } from '../store-pg/helpers.js';
 
 /** One row read back, every column in a comparable form, plus its table. */
 export type ReadRow = Record<string, unknown> & { table: string; callid: string };
@@ -270,17 +270,3 @@ export function tally(rows: readonly { callid: string }[]): { distinct: number; 
   return { distinct: seen.size, duplicates: [...seen].filter(([, n]) => n > 1).map(([c]) => c) };
 }
 
-/** Whether a TCP server answers at the host:port of `url` (for requireOrSkip). */
-export function reachable(url: string, defaultPort: number): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: u.hostname || '127.0.0.1', port: Number(u.port || defaultPort) });
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(2000, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
