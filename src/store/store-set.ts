@@ -125,6 +125,7 @@ export class StoreSet {
           insertRetries: cfg.insert_retries,
           insertRetryTimeoutS: cfg.insert_retry_timeout,
           maxInFlight,
+          mergeBatches: cfg.batch_merge,
           ...opts.writer,
           stats,
           logger,

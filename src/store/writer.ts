@@ -67,6 +67,13 @@ export interface StoreWriterOptions {
   /** Batches written concurrently. Default 1; >1 (db_insert_mode 2) gives up the commit order. */
   maxInFlight?: number;
   /**
+   * Under backlog, consecutive waiting batches of one table are written as one insert (one COPY,
+   * one transaction) of up to this many cut batches (config `batch_merge`). Larger writes cost the
+   * database less per row, so a writer that fell behind catches up instead of spilling. Default 1
+   * (never merge).
+   */
+  mergeBatches?: number;
+  /**
    * During an outage (a batch failed for a database reason and was spooled) at most one live
    * batch per this many ms is tried; the others go straight to onUnwritable. Default 1000.
    */
@@ -126,6 +133,7 @@ export class StoreWriter {
   private readonly insertRetries: number;
   private readonly retryTimeoutMs: number;
   private readonly maxInFlight: number;
+  private readonly mergeMaxRows: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
   private readonly giveUpAfter: number;
@@ -176,6 +184,7 @@ export class StoreWriter {
     this.insertRetries = clamp(Math.floor(opts.insertRetries), 0, 500);
     this.retryTimeoutMs = clamp(opts.insertRetryTimeoutS, 0, 300) * 1000;
     this.maxInFlight = Math.max(1, Math.floor(opts.maxInFlight ?? 1));
+    this.mergeMaxRows = this.batchSize * Math.max(1, Math.floor(opts.mergeBatches ?? 1));
     this.retryBaseDelayMs = Math.max(1, opts.retryBaseDelayMs ?? 100);
     this.retryMaxDelayMs = Math.max(this.retryBaseDelayMs, opts.retryMaxDelayMs ?? 5000);
     this.giveUpAfter = Math.max(1, Math.floor(opts.isolationGiveUpAfter ?? 8));
@@ -325,11 +334,13 @@ export class StoreWriter {
 
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.readyHead < this.ready.length) {
-      const r = this.ready[this.readyHead] as ReadyBatch;
-      this.ready[this.readyHead++] = EMPTY_READY;
-      if (this.readyHead === this.ready.length) {
-        this.ready = [];
-        this.readyHead = 0;
+      let r = this.takeReady();
+      // Backlog: the batches waiting behind this one for the same table ride along, in order.
+      while (this.readyHead < this.ready.length) {
+        const next = this.ready[this.readyHead] as ReadyBatch;
+        if (next.batch.table !== r.batch.table || r.batch.rows.length + next.batch.rows.length > this.mergeMaxRows) break;
+        this.takeReady();
+        r = { batch: { table: r.batch.table, kind: r.batch.kind, rows: r.batch.rows.concat(next.batch.rows) }, bytes: r.bytes + next.bytes };
       }
       this.inFlight++;
       void this.process(r.batch).finally(() => {
@@ -343,6 +354,16 @@ export class StoreWriter {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  private takeReady(): ReadyBatch {
+    const r = this.ready[this.readyHead] as ReadyBatch;
+    this.ready[this.readyHead++] = EMPTY_READY;
+    if (this.readyHead === this.ready.length) {
+      this.ready = [];
+      this.readyHead = 0;
+    }
+    return r;
   }
 
   private whenIdle(): Promise<void> {

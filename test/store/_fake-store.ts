@@ -29,6 +29,8 @@ export class FakeStore implements Store {
   down = false;
   /** Calls to insert (successful or not). */
   inserts = 0;
+  /** Table and row count of every insert call, in call order. */
+  readonly calls: { table: string; rows: number }[] = [];
   /** In-flight inserts right now, and the most seen at once. */
   inFlight = 0;
   maxInFlight = 0;
@@ -61,6 +63,7 @@ export class FakeStore implements Store {
 
   async insert(batch: RowBatch): Promise<void> {
     this.inserts++;
+    this.calls.push({ table: batch.table, rows: batch.rows.length });
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {

@@ -11,6 +11,7 @@ import { Stats } from '../../src/control/stats.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { RowBatch, Store } from '../../src/store/store.js';
 import { StoreWriter, type StoreWriterOptions } from '../../src/store/writer.js';
+import { FakeStore } from './_fake-store.js';
 import { reportRow, sipRow } from './_rows.js';
 
 let dir = '';
@@ -176,6 +177,70 @@ describe('StoreWriter batching', () => {
     await store.close();
     assert.equal(count(path, 'sip_capture'), 5001);
     assert.equal(stats.snapshot().stored['sip_capture'], 5001);
+  });
+});
+
+describe('StoreWriter backlog merging (batch_merge)', () => {
+  const callids = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => sipRow(from + k).callid);
+
+  test('batches waiting behind a slow insert go out together, in order, at most mergeBatches at a time', async () => {
+    const store = new FakeStore();
+    store.delayMs = 40;
+    const stats = new Stats(null);
+    const writer = new StoreWriter(store, { stats, batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, mergeBatches: 3 });
+    for (let i = 0; i < 100; i++) writer.enqueue('t', 'sip', sipRow(i)); // cut and in flight at once
+    for (let i = 100; i < 800; i++) writer.enqueue('t', 'sip', sipRow(i)); // 7 batches wait behind it
+    assert.equal(writer.readyBatches, 7);
+    await writer.close();
+    assert.deepEqual(store.calls.map((c) => c.rows), [100, 300, 300, 100]);
+    assert.deepEqual(store.committed.get('t'), callids(0, 800));
+    assert.equal(stats.snapshot().stored['t'], 800);
+    assert.equal(writer.queueDepth, 0);
+    assert.equal(writer.queueBytes, 0);
+  });
+
+  test('only consecutive batches of the same table merge; the order of tables is kept', async () => {
+    const store = new FakeStore();
+    store.delayMs = 40;
+    const stats = new Stats(null);
+    const writer = new StoreWriter(store, { stats, batchSize: 10, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, mergeBatches: 8 });
+    const fill = (table: string, from: number): void => {
+      for (let i = from; i < from + 10; i++) writer.enqueue(table, 'sip', sipRow(i));
+    };
+    fill('a', 0); // in flight
+    fill('a', 10);
+    fill('a', 20);
+    fill('b', 30);
+    fill('a', 40);
+    await writer.close();
+    assert.deepEqual(store.calls, [
+      { table: 'a', rows: 10 },
+      { table: 'a', rows: 20 },
+      { table: 'b', rows: 10 },
+      { table: 'a', rows: 10 },
+    ]);
+    assert.deepEqual(store.committed.get('a'), [...callids(0, 30), ...callids(40, 50)]);
+  });
+
+  test('a poisoned row in a merged insert loses only itself', async () => {
+    const store = new FakeStore((c) => c === sipRow(250).callid);
+    store.delayMs = 20;
+    const stats = new Stats(null);
+    const writer = new StoreWriter(store, { stats, batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, mergeBatches: 4 });
+    for (let i = 0; i < 500; i++) writer.enqueue('t', 'sip', sipRow(i));
+    await writer.close();
+    assert.equal(store.calls[1]?.rows, 400, 'the four waiting batches went as one insert');
+    assert.deepEqual(store.committed.get('t'), callids(0, 500).filter((c) => c !== sipRow(250).callid));
+    assert.equal(stats.droppedCount(DropReason.DB_ERROR), 1);
+  });
+
+  test('mergeBatches 1 (the writer default) never merges', async () => {
+    const store = new FakeStore();
+    store.delayMs = 20;
+    const writer = new StoreWriter(store, { stats: new Stats(null), batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0 });
+    for (let i = 0; i < 400; i++) writer.enqueue('t', 'sip', sipRow(i));
+    await writer.close();
+    assert.deepEqual(store.calls.map((c) => c.rows), [100, 100, 100, 100]);
   });
 });
 

@@ -361,6 +361,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     queue_max_rows: num('queue_max_rows'),
     queue_max_bytes: num('queue_max_bytes'),
     spool_after_batches: num('spool_after_batches'),
+    batch_merge: num('batch_merge'),
     memory_limit_mb: num('memory_limit_mb'),
     spool_dir: path.resolve(baseDir, str('spool_dir')),
     spool_max_bytes: num('spool_max_bytes'),

@@ -414,6 +414,16 @@ const PARAM_TABLE = {
     doc: 'Longest a row waits for its batch to fill before it is written (≤ 1 s keeps Homer near-live).',
     kamailio: false,
   },
+  batch_merge: {
+    type: 'int',
+    default: 4,
+    min: 1,
+    max: 64,
+    unit: 'batches',
+    doc: 'When batches wait for the database, up to this many of one table are written as one insert (one COPY or transaction): larger writes cost the database less per row, so a writer that fell behind catches up. 1 = never merge.',
+    kamailio: false,
+    note: 'behaviour: batching under backlog (docs/storage.md)',
+  },
   queue_max_rows: {
     type: 'int',
     default: 200000,

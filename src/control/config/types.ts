@@ -134,6 +134,8 @@ export interface SipcaptureConfig {
   queue_max_bytes: number;
   /** Full batches waiting for a write slot beyond which new batches go to the spool; 0 = never. */
   spool_after_batches: number;
+  /** Waiting batches of one table written as one insert under backlog, at most (1 = never merge). */
+  batch_merge: number;
   /** RSS in MiB above which packets are shed at ingress; 0 = no limit. */
   memory_limit_mb: number;
   /** Spool directory (absolute once loaded); one sub-directory per database URL. */

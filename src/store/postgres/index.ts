@@ -123,6 +123,14 @@ export function copyTextEscape(s: string): string {
   return COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIAL_G, (ch) => COPY_ESCAPES[ch]!) : s;
 }
 
+/** The txid from the answers to `BEGIN; SELECT txid_current()::text AS x` ('' if absent). */
+function txidOf(results: unknown): string {
+  const last: unknown = Array.isArray(results) ? results[results.length - 1] : results;
+  const rows = (last as { rows?: unknown } | null)?.rows;
+  const x = Array.isArray(rows) ? (rows[0] as { x?: unknown } | undefined)?.x : undefined;
+  return typeof x === 'string' ? x : '';
+}
+
 function encodeTextRow(values: readonly (string | number | Buffer)[]): string {
   let line = '';
   for (let i = 0; i < values.length; i++) {
@@ -329,9 +337,9 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     timeout.catch(() => {});
     let txid: string;
     try {
-      await Promise.race([client.query('BEGIN'), timeout]);
-      const r = await Promise.race([client.query<{ x: string }>('SELECT txid_current()::text AS x'), timeout]);
-      txid = r.rows[0]?.x ?? '';
+      // One round trip for both: a multi-statement simple query answers with one result each.
+      const results: unknown = await Promise.race([client.query('BEGIN; SELECT txid_current()::text AS x'), timeout]);
+      txid = txidOf(results);
     } catch (err) {
       clearTimeout(timer);
       if (!timedOut) await client.query('ROLLBACK').catch(() => {});
