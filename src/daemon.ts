@@ -205,7 +205,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       const keys = authKeys(address.access.authKeys);
       const onPacket = keys === null ? onHep : (data: Buffer, listener: string): void => ingest.handle(data, listener, keys);
       return address.protocol === 'udp'
-        ? new UdpListener({ address, recvBufferSize: cfg.udp_recv_buffer, onDatagram: onPacket, stats })
+        ? new UdpListener({ address, recvBufferSize: cfg.udp_recv_buffer, onDatagram: onPacket, stats, receiveThread: cfg.udp_receive_thread === 1, logger })
         : new TcpListener({
             address,
             maxFrame: cfg.tcp_max_frame,
@@ -226,7 +226,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     for (const listener of listeners) {
       await listener.start();
       started.push(listener);
-      const extra: Record<string, unknown> = listener instanceof UdpListener ? { recvBuffer: listener.recvBufferSize } : {};
+      const extra: Record<string, unknown> = listener instanceof UdpListener ? { recvBuffer: listener.recvBufferSize, receiveThread: listener.receiveThread !== null } : {};
       const address = cfg.listenAddresses.find((a) => a.spec === listener.name);
       if (address !== undefined) {
         const a = address.access;

@@ -1,13 +1,21 @@
 /**
  * HEP over UDP: one datagram is one HEP packet. The listener only receives; decoding happens in
  * the HepIngest it feeds, so the same code path serves UDP, TCP and tests.
+ *
+ * With `receiveThread` (config udp_receive_thread, on by default) the socket lives in a thread
+ * of its own that only drains it (udp-receive-thread.ts): stalls of the main thread are absorbed
+ * in a bounded queue, and what does not fit is counted as queue_full instead of being dropped
+ * by the kernel. Without it the socket is read on the main thread.
  */
 import dgram from 'node:dgram';
 import type { ListenAddress } from '../control/config/types.js';
 import { DropReason } from '../control/drop-reasons.js';
+import type { Logger } from '../control/logger.js';
 import type { Stats } from '../control/stats.js';
 import { sourceFilter } from './access.js';
 import { readUdpKernelDrops } from './udp-kernel-drops.js';
+import { BATCH_BYTES, MAX_PENDING_BYTES } from './udp-receive-protocol.js';
+import { ReceiveThread } from './udp-receive-thread.js';
 import type { Listener } from './types.js';
 
 export type DatagramHandler = (data: Buffer, listener: string) => void;
@@ -17,13 +25,22 @@ export interface UdpListenerOptions {
   /** SO_RCVBUF request; the kernel caps it at 2 × net.core.rmem_max. */
   recvBufferSize: number;
   onDatagram: DatagramHandler;
-  /** Where datagrams from sources outside allow_sources are counted (needed when the listener has an allow-list). */
+  /** Where dropped datagrams are counted (needed with an allow-list or a receive thread). */
   stats?: Stats;
+  /** Receive in a thread of its own (config udp_receive_thread); default false: on the main thread. */
+  receiveThread?: boolean;
+  /** Where a receive thread's failures and restarts are logged. */
+  logger?: Logger;
+  /** Receive thread: bytes of one batch buffer (tests; default BATCH_BYTES). */
+  batchBytes?: number;
+  /** Receive thread: bytes posted and not yet processed, at most, < 1 GiB (tests; default MAX_PENDING_BYTES). */
+  maxPendingBytes?: number;
 }
 
 export class UdpListener implements Listener {
   readonly name: string;
   private socket: dgram.Socket | null = null;
+  private thread: ReceiveThread | null = null;
 
   constructor(private readonly opts: UdpListenerOptions) {
     this.name = opts.address.spec;
@@ -31,25 +48,62 @@ export class UdpListener implements Listener {
 
   /** The bound port (useful when the config asked for port 0). */
   get port(): number {
+    if (this.thread !== null) return this.thread.socket?.port ?? 0;
     return this.socket?.address().port ?? 0;
   }
 
   /** The receive buffer the kernel actually granted. */
   get recvBufferSize(): number {
+    if (this.thread !== null) return this.thread.socket?.recvBufferSize ?? 0;
     return this.socket?.getRecvBufferSize() ?? 0;
+  }
+
+  /** The receive thread, or null (tests). */
+  get receiveThread(): ReceiveThread | null {
+    return this.thread;
   }
 
   /**
    * Datagrams the kernel dropped on this socket since it was bound (receive buffer full), or
    * null when unknown (not Linux, not bound). Read from /proc at call time: not for the hot path.
+   * A receive thread that was replaced has a new socket, whose count starts at 0.
    */
   kernelDrops(): number | null {
-    if (this.socket === null) return null;
-    const { address, port } = this.socket.address();
-    return readUdpKernelDrops(address, port);
+    const bound = this.thread !== null ? this.thread.socket : (this.socket?.address() ?? null);
+    if (bound === null) return null;
+    return readUdpKernelDrops(bound.address, bound.port);
   }
 
   start(): Promise<void> {
+    return this.opts.receiveThread === true ? this.startThread() : this.startHere();
+  }
+
+  private async startThread(): Promise<void> {
+    const { address, stats } = this.opts;
+    if (stats === undefined) throw new Error(`listen ${this.name}: a receive thread needs stats to count what it drops`);
+    const thread = new ReceiveThread({
+      name: this.name,
+      type: address.host.includes(':') ? 'udp6' : 'udp4',
+      host: address.host,
+      port: address.port,
+      recvBufferSize: this.opts.recvBufferSize,
+      allowSources: address.access.allowSources,
+      onDatagram: this.opts.onDatagram,
+      stats,
+      logger: this.opts.logger ?? null,
+      batchBytes: this.opts.batchBytes ?? BATCH_BYTES,
+      maxPendingBytes: this.opts.maxPendingBytes ?? MAX_PENDING_BYTES,
+    });
+    this.thread = thread;
+    try {
+      await thread.start();
+    } catch (err) {
+      this.thread = null;
+      throw err;
+    }
+  }
+
+  private startHere(): Promise<void> {
     const { address, onDatagram } = this.opts;
     const type = address.host.includes(':') ? 'udp6' : 'udp4';
     const socket = dgram.createSocket({ type, recvBufferSize: this.opts.recvBufferSize });
@@ -82,6 +136,9 @@ export class UdpListener implements Listener {
   }
 
   stop(): Promise<void> {
+    const thread = this.thread;
+    this.thread = null;
+    if (thread !== null) return thread.stop();
     const socket = this.socket;
     this.socket = null;
     if (socket === null) return Promise.resolve();

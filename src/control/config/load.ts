@@ -380,6 +380,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     tls_ca_file: str('tls_ca_file') === '' ? '' : path.resolve(baseDir, str('tls_ca_file')),
     tls_verify_client: num('tls_verify_client'),
     udp_recv_buffer: num('udp_recv_buffer'),
+    udp_receive_thread: num('udp_receive_thread'),
     log_level: values.get('log_level') as SipcaptureConfig['log_level'],
     log_rate_limit_s: num('log_rate_limit_s'),
     http_listen: str('http_listen'),

@@ -616,6 +616,14 @@ const PARAM_TABLE = {
     doc: 'Receive buffer requested for UDP sockets (0 = keep the OS default; capped by net.core.rmem_max).',
     kamailio: false,
   },
+  udp_receive_thread: {
+    type: 'int',
+    default: 1,
+    min: 0,
+    max: 1,
+    doc: 'Where HEP UDP sockets are read. 1 = each UDP listener has a thread that only drains its socket and hands datagrams to the main thread in batches; while the main thread is busy (GC, encoding, waiting for a core) up to 32 MiB of datagrams wait in that queue, and beyond it datagrams are counted as queue_full instead of overflowing the kernel buffer silently. 0 = read on the main thread.',
+    kamailio: false,
+  },
   log_level: {
     type: 'enum',
     default: 'info',

@@ -170,6 +170,8 @@ export interface SipcaptureConfig {
   tcp_idle_timeout_s: number;
   /** Socket receive buffer requested for UDP listeners, bytes (capped by net.core.rmem_max). */
   udp_recv_buffer: number;
+  /** 1: each HEP UDP listener's socket is read by a thread of its own (listeners/udp-receive-thread.ts); 0: on the main thread. */
+  udp_receive_thread: number;
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Minimum seconds between two log lines for the same drop reason. */
   log_rate_limit_s: number;

@@ -1,0 +1,221 @@
+/**
+ * The main thread's side of a HEP UDP listener whose socket lives in a receive thread
+ * (udp-receive-worker.ts): starts it, hands each posted batch's datagrams to the listener's
+ * handler in order (views into the batch buffer), counts what the thread dropped, and starts a
+ * new thread on the same address if the old one dies.
+ */
+import { Worker } from 'node:worker_threads';
+import { DropReason } from '../control/drop-reasons.js';
+import type { Logger } from '../control/logger.js';
+import type { Stats } from '../control/stats.js';
+import type { DeliveryMessage, MainMessage, ReceiveWorkerInit, WorkerMessage } from './udp-receive-protocol.js';
+
+const RUNNING_TS = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(RUNNING_TS ? './udp-receive-worker.ts' : './udp-receive-worker.js', import.meta.url);
+
+/** Compiled, the worker is the .js file next to this one; under tsx it registers tsx first (Node 20 workers do not inherit `--import`). */
+function spawnWorker(init: ReceiveWorkerInit): Worker {
+  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData: init });
+  const api = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { eval: true, execArgv: [], workerData: init });
+}
+
+/** A dead receive thread is replaced at most this often (a thread that dies at once must not spin). */
+const RESTART_INTERVAL_MS = 1000;
+/** stop() waits this long for the thread to close its socket and post what it has, then ends it. */
+const STOP_TIMEOUT_MS = 5000;
+
+export interface ReceiveThreadOptions {
+  name: string;
+  type: 'udp4' | 'udp6';
+  host: string;
+  port: number;
+  recvBufferSize: number;
+  allowSources: readonly string[];
+  onDatagram: (data: Buffer, listener: string) => void;
+  stats: Stats;
+  logger: Logger | null;
+  batchBytes: number;
+  maxPendingBytes: number;
+}
+
+/** What the thread's socket is bound to, as it reported at start. */
+export interface BoundSocket {
+  address: string;
+  port: number;
+  recvBufferSize: number;
+}
+
+export class ReceiveThread {
+  private worker: Worker | null = null;
+  /** Bytes posted by the thread and not yet processed here; shared across restarts. */
+  private readonly pendingShared = new SharedArrayBuffer(4);
+  private readonly pending = new Int32Array(this.pendingShared);
+  private bound: BoundSocket | null = null;
+  private starting: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private lastSpawnAt = 0;
+  private readonly queueFullDetail: string;
+  /** Threads started after the first one died (tests, logs). */
+  restarts = 0;
+
+  constructor(private readonly opts: ReceiveThreadOptions) {
+    const max = opts.maxPendingBytes;
+    const size = max % 1048576 === 0 ? `${max / 1048576} MiB` : `${Math.round(max / 1024)} KiB`;
+    this.queueFullDetail = `${opts.name}: udp receive thread: main thread behind, ${size} of received datagrams not yet processed`;
+  }
+
+  /** The bound socket; kept while a dead thread is being replaced, null once stopped. */
+  get socket(): BoundSocket | null {
+    return this.bound;
+  }
+
+  /** Bytes the thread has posted that this thread has not processed yet (0 when caught up). */
+  get pendingBytes(): number {
+    return Atomics.load(this.pending, 0);
+  }
+
+  /** Resolves once the thread's socket is bound; rejects with `listen NAME: …` otherwise. */
+  start(): Promise<void> {
+    return this.spawn(this.opts.port);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    // A replacement being started binds first, then is stopped like any other.
+    await this.starting?.catch(() => undefined);
+    const worker = this.worker;
+    if (worker !== null) {
+      // 'exit' comes after every message the thread posted has been handled here.
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ op: 'stop' } satisfies MainMessage);
+      const timer = setTimeout(() => {
+        this.opts.logger?.error({ listener: this.opts.name }, 'udp receive thread did not stop in time: ended');
+        void worker.terminate();
+      }, STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.bound = null;
+  }
+
+  private spawn(port: number): Promise<void> {
+    const { name, logger } = this.opts;
+    this.lastSpawnAt = Date.now();
+    const worker = spawnWorker({
+      name,
+      type: this.opts.type,
+      host: this.opts.host,
+      port,
+      recvBufferSize: this.opts.recvBufferSize,
+      allowSources: [...this.opts.allowSources],
+      pending: this.pendingShared,
+      maxPendingBytes: this.opts.maxPendingBytes,
+      batchBytes: this.opts.batchBytes,
+    });
+    this.worker = worker;
+    const started = new Promise<void>((resolve, reject) => {
+      let listening = false;
+      worker.on('message', (msg: WorkerMessage) => {
+        switch (msg.op) {
+          case 'batch':
+            this.deliver(msg);
+            break;
+          case 'listening':
+            listening = true;
+            this.bound = { address: msg.address, port: msg.port, recvBufferSize: msg.recvBufferSize };
+            resolve();
+            break;
+          case 'bind-error':
+            reject(new Error(`listen ${name}: ${msg.message}`));
+            break;
+          case 'socket-error':
+            logger?.warn({ listener: name, err: msg.message }, 'udp socket error');
+            break;
+          case 'stopped':
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        if (!listening) reject(new Error(`listen ${name}: receive thread failed: ${err.message}`));
+        else logger?.error({ listener: name, err: err.message }, 'udp receive thread failed');
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = null;
+        if (!listening) {
+          reject(new Error(`listen ${name}: receive thread exited with code ${code} before it was listening`));
+          return;
+        }
+        if (this.stopping === null) this.died(code);
+      });
+    });
+    this.starting = started;
+    void started.then(
+      () => {
+        if (this.starting === started) this.starting = null;
+      },
+      () => {
+        if (this.starting === started) this.starting = null;
+        if (this.worker === worker) this.worker = null;
+      },
+    );
+    return started;
+  }
+
+  /** The thread died while listening: what it had read and not posted is gone (never counted as received). */
+  private died(code: number): void {
+    this.opts.logger?.error(
+      { listener: this.opts.name, code },
+      'udp receive thread exited: datagrams in its unsent batch and in the socket buffer are lost; starting a new one',
+    );
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    const delay = Math.max(0, this.lastSpawnAt + RESTART_INTERVAL_MS - Date.now());
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopping !== null) return;
+      // The same port, also when the config asked for port 0: senders already use it.
+      const port = this.bound?.port ?? this.opts.port;
+      this.spawn(port).then(
+        () => {
+          this.restarts++;
+          this.opts.logger?.info({ listener: this.opts.name, port }, 'udp receive thread restarted');
+        },
+        (err: unknown) => {
+          this.opts.logger?.error({ listener: this.opts.name, err: (err as Error).message }, 'udp receive thread could not be restarted; trying again');
+          if (this.stopping === null) this.scheduleRestart();
+        },
+      );
+    }, delay);
+  }
+
+  /** One batch: the thread's drop counts, then each datagram in order, as a view of the batch buffer. */
+  private deliver(m: DeliveryMessage): void {
+    const { stats, name } = this.opts;
+    if (m.queueFull > 0) stats.drop(DropReason.QUEUE_FULL, this.queueFullDetail, m.queueFull);
+    if (m.denied > 0) stats.drop(DropReason.SOURCE_DENIED, m.deniedDetail, m.denied);
+    const { buf, ends } = m;
+    if (buf === null || ends === null) return;
+    const onDatagram = this.opts.onDatagram;
+    try {
+      let start = 0;
+      for (let i = 0; i < ends.length; i++) {
+        const end = ends[i]!;
+        onDatagram(Buffer.from(buf, start, end - start), name);
+        start = end;
+      }
+    } finally {
+      Atomics.sub(this.pending, 0, buf.byteLength);
+    }
+  }
+}
