@@ -15,23 +15,17 @@
  *
  * Run with --help for every option.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PARAM_NAMES } from '../src/control/config/params.js';
-import type { SendSummary } from '../src/loadgen/sender.js';
 import { mysqlBackend, postgresBackend, sqliteBackend, type BackendName, type BenchBackend, type Ceiling } from './throughput/backends.js';
-import { startDaemonProcess } from './throughput/daemon.js';
-import { LatencyPoller } from './throughput/latency.js';
-import { cpuDelta, cpuSeconds, cpuSnapshot, load1, machineCpu, machineInfo, statusMiB, udpSnmp, udpSocketDrops } from './throughput/proc.js';
-import { summarizeProfile, type ProfileSummary } from './throughput/profile.js';
+import { machineInfo } from './throughput/proc.js';
 import { generateRows } from './throughput/rows.js';
 import { numberArg } from './throughput/args.js';
+import { benchPaths, fmt, fmtMs, runDaemonStep, runSender, STEP_HEADER, stepLine, zeroLoss, type StepResult, type StepSettings } from './throughput/step.js';
 
 const HELP = `Usage: node dist/bench/run.js [options]
 
@@ -61,47 +55,6 @@ const HELP = `Usage: node dist/bench/run.js [options]
   --calibrate-sender    first measure the sender alone (into a socket that only counts): unlimited with 1 and 2
                         threads, and 100,000/s with 1 thread
 `;
-
-interface StepResult {
-  backend: BackendName;
-  rate: number;
-  count: number;
-  sent: number;
-  achievedRate: number;
-  stored: number;
-  lost: number;
-  sendErrors: number;
-  daemonDrops: Record<string, number>;
-  socketDrops: number;
-  snmpRcvbufErrors: number;
-  /** Lost rows not explained by the daemon's counters or the socket's drops. */
-  unexplained: number;
-  daemonCpuPct: number;
-  daemonUsPerMsg: number;
-  dbCpuPct: number | null;
-  senderCpuPct: number;
-  machineBusyPct: number;
-  peakRssMiB: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  startupMs: number;
-  /** Warm-up messages sent and lost (not part of the step's figures). */
-  warmupSent: number;
-  warmupLost: number;
-  /** Longest event-loop stall and GC pause in the daemon (loop-probe), ms; NaN without the probe. */
-  loopMaxMs: number;
-  loopP99Ms: number;
-  gcMaxMs: number;
-  /** GC time as a share of the step window, %. */
-  gcPct: number;
-  windowS: number;
-  drainS: number;
-  load1: number;
-  exitCode: number | null;
-  notable: string[];
-  profile?: ProfileSummary[];
-}
 
 interface BackendReport {
   backend: BackendName;
@@ -164,12 +117,9 @@ const warmupRate = Math.max(1, num(o['warmup-rate'], 5000));
 const ceilingRounds = Math.max(1, num(o['ceiling-rounds'], 2));
 const pollMs = Math.max(10, num(o['poll-ms'], 100));
 const settleMs = num(o['settle-ms'], 3000);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const entry = o.entry ?? path.resolve(here, '..', 'src', import.meta.url.endsWith('.ts') ? 'cli.ts' : 'cli.js');
-// Absolute, because the daemon runs with the step's temp dir as its working directory.
+const paths = benchPaths();
+const entry = o.entry ?? paths.entry;
 const nodeArgsForEntry = entry.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
-/** Preloaded into every daemon: event-loop stalls and GC pauses (bench/throughput/loop-probe.ts). */
-const probeArgs = ['--import', pathToFileURL(path.join(here, 'throughput', `loop-probe.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`)).href];
 const extraNodeArgs = (o['node-args'] ?? '').split(/\s+/).filter((a) => a !== '');
 const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`.slice(-10);
 const workDir = mkdtempSync(path.join(os.tmpdir(), 'sipcapture-bench-'));
@@ -186,294 +136,30 @@ for (const kv of o.set ?? []) {
 const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
-const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
-const fmtMs = (n: number): string => (!Number.isFinite(n) ? '-' : n >= 100 ? fmt(n) : n.toFixed(1));
 
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  const dgram = await import('node:dgram');
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const a = s.address();
-        s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-}
-
-/** Drop counters from the daemon's JSON-RPC `sipcapture.stats` (null when there is no control server). */
-async function rpcDropped(httpPort: number): Promise<Record<string, number> | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/RPC`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'sipcapture.stats', id: 1 }),
-      signal: AbortSignal.timeout(2000),
-    });
-    const body = (await res.json()) as { result?: { dropped?: Record<string, number> } };
-    return body.result?.dropped ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** The daemon's config for one step: defaults except what a benchmark must set. */
-function writeConfig(backend: BenchBackend, table: string, port: number, httpPort: number): string {
-  const cfg: Record<string, unknown> = {
-    db_url: backend.dbUrl(table),
-    capture_on: 1,
-    hep_capture_on: 1,
-    listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
-    table_name: table,
-  };
-  // Keys that exist only in newer trees: keep the step's files in the temp dir, ports free.
-  if (PARAM_NAMES.has('spool_dir')) cfg['spool_dir'] = path.join(workDir, 'spool', table);
-  if (PARAM_NAMES.has('http_listen')) cfg['http_listen'] = `127.0.0.1:${httpPort}`;
-  if (PARAM_NAMES.has('rpc_socket')) cfg['rpc_socket'] = '';
-  Object.assign(cfg, overrides);
-  const file = path.join(workDir, `${table}.json5`);
-  writeFileSync(file, JSON.stringify(cfg, null, 2));
-  return file;
-}
-
-function runSender(port: number, rate: number, count: number): Promise<SendSummary> {
-  const argv = [
-    ...nodeArgsForEntry,
-    entry,
-    'send',
-    '--json',
-    '--port',
-    String(port),
-    '--rate',
-    String(rate),
-    '--count',
-    String(count),
-    '--transport',
-    o.transport ?? 'udp',
-    '--hep',
-    o.hep ?? '3',
-    '--mix',
-    o.mix ?? 'mixed',
-    '--workers',
-    o['sender-workers'] ?? '1',
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(line) as SendSummary);
-      } catch {
-        reject(new Error(`sender exited ${code}: ${err || out}`));
-      }
-    });
-  });
-}
-
-async function runStep(backend: BenchBackend, rate: number, profileDir?: string): Promise<StepResult> {
-  const count = Math.max(minCount, Math.round(rate * stepSeconds));
-  const table = `bench_${runId}_${backend.name.slice(0, 2)}_${rate}${profileDir ? 'p' : ''}`;
-  const port = await freePort();
-  const httpPort = await freePort();
-  const configFile = writeConfig(backend, table, port, httpPort);
-  const loadBefore = load1();
-  const daemon = await startDaemonProcess({
-    entry,
-    configFile,
-    nodeArgs: [...nodeArgsForEntry, ...probeArgs, ...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-    cwd: workDir,
-  });
-  const poller = new LatencyPoller((after, limit) => backend.fetchAfter(table, after, limit), pollMs);
-  // Warm-up: the same daemon and table take some traffic first, so the step measures a warm
-  // process (optimised code, open connections), not the first second after a cold start.
-  let warmupSent = 0;
-  let warmupLost = 0;
-  let baseStored = 0;
-  let baseDropped: Record<string, number> = {};
-  if (warmup > 0) {
-    try {
-      const w = await runSender(port, Math.min(warmupRate, rate), warmup);
-      warmupSent = w.sent;
-      const until = performance.now() + 30_000;
-      let last = -1;
-      let stableSince = performance.now();
-      for (;;) {
-        const n = await backend.count(table);
-        if (n !== last) {
-          last = n;
-          stableSince = performance.now();
-        }
-        if (n >= w.sent || performance.now() - stableSince > 2000 || performance.now() > until) break;
-        await sleep(100);
-      }
-      baseStored = last;
-      warmupLost = w.sent - last;
-      poller.skipThrough(await backend.maxId(table));
-      baseDropped = (await rpcDropped(httpPort)) ?? {};
-    } catch (err) {
-      await daemon.stop();
-      throw err;
-    }
-  }
-  const serverPids0 = backend.serverPids();
-  const db0 = cpuSnapshot(serverPids0);
-  const d0 = cpuSeconds(daemon.pid);
-  const m0 = machineCpu();
-  const snmp0 = udpSnmp();
-  const sock0 = udpSocketDrops(port)?.drops ?? 0;
-  const t0 = performance.now();
-  poller.start();
-  let summary: SendSummary;
-  try {
-    summary = await runSender(port, rate, count);
-  } catch (err) {
-    await poller.stop();
-    await daemon.stop();
-    throw err;
-  }
-  const sentAt = performance.now();
-  // Settle: until every sent row is seen, or nothing new arrived for settleMs (then the rest is lost).
-  const deadline = sentAt + 180_000;
-  while (poller.seen < summary.sent && performance.now() < deadline) {
-    const quietFor = performance.timeOrigin + performance.now() - Math.max(poller.lastNewAt, performance.timeOrigin + sentAt);
-    if (quietFor > settleMs) break;
-    await sleep(pollMs);
-  }
-  const windowS = (performance.now() - t0) / 1000;
-  const drainS = (performance.now() - sentAt) / 1000;
-  const db1 = cpuSnapshot(backend.serverPids());
-  const d1 = cpuSeconds(daemon.pid);
-  const m1 = machineCpu();
-  const snmp1 = udpSnmp();
-  const sock1 = udpSocketDrops(port)?.drops ?? sock0;
-  const peakRssMiB = statusMiB(daemon.pid, 'VmHWM');
-  await poller.stop();
-  await poller.pollOnce().catch(() => undefined);
-  const [p50, p99, max] = poller.percentiles([50, 99, 100]);
-  const exit = await daemon.stop();
-  const stored = (await backend.count(table)) - baseStored;
-  if (!o.keep) await backend.dropTable(table);
-  const daemonDrops: Record<string, number> = {};
-  for (const [k, v] of Object.entries(exit.stats?.dropped ?? {})) if (v - (baseDropped[k] ?? 0) > 0) daemonDrops[k] = v - (baseDropped[k] ?? 0);
-  const droppedByDaemon = Object.values(daemonDrops).reduce((a, b) => a + b, 0);
-  const lost = summary.sent - stored;
-  const socketDrops = sock1 - sock0;
-  const daemonCpu = d1 - d0;
-  const dbCpu = backend.name === 'sqlite' ? null : cpuDelta(db0, db1, backend.ownPids());
-  const profile = profileDir
-    ? readdirSync(profileDir)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .map((f) => summarizeProfile(path.join(profileDir, f)))
-    : undefined;
-  return {
-    backend: backend.name,
-    rate,
-    count,
-    sent: summary.sent,
-    achievedRate: summary.achievedRate,
-    stored,
-    lost,
-    sendErrors: summary.sendErrors,
-    daemonDrops,
-    socketDrops,
-    snmpRcvbufErrors: snmp1.rcvbufErrors - snmp0.rcvbufErrors,
-    unexplained: lost - droppedByDaemon - (o.transport === 'tcp' ? 0 : socketDrops),
-    daemonCpuPct: (100 * daemonCpu) / windowS,
-    daemonUsPerMsg: summary.sent > 0 ? (daemonCpu * 1e6) / summary.sent : 0,
-    dbCpuPct: dbCpu === null ? null : (100 * dbCpu) / windowS,
-    senderCpuPct: (100 * (summary.cpuUserS + summary.cpuSystemS)) / Math.max(summary.durationS, 0.001),
-    machineBusyPct: m1.total > m0.total ? (100 * os.availableParallelism() * (m1.busy - m0.busy)) / (m1.total - m0.total) : 0,
-    peakRssMiB,
-    p50Ms: p50!,
-    p99Ms: p99!,
-    maxMs: max!,
-    startupMs: daemon.startupMs,
-    warmupSent,
-    warmupLost,
-    loopMaxMs: exit.probe?.maxMs ?? Number.NaN,
-    loopP99Ms: exit.probe?.p99Ms ?? Number.NaN,
-    gcMaxMs: exit.probe?.gc.maxMs ?? Number.NaN,
-    gcPct: exit.probe ? (100 * exit.probe.gc.totalMs) / 1000 / windowS : Number.NaN,
-    windowS,
-    drainS,
-    load1: loadBefore,
-    exitCode: exit.code,
-    notable: exit.notable.slice(0, 10),
-    ...(profile ? { profile } : {}),
-  };
-}
-
-function stepLine(r: StepResult): string {
-  const drops = Object.entries(r.daemonDrops)
-    .map(([k, v]) => `${k}:${fmt(v)}`)
-    .join(' ');
-  return [
-    fmt(r.rate).padStart(8),
-    fmt(r.sent).padStart(9),
-    fmt(r.achievedRate).padStart(8),
-    fmt(r.stored).padStart(9),
-    fmt(r.lost).padStart(8),
-    (drops || '-').padEnd(18),
-    `${fmt(r.socketDrops)}/${fmt(r.snmpRcvbufErrors)}`.padStart(13),
-    `${fmt(r.daemonCpuPct)}%`.padStart(6),
-    r.daemonUsPerMsg.toFixed(1).padStart(6),
-    (r.dbCpuPct === null ? 'in-proc' : `${fmt(r.dbCpuPct)}%`).padStart(7),
-    `${fmt(r.senderCpuPct)}%`.padStart(6),
-    `${fmt(r.machineBusyPct)}%`.padStart(6),
-    fmt(r.peakRssMiB).padStart(5),
-    fmtMs(r.p50Ms).padStart(7),
-    fmtMs(r.p99Ms).padStart(7),
-    fmt(r.startupMs).padStart(6),
-    fmt(r.loopMaxMs).padStart(5),
-    fmt(r.gcMaxMs).padStart(4),
-    `${Number.isFinite(r.gcPct) ? r.gcPct.toFixed(0) : '-'}%`.padStart(4),
-    r.load1.toFixed(2).padStart(5),
-  ].join(' ');
-}
-
-const HEADER = [
-  'offered'.padStart(8),
-  'sent'.padStart(9),
-  'sent/s'.padStart(8),
-  'stored'.padStart(9),
-  'lost'.padStart(8),
-  'daemon drops'.padEnd(18),
-  'kernel so/sys'.padStart(13),
-  'dCPU'.padStart(6),
-  'µs/msg'.padStart(6),
-  'dbCPU'.padStart(7),
-  'sCPU'.padStart(6),
-  'mach'.padStart(6),
-  'RSS'.padStart(5),
-  'p50 ms'.padStart(7),
-  'p99 ms'.padStart(7),
-  'start'.padStart(6),
-  'loop'.padStart(5),
-  'gc'.padStart(4),
-  'gc%'.padStart(4),
-  'load'.padStart(5),
-].join(' ');
+const settings: StepSettings = {
+  entry,
+  nodeArgsForEntry,
+  daemonNodeArgs: [...paths.probeArgs, ...extraNodeArgs],
+  workDir,
+  runId,
+  overrides,
+  stepSeconds,
+  minCount,
+  warmup,
+  warmupRate,
+  pollMs,
+  settleMs,
+  transport: o.transport ?? 'udp',
+  hep: o.hep ?? '3',
+  mix: o.mix ?? 'mixed',
+  senderWorkers: o['sender-workers'] ?? '1',
+  keep: o.keep === true,
+};
 
 function median(sorted: readonly number[]): number {
   const m = sorted.length / 2;
   return sorted.length % 2 === 1 ? sorted[Math.floor(m)]! : (sorted[m - 1]! + sorted[m]!) / 2;
-}
-
-function zeroLoss(r: StepResult): boolean {
-  return r.lost === 0 && r.sent === r.count;
 }
 
 async function openBackend(name: BackendName): Promise<BenchBackend | null> {
@@ -502,10 +188,10 @@ async function benchBackend(backend: BenchBackend): Promise<BackendReport> {
     ceilings = await backend.ceilings(rows, `bench_${runId}_${backend.name.slice(0, 2)}_ceil`, ceilingRounds);
     for (const c of ceilings) log(`#   ${c.name.padEnd(50)} ${fmt(c.rowsPerSec).padStart(8)} rows/s  (${c.batching})`);
   }
-  log(HEADER);
+  log(STEP_HEADER);
   const results: StepResult[] = [];
   const run = async (rate: number): Promise<StepResult> => {
-    const r = await runStep(backend, rate);
+    const r = await runDaemonStep(settings, backend, rate);
     results.push(r);
     log(stepLine(r));
     for (const line of r.notable.slice(0, 3)) log(`#     ${line.slice(0, 300)}`);
@@ -552,7 +238,7 @@ async function benchBackend(backend: BenchBackend): Promise<BackendReport> {
     const rate = o.profile !== '' && o.profile !== 'best' ? num(o.profile, 0) : (bestZeroLoss ?? steps[0] ?? 10_000);
     const dir = mkdirAndReturn(path.join(workDir, `profile-${backend.name}`));
     log(`# profile step at ${fmt(rate)}/s (node --cpu-prof; not counted above)`);
-    profile = await runStep(backend, rate, dir);
+    profile = await runDaemonStep(settings, backend, rate, dir);
     log(stepLine(profile));
     for (const p of profile.profile ?? []) {
       log(`#   ${path.basename(p.file)}: busy ${fmt(p.busyMs)} ms of ${fmt(p.totalMs)} ms`);
@@ -573,7 +259,6 @@ async function calibrateSender(): Promise<void> {
   let received = 0;
   sink.on('message', () => received++);
   log('\n## sender calibration: into a socket of this process that only counts (8 MiB receive buffer at most)');
-  const saved = o['sender-workers'];
   try {
     for (const [rate, workers, count] of [
       [0, 1, 300_000],
@@ -581,9 +266,8 @@ async function calibrateSender(): Promise<void> {
       [100_000, 1, 500_000],
       [30_000, 1, 150_000],
     ] as const) {
-      o['sender-workers'] = String(workers);
       received = 0;
-      const s = await runSender(port, rate, count);
+      const s = await runSender({ ...settings, senderWorkers: String(workers) }, port, rate, count);
       await sleep(200);
       const cpu = s.cpuUserS + s.cpuSystemS;
       log(
@@ -592,7 +276,6 @@ async function calibrateSender(): Promise<void> {
       );
     }
   } finally {
-    o['sender-workers'] = saved;
     sink.close();
   }
 }

@@ -50,6 +50,34 @@ export function pidsByComm(names: readonly string[]): number[] {
   return out;
 }
 
+/** A process and all its descendants (by parent pid), e.g. Kamailio's main process and the workers it forks. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = statFields(Number(entry));
+    if (s === null) continue;
+    const ppid = Number(s.fields[1]); // field 4
+    const list = children.get(ppid);
+    if (list === undefined) children.set(ppid, [Number(entry)]);
+    else list.push(Number(entry));
+  }
+  if (statFields(root) === null) return [];
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]!) ?? []));
+  return out;
+}
+
+/**
+ * Proportional set size in MiB (/proc/<pid>/smaps_rollup): pages shared by n processes count
+ * 1/n in each, so the sum over a process group is its real memory, unlike the sum of VmRSS,
+ * which counts shared memory once per process that touched it. 0 when unreadable.
+ */
+export function pssMiB(pid: number): number {
+  const m = /^Pss:\s+(\d+) kB/m.exec(read(`/proc/${pid}/smaps_rollup`));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
 /** CPU seconds per pid, for a later delta. */
 export type CpuSnapshot = Map<number, number>;
 
