@@ -21,6 +21,15 @@ function spawnWorker(init: ReceiveWorkerInit): Worker {
   return new Worker(boot, { eval: true, execArgv: [], workerData: init });
 }
 
+/**
+ * Longest the main thread spends delivering batches before it lets other work run. A
+ * MessagePort hands over every queued message in one go; delivered at once, a backlog of 32 MiB
+ * (~50,000 datagrams) would block the event loop for half a second, and with it the database
+ * writes that would let the main thread catch up. Batches are queued and delivered in slices,
+ * with the I/O phase (database answers, timers) between slices.
+ */
+const DELIVERY_SLICE_MS = 5;
+
 /** A dead receive thread is replaced at most this often (a thread that dies at once must not spin). */
 const RESTART_INTERVAL_MS = 1000;
 /** stop() waits this long for the thread to close its socket and post what it has, then ends it. */
@@ -58,6 +67,11 @@ export class ReceiveThread {
   private restartTimer: NodeJS.Timeout | null = null;
   private lastSpawnAt = 0;
   private readonly queueFullDetail: string;
+  /** Batches received from the thread and not yet delivered, FIFO (`inboxHead` avoids shift()). */
+  private inbox: DeliveryMessage[] = [];
+  private inboxHead = 0;
+  private drainScheduled = false;
+  private inboxEmptyWaiters: (() => void)[] = [];
   /** Threads started after the first one died (tests, logs). */
   restarts = 0;
 
@@ -104,6 +118,7 @@ export class ReceiveThread {
       await exited;
       clearTimeout(timer);
     }
+    await this.inboxEmpty();
     this.bound = null;
   }
 
@@ -127,7 +142,8 @@ export class ReceiveThread {
       worker.on('message', (msg: WorkerMessage) => {
         switch (msg.op) {
           case 'batch':
-            this.deliver(msg);
+            this.inbox.push(msg);
+            this.scheduleDrain();
             break;
           case 'listening':
             listening = true;
@@ -199,6 +215,40 @@ export class ReceiveThread {
     }, delay);
   }
 
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(this.drain);
+  }
+
+  /** Delivers queued batches for at most DELIVERY_SLICE_MS, then yields to the event loop. */
+  private readonly drain = (): void => {
+    this.drainScheduled = false;
+    const until = performance.now() + DELIVERY_SLICE_MS;
+    while (this.inboxHead < this.inbox.length) {
+      const m = this.inbox[this.inboxHead] as DeliveryMessage;
+      this.inbox[this.inboxHead++] = EMPTY_DELIVERY;
+      this.deliver(m);
+      if (performance.now() >= until) break;
+    }
+    if (this.inboxHead < this.inbox.length) {
+      this.scheduleDrain();
+      return;
+    }
+    this.inbox = [];
+    this.inboxHead = 0;
+    if (this.inboxEmptyWaiters.length > 0) {
+      const waiters = this.inboxEmptyWaiters;
+      this.inboxEmptyWaiters = [];
+      for (const w of waiters) w();
+    }
+  };
+
+  private inboxEmpty(): Promise<void> {
+    if (this.inboxHead >= this.inbox.length) return Promise.resolve();
+    return new Promise((resolve) => this.inboxEmptyWaiters.push(resolve));
+  }
+
   /** One batch: the thread's drop counts, then each datagram in order, as a view of the batch buffer. */
   private deliver(m: DeliveryMessage): void {
     const { stats, name } = this.opts;
@@ -219,3 +269,5 @@ export class ReceiveThread {
     }
   }
 }
+
+const EMPTY_DELIVERY: DeliveryMessage = { op: 'batch', buf: null, ends: null, queueFull: 0, denied: 0, deniedDetail: '' };

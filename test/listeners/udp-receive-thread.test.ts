@@ -242,6 +242,36 @@ describe('UDP receive thread: bounded queue', () => {
   });
 });
 
+describe('UDP receive thread: a backlog does not block the event loop', () => {
+  test('queued batches are delivered in slices: timers and I/O run in between', async () => {
+    // Each datagram costs the handler ~20 µs: 10,000 queued datagrams are ~200 ms of work,
+    // which delivered in one go would hold every timer (and database answer) back that long.
+    const spin = (us: number): void => {
+      const end = performance.now() + us / 1000;
+      while (performance.now() < end);
+    };
+    const h = await startThreadListener(`udp:127.0.0.1:${await freePort()}`, { onDatagram: () => spin(20) });
+    try {
+      floodBlockingNoKernelDrops(h.listener.port, 10_000, 200); // main thread blocked: the batches queue up
+      let last = performance.now();
+      let longestGap = 0;
+      const tick = setInterval(() => {
+        const now = performance.now();
+        longestGap = Math.max(longestGap, now - last);
+        last = now;
+      }, 1);
+      const t0 = performance.now();
+      await waitFor(() => h.listener.receiveThread!.pendingBytes === 0, 20_000);
+      const took = performance.now() - t0;
+      clearInterval(tick);
+      assert.ok(took > 100, `the backlog took ${took.toFixed(0)} ms to deliver (the test needs a backlog)`);
+      assert.ok(longestGap < 60, `longest gap between 1 ms timer ticks while delivering: ${longestGap.toFixed(1)} ms`);
+    } finally {
+      await h.listener.stop();
+    }
+  });
+});
+
 describe('UDP receive thread: start, stop, failure', () => {
   test('stop() resolves after everything the thread received was handed over', async () => {
     const SENT = 3000;
