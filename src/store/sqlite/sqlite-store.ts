@@ -22,6 +22,14 @@ export interface SqliteStoreOptions {
   cacheSizeKiB?: number;
   /** Marker table of replayed spool records (default SPOOL_DONE_TABLE; tests use their own). */
   spoolDoneTable?: string;
+  /** WAL checkpoints on a second thread instead of inside the writer's COMMIT. Default true. */
+  checkpointThread?: boolean;
+  /** Least time between two checkpoints of that thread, ms. Default 250. */
+  checkpointIntervalMs?: number;
+  /** WAL size at which the writer checkpoints itself, bytes. Default 64 MiB. */
+  walMaxBytes?: number;
+  /** Batches waiting in the worker join one transaction up to this many rows. Default 10000; 0 = one transaction per batch. */
+  groupMaxRows?: number;
 }
 
 /** Error from the database, with SQLite's code when there is one. */
@@ -103,6 +111,10 @@ export class SqliteStore implements Store, CountingStore {
       rowsPerStatement: opts.rowsPerStatement ?? 1,
       cacheSizeKiB: opts.cacheSizeKiB ?? 32768,
       doneTable: opts.spoolDoneTable ?? SPOOL_DONE_TABLE,
+      checkpointThread: opts.checkpointThread ?? true,
+      checkpointIntervalMs: opts.checkpointIntervalMs ?? 250,
+      walMaxBytes: opts.walMaxBytes ?? 64 * 1024 * 1024,
+      groupMaxRows: opts.groupMaxRows ?? 10_000,
     });
     assertValidTableName(store.init.doneTable);
     await store.getWorker();
