@@ -24,7 +24,8 @@ try {
   // A checkpoint copies frames without the page cache; this connection needs next to none.
   db.pragma('cache_size = 16');
   const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-  let seen = Atomics.load(sig, CKPT_COMMITS);
+  // From 0: commits made before this thread was up are checkpointed at once.
+  let seen = 0;
   let last = 0;
   while (Atomics.load(sig, CKPT_STOP) === 0) {
     Atomics.wait(sig, CKPT_COMMITS, seen);

@@ -18,7 +18,7 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Rows per INSERT statement inside the batch transaction. Default 1 (see bench/store-sqlite.bench.ts). */
   rowsPerStatement?: number;
-  /** SQLite page cache per connection, KiB. Default 32768 (SQLite's own default is 2000). */
+  /** SQLite page cache per connection, KiB. Default 16384 (SQLite's own default is 2000). */
   cacheSizeKiB?: number;
   /** Marker table of replayed spool records (default SPOOL_DONE_TABLE; tests use their own). */
   spoolDoneTable?: string;
@@ -75,7 +75,8 @@ const WORKER_URL = new URL(RUNNING_TS ? './sqlite-worker.ts' : './sqlite-worker.
  * `--import tsx`; so the worker first registers tsx itself, then imports the .ts file.
  */
 function spawnWorker(workerData: WorkerInit): Worker {
-  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData });
+  // A small young generation: each batch's garbage is short-lived, and a big one only holds RSS.
+  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
   return new Worker(boot, { eval: true, execArgv: [], workerData });
@@ -109,7 +110,7 @@ export class SqliteStore implements Store, CountingStore {
       busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
       schemaText: await loadSqliteSchemaText(),
       rowsPerStatement: opts.rowsPerStatement ?? 1,
-      cacheSizeKiB: opts.cacheSizeKiB ?? 32768,
+      cacheSizeKiB: opts.cacheSizeKiB ?? 16384,
       doneTable: opts.spoolDoneTable ?? SPOOL_DONE_TABLE,
       checkpointThread: opts.checkpointThread ?? true,
       checkpointIntervalMs: opts.checkpointIntervalMs ?? 250,

@@ -200,7 +200,10 @@ function startCheckpointer(): Checkpointer | null {
       Atomics.notify(sig, CKPT_STOP);
       Atomics.add(sig, CKPT_COMMITS, 1);
       Atomics.notify(sig, CKPT_COMMITS);
+      // It exits after its current checkpoint; one stuck (a hung disk) must not hold up close().
+      const timer = setTimeout(() => void worker.terminate(), 5000);
       await exited;
+      clearTimeout(timer);
     },
   };
 }
