@@ -1,8 +1,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, type ReportRow, type SipCaptureRow } from '../../src/capture/rows.js';
 import { createStore } from '../../src/store/factory.js';
@@ -228,6 +229,76 @@ describe('SqliteStore', () => {
     const blocker = join(dir, 'file-not-dir');
     new Database(blocker).close();
     await assert.rejects(SqliteStore.open(`sqlite://${blocker}/sub/x.sqlite`), /file-not-dir/);
+  });
+
+  test('batches waiting in the worker commit together, in order; a failing one fails alone with its code', async () => {
+    const path = join(dir, 'group.sqlite');
+    const store = await SqliteStore.open(`sqlite://${path}`);
+    await store.ensureTable('sip_capture', 'sip');
+    const side = new Database(path);
+    side.exec(`CREATE TRIGGER poison BEFORE INSERT ON sip_capture WHEN NEW.callid = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END`);
+    side.close();
+    // Posted at once: the worker finds the later ones waiting while it writes the first.
+    const batches = Array.from({ length: 6 }, (_, b) => Array.from({ length: 300 }, (_, i) => sipRow(b * 1000 + i, b === 2 && i === 150 ? { callid: 'poison' } : {})));
+    const results = await Promise.allSettled(batches.map((rows) => store.insert({ table: 'sip_capture', kind: 'sip', rows })));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'],
+    );
+    const err = (results[2] as PromiseRejectedResult).reason as unknown;
+    assert.ok(err instanceof SqliteStoreError);
+    assert.equal(err.code, 'SQLITE_CONSTRAINT_TRIGGER');
+    assert.ok(store.isRowError(err));
+    await store.close();
+    const got = readAll(path, 'sip_capture');
+    const want = [0, 1, 3, 4, 5].flatMap((b) => batches[b] ?? []);
+    assert.equal(got.length, want.length);
+    // Arrival order: ids follow the batches' order.
+    assert.deepEqual(
+      got.map((r) => r['callid']),
+      want.map((r) => r.callid),
+    );
+  });
+
+  test('the checkpointer thread copies the WAL into the database file; COMMIT does not', async () => {
+    const rows = Array.from({ length: 500 }, (_, i) => sipRow(i));
+    const mainFileAfter = async (name: string, opts: { checkpointThread: boolean }): Promise<number> => {
+      const path = join(dir, name);
+      const store = await SqliteStore.open(`sqlite://${path}`, { ...opts, checkpointIntervalMs: 0 });
+      await store.ensureTable('sip_capture', 'sip');
+      for (let b = 0; b < 4; b++) await store.insert({ table: 'sip_capture', kind: 'sip', rows });
+      // Until a checkpoint, every page is in the -wal file and the database file stays as created.
+      let size = 0;
+      for (let t = 0; t < 40 && size < 1 << 20; t++) {
+        await sleep(50);
+        size = statSync(path).size;
+      }
+      await store.close();
+      assert.equal(existsSync(`${path}-wal`), false, 'the last connection to close removes the WAL');
+      assert.equal(readAll(path, 'sip_capture').length, 2000);
+      return size;
+    };
+    assert.ok((await mainFileAfter('ckpt-thread.sqlite', { checkpointThread: true })) > 1 << 20);
+    // Without the thread nothing copies before the WAL reaches walMaxBytes (64 MiB).
+    assert.ok((await mainFileAfter('ckpt-none.sqlite', { checkpointThread: false })) < 1 << 20);
+  });
+
+  test('the WAL stays near walMaxBytes even when the checkpointer thread lags', async () => {
+    const path = join(dir, 'wal-bound.sqlite');
+    const walMaxBytes = 1 << 20;
+    // The thread checkpoints once, then not for a minute: the writer has to bound the WAL.
+    const store = await SqliteStore.open(`sqlite://${path}`, { walMaxBytes, checkpointIntervalMs: 60_000 });
+    await store.ensureTable('sip_capture', 'sip');
+    const rows = Array.from({ length: 200 }, (_, i) => sipRow(i));
+    let largest = 0;
+    for (let b = 0; b < 40; b++) {
+      await store.insert({ table: 'sip_capture', kind: 'sip', rows });
+      largest = Math.max(largest, statSync(`${path}-wal`).size);
+    }
+    // 40 batches write ~20 MiB of WAL; bounded, it is 1 MiB plus about one batch.
+    assert.ok(largest < 3 * walMaxBytes, `WAL reached ${largest} bytes`);
+    await store.close();
+    assert.equal(readAll(path, 'sip_capture').length, 8000);
   });
 
   test(':memory: works (tables live in the worker)', async () => {

@@ -228,6 +228,29 @@ export interface WorkerInit {
   cacheSizeKiB: number;
   /** Marker table of replayed spool records (store.ts SPOOL_DONE_TABLE). */
   doneTable: string;
+  /** WAL checkpoints on a second thread (sqlite-checkpointer.ts) instead of inside COMMIT. */
+  checkpointThread: boolean;
+  /** Least time between two checkpoints of that thread, ms. */
+  checkpointIntervalMs: number;
+  /** The writer checkpoints itself once the WAL holds this many bytes of frames. */
+  walMaxBytes: number;
+  /** Waiting batches join a transaction until it holds this many rows (0: one batch each). */
+  groupMaxRows: number;
+}
+
+/** Int32 slots of the SharedArrayBuffer between the writer and the checkpointer. */
+export const CKPT_COMMITS = 0;
+export const CKPT_STOP = 1;
+/** Who checkpoints now: 0 nobody, 1 the checkpointer thread, 2 the writer. */
+export const CKPT_LOCK = 2;
+/** 1 while the writer waits for the lock: the thread then starts no checkpoint. */
+export const CKPT_WANTED = 3;
+export const CKPT_SLOTS = 4;
+
+export interface CheckpointerInit {
+  path: string;
+  signal: SharedArrayBuffer;
+  intervalMs: number;
 }
 
 export type Request =

@@ -18,10 +18,18 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Rows per INSERT statement inside the batch transaction. Default 1 (see bench/store-sqlite.bench.ts). */
   rowsPerStatement?: number;
-  /** SQLite page cache per connection, KiB. Default 32768 (SQLite's own default is 2000). */
+  /** SQLite page cache per connection, KiB. Default 16384 (SQLite's own default is 2000). */
   cacheSizeKiB?: number;
   /** Marker table of replayed spool records (default SPOOL_DONE_TABLE; tests use their own). */
   spoolDoneTable?: string;
+  /** WAL checkpoints on a second thread instead of inside the writer's COMMIT. Default true. */
+  checkpointThread?: boolean;
+  /** Least time between two checkpoints of that thread, ms. Default 250. */
+  checkpointIntervalMs?: number;
+  /** WAL size at which the writer checkpoints itself, bytes. Default 64 MiB. */
+  walMaxBytes?: number;
+  /** Batches waiting in the worker join one transaction up to this many rows. Default 10000; 0 = one transaction per batch. */
+  groupMaxRows?: number;
 }
 
 /** Error from the database, with SQLite's code when there is one. */
@@ -67,7 +75,8 @@ const WORKER_URL = new URL(RUNNING_TS ? './sqlite-worker.ts' : './sqlite-worker.
  * `--import tsx`; so the worker first registers tsx itself, then imports the .ts file.
  */
 function spawnWorker(workerData: WorkerInit): Worker {
-  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData });
+  // A small young generation: each batch's garbage is short-lived, and a big one only holds RSS.
+  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
   return new Worker(boot, { eval: true, execArgv: [], workerData });
@@ -101,8 +110,12 @@ export class SqliteStore implements Store, CountingStore {
       busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
       schemaText: await loadSqliteSchemaText(),
       rowsPerStatement: opts.rowsPerStatement ?? 1,
-      cacheSizeKiB: opts.cacheSizeKiB ?? 32768,
+      cacheSizeKiB: opts.cacheSizeKiB ?? 16384,
       doneTable: opts.spoolDoneTable ?? SPOOL_DONE_TABLE,
+      checkpointThread: opts.checkpointThread ?? true,
+      checkpointIntervalMs: opts.checkpointIntervalMs ?? 250,
+      walMaxBytes: opts.walMaxBytes ?? 64 * 1024 * 1024,
+      groupMaxRows: opts.groupMaxRows ?? 10_000,
     });
     assertValidTableName(store.init.doneTable);
     await store.getWorker();
