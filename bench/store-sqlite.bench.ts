@@ -86,7 +86,7 @@ async function bare(dir: string, rows: SipCaptureRow[], rowsPerStatement: number
   const db = new Database(join(dir, `bare${rowsPerStatement}.sqlite`));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('cache_size = -32768'); // as SqliteStore does
+  db.pragma('cache_size = -16384'); // as SqliteStore does
   const tpl = parseSchemaTemplate(await loadSqliteSchemaText());
   for (const sql of renderTableStatements(tpl, 'sip', TABLE)) db.exec(sql);
   const one = `(${SIP_CAPTURE_COLUMNS.map(() => '?').join(',')})`;

@@ -1,8 +1,10 @@
 /**
- * The thread that owns the SQLite connection. better-sqlite3 is synchronous, so running it here
- * keeps the receive loop on the main thread from ever waiting on the disk. One request at a
- * time, in arrival order: ensure (CREATE … IF NOT EXISTS), insert (one transaction per batch),
- * close.
+ * The thread that owns the SQLite connection that writes. better-sqlite3 is synchronous, so
+ * running it here keeps the receive loop on the main thread from ever waiting on the disk.
+ * Requests in arrival order: ensure (CREATE … IF NOT EXISTS), insert (one transaction per batch,
+ * or per group of batches already waiting: insertGroup), marked, close. WAL checkpoints run on
+ * a second thread (sqlite-checkpointer.ts; docs/storage.md, "SQLite: the writer and
+ * checkpointer threads").
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
