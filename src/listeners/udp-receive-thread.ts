@@ -13,9 +13,16 @@ import type { DeliveryMessage, MainMessage, ReceiveWorkerInit, WorkerMessage } f
 const RUNNING_TS = import.meta.url.endsWith('.ts');
 const WORKER_URL = new URL(RUNNING_TS ? './udp-receive-worker.ts' : './udp-receive-worker.js', import.meta.url);
 
+/**
+ * The thread keeps almost nothing alive (one batch buffer), but every datagram leaves garbage
+ * (dgram's buffer and rinfo object). V8's default young generation (up to 32 MiB) let that
+ * garbage sit in RSS; a small one is collected often and cheaply.
+ */
+const RECEIVE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 4 };
+
 /** Compiled, the worker is the .js file next to this one; under tsx it registers tsx first (Node 20 workers do not inherit `--import`). */
 function spawnWorker(init: ReceiveWorkerInit): Worker {
-  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData: init });
+  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData: init, resourceLimits: RECEIVE_THREAD_LIMITS });
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
   return new Worker(boot, { eval: true, execArgv: [], workerData: init });
@@ -266,6 +273,11 @@ export class ReceiveThread {
       }
     } finally {
       Atomics.sub(this.pending, 0, buf.byteLength);
+      // Free the batch now: a batch that waited in the inbox may have been promoted to V8's old
+      // generation, whose buffers are only released by a full GC — measured +80 MiB RSS at 18k
+      // msg/s. Detaching hands the bytes to a new, short-lived owner. Safe because a datagram is
+      // valid only during onDatagram (see DatagramHandler).
+      structuredClone(buf, { transfer: [buf] });
     }
   }
 }

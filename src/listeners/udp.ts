@@ -18,6 +18,10 @@ import { BATCH_BYTES, MAX_PENDING_BYTES } from './udp-receive-protocol.js';
 import { ReceiveThread } from './udp-receive-thread.js';
 import type { Listener } from './types.js';
 
+/**
+ * Receives one datagram. `data` is valid only during the call (with a receive thread it is a
+ * view of a batch that is freed right after): a handler that keeps the bytes must copy them.
+ */
 export type DatagramHandler = (data: Buffer, listener: string) => void;
 
 export interface UdpListenerOptions {

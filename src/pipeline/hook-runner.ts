@@ -129,7 +129,8 @@ export class HookRunner {
       this.opts.onDefault(data, listener, receivedAtUs);
       return;
     }
-    this.pending.push({ data, listener, receivedAtUs });
+    // Copied: the receive buffer is only valid during this call (listeners/udp.ts DatagramHandler).
+    this.pending.push({ data: Buffer.from(data), listener, receivedAtUs });
     this.queued++;
     if (this.pending.length >= MAX_BATCH) this.flush();
     else if (!this.flushScheduled) {
