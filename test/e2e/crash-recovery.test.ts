@@ -35,12 +35,12 @@ const PER_TICK = 20;
 const TICK_MS = 20;
 /**
  * What may be lost: messages received within batch_timeout_ms before the kill (open batches),
- * plus the batches in flight or waiting (one insert of up to batch_merge 4 batches + spool_after_batches 4,
- * of ≤ BATCH_SIZE rows each), plus
+ * plus the batches in flight or waiting (PostgreSQL: 4 inserts of up to batch_merge 4 batches; MySQL and
+ * SQLite fewer; + spool_after_batches 4; of ≤ BATCH_SIZE rows each), plus
  * one tick of slack for bytes still in the socket buffers. Measured as "sent within this many
  * ms before the kill" (at 1000 msg/s, one batch of 100 rows is 100 ms of traffic).
  */
-const LOSS_WINDOW_MS = BATCH_TIMEOUT_MS + (4 + 4) * ((BATCH_SIZE / (PER_TICK / TICK_MS)) | 0) + 2 * TICK_MS;
+const LOSS_WINDOW_MS = BATCH_TIMEOUT_MS + (4 * 4 + 4) * ((BATCH_SIZE / (PER_TICK / TICK_MS)) | 0) + 2 * TICK_MS;
 
 interface Child {
   proc: ChildProcess;

@@ -242,6 +242,25 @@ describe('StoreSet: db_insert_mode and tables ahead', () => {
     assertExactlyOnce(store.all(), Array.from({ length: 300 }, (_, i) => cid(i)));
   });
 
+  test('db_insert_mode 0 with spilling: PostgreSQL writes up to 4 batches at once, MySQL one', async () => {
+    for (const [url, most] of [
+      ['postgres://u@127.0.0.1:1/db', 4],
+      ['mysql://u@127.0.0.1:1/db', 1],
+    ] as const) {
+      const store = new FakeStore();
+      store.delayMs = 20;
+      // batch_merge 1: every batch is its own insert; spilling on but far away (no replay
+      // writes besides): the slots are what is measured.
+      const { set, writer } = await open(store, config({ db_url: url, batch_merge: 1, spool_after_batches: 1000 }));
+      await enqueue(writer, 0, 300);
+      await writer.flush();
+      await set.close();
+      if (most === 1) assert.equal(store.maxInFlight, 1, url);
+      else assert.ok(store.maxInFlight > 1 && store.maxInFlight <= most, `${url}: max in flight ${store.maxInFlight}`);
+      assertExactlyOnce(store.all(), Array.from({ length: 300 }, (_, i) => cid(i)));
+    }
+  });
+
   test('db_insert_mode 0: one batch at a time, commit order = arrival order', async () => {
     const store = new FakeStore();
     store.delayMs = 5;
