@@ -4,14 +4,12 @@
  * handler in order (views into the batch buffer), counts what the thread dropped, and starts a
  * new thread on the same address if the old one dies.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnSiblingWorker } from '../worker-thread.js';
 import { DropReason } from '../control/drop-reasons.js';
 import type { Logger } from '../control/logger.js';
 import type { Stats } from '../control/stats.js';
 import type { DeliveryMessage, MainMessage, ReceiveWorkerInit, WorkerMessage } from './udp-receive-protocol.js';
-
-const RUNNING_TS = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(RUNNING_TS ? './udp-receive-worker.ts' : './udp-receive-worker.js', import.meta.url);
 
 /**
  * The thread keeps almost nothing alive (one batch buffer), but every datagram leaves garbage
@@ -19,14 +17,6 @@ const WORKER_URL = new URL(RUNNING_TS ? './udp-receive-worker.ts' : './udp-recei
  * garbage sit in RSS; a small one is collected often and cheaply.
  */
 const RECEIVE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 4 };
-
-/** Compiled, the worker is the .js file next to this one; under tsx it registers tsx first (Node 20 workers do not inherit `--import`). */
-function spawnWorker(init: ReceiveWorkerInit): Worker {
-  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData: init, resourceLimits: RECEIVE_THREAD_LIMITS });
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, execArgv: [], workerData: init });
-}
 
 /**
  * Longest the main thread spends delivering batches before it lets other work run. A
@@ -132,7 +122,7 @@ export class ReceiveThread {
   private spawn(port: number): Promise<void> {
     const { name, logger } = this.opts;
     this.lastSpawnAt = Date.now();
-    const worker = spawnWorker({
+    const init: ReceiveWorkerInit = {
       name,
       type: this.opts.type,
       host: this.opts.host,
@@ -142,7 +132,8 @@ export class ReceiveThread {
       pending: this.pendingShared,
       maxPendingBytes: this.opts.maxPendingBytes,
       batchBytes: this.opts.batchBytes,
-    });
+    };
+    const worker = spawnSiblingWorker(import.meta.url, 'udp-receive-worker', init, RECEIVE_THREAD_LIMITS);
     this.worker = worker;
     const started = new Promise<void>((resolve, reject) => {
       let listening = false;

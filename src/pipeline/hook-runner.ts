@@ -12,7 +12,8 @@
  * - when the worker is down or more than MAX_QUEUED packets wait, packets skip the hook
  *   (`unavailable` / `overload`) rather than pile up.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnSiblingWorker } from '../worker-thread.js';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
 import type { SipRowOptions } from '../capture/sip-row.js';
 import type { SipcaptureConfig } from '../control/config/types.js';
@@ -71,17 +72,6 @@ interface InFlight {
   packets: Packet[];
   done: boolean[];
   remaining: number;
-}
-
-const RUNNING_TS = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(RUNNING_TS ? './hook-worker.ts' : './hook-worker.js', import.meta.url);
-
-function spawnWorker(init: HookWorkerInit): Worker {
-  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData: init });
-  // Under tsx a worker does not inherit the loader: register it, then import the .ts file.
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, execArgv: [], workerData: init });
 }
 
 export class HookRunner {
@@ -172,7 +162,7 @@ export class HookRunner {
     Atomics.store(this.flags, FLAG_CAPTURE_ON, this.opts.state.captureOn ? 1 : 0);
     this.progress[PROGRESS_INDEX] = -1;
     const init: HookWorkerInit = { ...this.opts.settings, flags: this.flags.buffer, progress: this.progress.buffer };
-    const worker = spawnWorker(init);
+    const worker = spawnSiblingWorker(import.meta.url, 'hook-worker', init);
     this.worker = worker;
     this.ready = false;
     return new Promise<void>((resolve, reject) => {

@@ -5,7 +5,8 @@
  * new worker.
  */
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnSiblingWorker } from '../../worker-thread.js';
 import type { TableKind } from '../../capture/rows.js';
 import { assertValidTableName } from '../../route/table-name.js';
 import { addCounters, DEFAULT_LIMITS, newCounters, type CountingStore, type ValueCounters } from '../limits.js';
@@ -66,21 +67,8 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-const RUNNING_TS = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(RUNNING_TS ? './sqlite-worker.ts' : './sqlite-worker.js', import.meta.url);
-
-/**
- * Compiled (dist/), the worker is the .js file next to this one. Under tsx (tests, `node
- * --import tsx`) it is a .ts file, and on Node 20 a worker does not inherit the loader hooks of
- * `--import tsx`; so the worker first registers tsx itself, then imports the .ts file.
- */
-function spawnWorker(workerData: WorkerInit): Worker {
-  // A small young generation: each batch's garbage is short-lived, and a big one only holds RSS.
-  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, execArgv: [], workerData });
-}
+/** A small young generation: each batch's garbage is short-lived, and a big one only holds RSS. */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
 
 export class SqliteStore implements Store, CountingStore {
   readonly backend = 'sqlite' as const;
@@ -212,7 +200,7 @@ export class SqliteStore implements Store, CountingStore {
     return new Promise<Worker>((resolveStart, rejectStart) => {
       // A new worker starts with a new connection: for ':memory:' the tables are gone.
       this.ensured.clear();
-      const worker = spawnWorker(this.init);
+      const worker = spawnSiblingWorker(import.meta.url, 'sqlite-worker', this.init, WORKER_LIMITS);
       let ready = false;
       worker.on('message', (msg: Response) => {
         if (msg.op === 'ready') {

@@ -8,8 +8,9 @@
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Worker, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { spawnSiblingWorker } from '../../worker-thread.js';
 import type { TableKind } from '../../capture/rows.js';
 import {
   BatchReader,
@@ -43,7 +44,6 @@ interface TableStatements {
 }
 
 const post = (msg: Response): void => port.postMessage(msg);
-const RUNNING_TS = import.meta.url.endsWith('.ts');
 
 let db: Database.Database;
 /** walMaxBytes in pages. */
@@ -141,16 +141,9 @@ function startCheckpointer(): Checkpointer | null {
   const signal = new SharedArrayBuffer(CKPT_SLOTS * 4);
   const sig = new Int32Array(signal);
   const data: CheckpointerInit = { path: init.path, signal, intervalMs: init.checkpointIntervalMs };
-  const url = new URL(RUNNING_TS ? './sqlite-checkpointer.ts' : './sqlite-checkpointer.js', import.meta.url);
   let worker: Worker;
   try {
-    worker = RUNNING_TS
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, {
-          eval: true,
-          execArgv: [],
-          workerData: data,
-        })
-      : new Worker(url, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
+    worker = spawnSiblingWorker(import.meta.url, 'sqlite-checkpointer', data, { maxYoungGenerationSizeMb: 1 });
   } catch {
     return null;
   }
