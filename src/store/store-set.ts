@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SipcaptureConfig } from '../control/config/types.js';
 import type { Stats } from '../control/stats.js';
-import { createStore, type CreateStoreOptions } from './factory.js';
+import { createStore, schemeOf, type CreateStoreOptions } from './factory.js';
 import type { CountingStore, ValueCounters } from './limits.js';
 import { maskUrl } from './limits.js';
 import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
@@ -113,11 +113,12 @@ export class StoreSet {
       for (const mode of cfg.captureModes.values()) {
         if (writers.has(mode.db_url)) continue;
         const url = mode.db_url;
-        const isSqlite = /^sqlite:/i.test(url);
+        const scheme = schemeOf(url);
+        const isSqlite = scheme === 'sqlite';
         // SQLite: the worker thread writes batches one by one in the order they arrive, so two
         // in flight keep the order and let the main thread encode the next batch meanwhile.
         const spills = cfg.spool_max_bytes > 0 && cfg.spool_after_batches > 0;
-        const isPostgres = /^postgres(ql)?:/i.test(url);
+        const isPostgres = scheme === 'postgres' || scheme === 'postgresql';
         const maxInFlight = isSqlite
           ? SQLITE_IN_FLIGHT
           : cfg.db_insert_mode === 2
