@@ -336,12 +336,15 @@ export class StoreWriter {
     while (this.inFlight < this.maxInFlight && this.readyHead < this.ready.length) {
       let r = this.takeReady();
       // Backlog: the batches waiting behind this one for the same table ride along, in order.
+      let rides: ReadyBatch[] | null = null;
+      let rows = r.batch.rows.length;
       while (this.readyHead < this.ready.length) {
         const next = this.ready[this.readyHead] as ReadyBatch;
-        if (next.batch.table !== r.batch.table || r.batch.rows.length + next.batch.rows.length > this.mergeMaxRows) break;
-        this.takeReady();
-        r = { batch: { table: r.batch.table, kind: r.batch.kind, rows: r.batch.rows.concat(next.batch.rows) }, bytes: r.bytes + next.bytes };
+        if (next.batch.table !== r.batch.table || rows + next.batch.rows.length > this.mergeMaxRows) break;
+        (rides ??= []).push(this.takeReady());
+        rows += next.batch.rows.length;
       }
+      if (rides !== null) r = mergeReady(r, rides);
       this.inFlight++;
       void this.process(r.batch).finally(() => {
         this.inFlight--;
@@ -662,6 +665,15 @@ export class StoreWriter {
     );
     this.failedAttempts = 0;
   }
+}
+
+/** `first` and the batches of the same table behind it as one batch (rows copied once). */
+function mergeReady(first: ReadyBatch, rides: readonly ReadyBatch[]): ReadyBatch {
+  const { table, kind } = first.batch;
+  return {
+    batch: { table, kind, rows: first.batch.rows.concat(...rides.map((x) => x.batch.rows)) },
+    bytes: rides.reduce((sum, x) => sum + x.bytes, first.bytes),
+  };
 }
 
 const EMPTY_READY: ReadyBatch = { batch: { table: '', kind: 'sip', rows: [] }, bytes: 0 };
