@@ -4,6 +4,7 @@
  * resolves once every listener receives; `stop()` stops the listeners first, lets the hook
  * answer, drains every writer into its database, closes the stores, then the control plane.
  */
+import { applyHeapGrowingPercent } from './control/heap-growth.js';
 import { CaptureState } from './control/capture-state.js';
 import { loadConfig } from './control/config/load.js';
 import type { SipcaptureConfig } from './control/config/types.js';
@@ -72,6 +73,7 @@ export function rowOptionsFrom(cfg: SipcaptureConfig): SipRowOptions {
 
 export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const startedAtMs = Date.now();
+  applyHeapGrowingPercent(cfg.heap_growing_percent);
   const stats = new Stats(logger, cfg.log_rate_limit_s * 1000);
   const state = new CaptureState(cfg);
 

@@ -171,6 +171,14 @@ describe('cross-checks', () => {
     assert.equal(valid({ memory_limit_mb: 64 }).memory_limit_mb, 64);
   });
 
+  test('heap_growing_percent: 0 (V8 decides) or 10..400', () => {
+    oneProblem({ heap_growing_percent: 9 }, "heap_growing_percent: 9 would run a full garbage collection almost all the time (allowed 0 = V8's own heuristic, or 10..400)");
+    oneProblem({ heap_growing_percent: 401 }, 'heap_growing_percent');
+    assert.equal(valid({}).heap_growing_percent, 60);
+    assert.equal(valid({ heap_growing_percent: 0 }).heap_growing_percent, 0);
+    assert.equal(valid({ heap_growing_percent: 10 }).heap_growing_percent, 10);
+  });
+
   test('queue_max_rows ≥ batch_size', () => {
     oneProblem({ batch_size: 5000, queue_max_rows: 4999 }, 'queue_max_rows: 4999 is smaller than batch_size 5000');
     assert.equal(valid({ batch_size: 5000, queue_max_rows: 5000 }).queue_max_rows, 5000);

@@ -304,6 +304,9 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
   if (ok('memory_limit_mb') && num('memory_limit_mb') > 0 && num('memory_limit_mb') < 64) {
     problems.push({ key: 'memory_limit_mb', message: `${num('memory_limit_mb')} is below what the daemon needs to run (allowed 0 = no limit, or 64..1048576 MiB)` });
   }
+  if (ok('heap_growing_percent') && num('heap_growing_percent') > 0 && num('heap_growing_percent') < 10) {
+    problems.push({ key: 'heap_growing_percent', message: `${num('heap_growing_percent')} would run a full garbage collection almost all the time (allowed 0 = V8's own heuristic, or 10..400)` });
+  }
   if (num('hep_capture_on') === 1 && ok('listen') && (values.get('listen') as unknown[]).length === 0) {
     problems.push({ key: 'listen', message: '[] — hep_capture_on is 1, so give at least one address (udp:IP:PORT or tcp:IP:PORT)' });
   }
@@ -363,6 +366,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     spool_after_batches: num('spool_after_batches'),
     batch_merge: num('batch_merge'),
     memory_limit_mb: num('memory_limit_mb'),
+    heap_growing_percent: num('heap_growing_percent'),
     spool_dir: path.resolve(baseDir, str('spool_dir')),
     spool_max_bytes: num('spool_max_bytes'),
     table_date_window_days: num('table_date_window_days'),

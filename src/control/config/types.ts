@@ -138,6 +138,8 @@ export interface SipcaptureConfig {
   batch_merge: number;
   /** RSS in MiB above which packets are shed at ingress; 0 = no limit. */
   memory_limit_mb: number;
+  /** V8 heap growth past live data before a full GC, percent; 0 = V8's own heuristic. Applied at start. */
+  heap_growing_percent: number;
   /** Spool directory (absolute once loaded); one sub-directory per database URL. */
   spool_dir: string;
   /** Size limit of each database URL's spool, bytes; 0 = no spool. */
