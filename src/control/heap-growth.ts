@@ -9,8 +9,8 @@
  * rates 60 % cut the peak RSS by 50–130 MiB and the GC share did not grow (docs/benchmarks.md).
  *
  * The flag is process-wide (every worker thread's heap follows it) and V8 reads it at each
- * full collection, so setting it at start-up takes effect; the semi-space size, in contrast,
- * is fixed when the heap is created and cannot be changed this way.
+ * full collection, so setting it once the daemon listens takes effect. The semi-space size, in
+ * contrast, is fixed when the heap is created and cannot be changed this way.
  */
 import v8 from 'node:v8';
 
