@@ -462,8 +462,8 @@ async function parity(backend: BenchBackend, client: pg.Client, n: number): Prom
   const kTable = kamailioTable('parity');
   const dTable = daemonTableName(settings, 'postgres', 'parity');
   const kPort = await freePort();
-  const dPort = await freePort();
-  const httpPort = await freePort();
+  const dPort = await freePort([kPort]);
+  const httpPort = await freePort([kPort, dPort]);
   await createTable(kTable);
   let kam: KamailioProcess | null = null;
   let stopDaemon: (() => Promise<unknown>) | null = null;

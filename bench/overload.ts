@@ -24,6 +24,7 @@ import { postgresBackend, sqliteBackend, type BenchBackend } from './throughput/
 import { startDaemonProcess } from './throughput/daemon.js';
 import { machineInfo, statusMiB, udpSocketDrops } from './throughput/proc.js';
 import { numberArg } from './throughput/args.js';
+import { freePort } from './throughput/step.js';
 
 const HELP = `npm run bench:overload -- [options]
   --backend postgres|sqlite   (default postgres)
@@ -78,18 +79,6 @@ const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleS
 const out = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
 
 interface RpcStats {
   dropped: Record<string, number>;
@@ -154,7 +143,7 @@ interface Sample {
 async function main(): Promise<void> {
   const backend: BenchBackend = o.backend === 'sqlite' ? sqliteBackend(workDir) : await postgresBackend(o['pg-url'] ?? '');
   const port = await freePort();
-  const httpPort = await freePort();
+  const httpPort = await freePort([port]);
   const cfg: Record<string, unknown> = {
     db_url: backend.dbUrl(table),
     table_name: table,

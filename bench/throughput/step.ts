@@ -113,7 +113,12 @@ export function benchPaths(): { entry: string; nodeArgsForEntry: string[]; probe
 export const fmt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 export const fmtMs = (n: number): string => (!Number.isFinite(n) ? '-' : n >= 100 ? fmt(n) : n.toFixed(1));
 
-export async function freePort(): Promise<number> {
+/**
+ * A port free for TCP and UDP on 127.0.0.1, and not one of `taken`: the kernel may hand the port
+ * it just gave (and we closed) out again, and a daemon whose HEP TCP listener and control server
+ * got the same port refuses its config ("daemon did not start").
+ */
+export async function freePort(taken: readonly number[] = []): Promise<number> {
   const net = await import('node:net');
   const dgram = await import('node:dgram');
   for (;;) {
@@ -130,7 +135,7 @@ export async function freePort(): Promise<number> {
       u.once('error', () => resolve(false));
       u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
     });
-    if (ok) return port;
+    if (ok && !taken.includes(port)) return port;
   }
 }
 
@@ -267,16 +272,28 @@ export function stepCount(s: StepSettings, rate: number): number {
 export async function runDaemonStep(s: StepSettings, backend: BenchBackend, rate: number, profileDir?: string): Promise<StepResult> {
   const count = stepCount(s, rate);
   const table = daemonTableName(s, backend.name, rate, profileDir !== undefined);
-  const port = await freePort();
-  const httpPort = await freePort();
-  const configFile = writeDaemonConfig(s, backend, table, port, httpPort);
   const loadBefore = load1();
-  const daemon = await startDaemonProcess({
-    entry: s.entry,
-    configFile,
-    nodeArgs: [...s.nodeArgsForEntry, ...s.daemonNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-    cwd: s.workDir,
-  });
+  // A start that fails (a port taken between picking and binding, say) is retried once on new
+  // ports, with the reason printed, instead of ending the whole run.
+  let started: { daemon: DaemonProcess; port: number; httpPort: number } | null = null;
+  for (let attempt = 1; started === null; attempt++) {
+    const port = await freePort();
+    const httpPort = await freePort([port]);
+    const configFile = writeDaemonConfig(s, backend, table, port, httpPort);
+    try {
+      const daemon = await startDaemonProcess({
+        entry: s.entry,
+        configFile,
+        nodeArgs: [...s.nodeArgsForEntry, ...s.daemonNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+        cwd: s.workDir,
+      });
+      started = { daemon, port, httpPort };
+    } catch (err) {
+      if (attempt >= 2) throw err;
+      process.stderr.write(`# ${backend.name} ${rate}/s: ${err instanceof Error ? err.message : String(err)}; retrying on new ports\n`);
+    }
+  }
+  const { daemon, port, httpPort } = started;
   const untrack = s.track?.(async () => {
     await daemon.stop(5000);
     if (!s.keep) await backend.dropTable(table);
