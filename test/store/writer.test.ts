@@ -10,7 +10,7 @@ import { DropReason } from '../../src/control/drop-reasons.js';
 import { Stats } from '../../src/control/stats.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { RowBatch, Store } from '../../src/store/store.js';
-import { StoreWriter, type StoreWriterOptions } from '../../src/store/writer.js';
+import { StoreWriter, estimateRowBytes, type StoreWriterOptions } from '../../src/store/writer.js';
 import { FakeStore } from './_fake-store.js';
 import { reportRow, sipRow } from './_rows.js';
 
@@ -232,6 +232,37 @@ describe('StoreWriter backlog merging (batch_merge)', () => {
     assert.equal(store.calls[1]?.rows, 400, 'the four waiting batches went as one insert');
     assert.deepEqual(store.committed.get('t'), callids(0, 500).filter((c) => c !== sipRow(250).callid));
     assert.equal(stats.droppedCount(DropReason.DB_ERROR), 1);
+  });
+
+  test('rows in flight stay within half of queue_max_bytes: a merge stops early', async () => {
+    const store = new FakeStore();
+    store.delayMs = 40;
+    const stats = new Stats(null);
+    // The biggest batch's estimate (rows differ by a few bytes of Call-ID).
+    let batchBytes = 0;
+    for (let b = 0; b < 7; b++) {
+      let sum = 0;
+      for (let i = b * 100; i < (b + 1) * 100; i++) sum += estimateRowBytes(sipRow(i));
+      batchBytes = Math.max(batchBytes, sum);
+    }
+    const writer = new StoreWriter(store, {
+      stats,
+      batchSize: 100,
+      batchTimeoutMs: 60_000,
+      queueMaxRows: 100_000,
+      queueMaxBytes: 8 * batchBytes + 2, // the budget in flight: 4 batches
+      insertRetries: 0,
+      insertRetryTimeoutS: 0,
+      maxInFlight: 2,
+      mergeBatches: 4,
+    });
+    for (let i = 0; i < 700; i++) writer.enqueue('t', 'sip', sipRow(i)); // 2 in flight, 5 waiting
+    assert.equal(writer.readyBatches, 5);
+    await writer.close();
+    // When the first finishes one batch is still in flight, so three ride together, not four.
+    assert.deepEqual(store.calls.map((c) => c.rows), [100, 100, 300, 100, 100]);
+    assert.equal(stats.droppedCount(DropReason.QUEUE_FULL), 0);
+    assert.equal(stats.snapshot().stored['t'], 700);
   });
 
   test('mergeBatches 1 (the writer default) never merges', async () => {
