@@ -6,7 +6,7 @@
  * allocator. The daemon allocates fast (a row object per packet, ~1.2 KB) and keeps each row
  * only until its batch is written, so at high rates the heap between two full collections is
  * mostly rows already written. A fixed, smaller factor collects them sooner: at the zero-loss
- * rates 60 % cut the peak RSS by 50–130 MiB and the GC share did not grow (docs/benchmarks.md).
+ * rates 60 % cut the peak RSS by 30–100 MiB, CPU and GC share within the noise (docs/benchmarks.md).
  *
  * The flag is process-wide (every worker thread's heap follows it) and V8 reads it at each
  * full collection, so setting it once the daemon listens takes effect. The semi-space size, in

@@ -469,7 +469,7 @@ const PARAM_TABLE = {
     min: 0,
     max: 400,
     unit: '%',
-    doc: 'How far the JavaScript heap may grow past its live data before the next full garbage collection (V8 --heap-growing-percent, set once the daemon listens, for every thread). V8 on its own lets a heap that allocates fast grow up to 4× its live data; at high rates most of that is rows already written, waiting for a collection. 60 cut the peak RSS by 50–130 MiB at the zero-loss rates with no measurable CPU cost (docs/benchmarks.md). 0 = V8\'s own heuristic (or what node was started with).',
+    doc: 'How far the JavaScript heap may grow past its live data before the next full garbage collection (V8 --heap-growing-percent, set once the daemon listens, for every thread). V8 on its own lets a heap that allocates fast grow up to 4× its live data; at high rates most of that is rows already written, waiting for a collection. 60 cut the peak RSS at the zero-loss rates by 30–100 MiB (interleaved runs), with CPU per message and GC share within the run-to-run noise (docs/benchmarks.md). 0 = V8\'s own heuristic (or what node was started with).',
     kamailio: false,
     note: 'behaviour: memory (docs/storage.md)',
   },

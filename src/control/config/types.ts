@@ -138,7 +138,7 @@ export interface SipcaptureConfig {
   batch_merge: number;
   /** RSS in MiB above which packets are shed at ingress; 0 = no limit. */
   memory_limit_mb: number;
-  /** V8 heap growth past live data before a full GC, percent; 0 = V8's own heuristic. Applied at start. */
+  /** V8 heap growth past live data before a full GC, percent; 0 = V8's own heuristic. Applied once listening. */
   heap_growing_percent: number;
   /** Spool directory (absolute once loaded); one sub-directory per database URL. */
   spool_dir: string;
