@@ -30,10 +30,15 @@ export const INSERT_MODE_2_IN_FLIGHT = 4;
  * takes batches the database is behind on (spool_after_batches > 0): that already gives up the
  * commit order under backlog, and a second insert keeps the server busy while the first one
  * commits. Measured into PostgreSQL at 39k msg/s (docs/benchmarks.md): p99 0.3–0.5 s with 4, 2.9–4.3 s with 2, 5.8 s with 1.
- * Not for MySQL: there four in flight raised the daemon's RSS by ~60 MiB at 18k msg/s (mysql2
- * builds each INSERT whole in memory) for a rate it already reached with one.
  */
 export const SPOOLING_IN_FLIGHT = 4;
+/**
+ * The same for MySQL, two: with one, an insert of merged batches that took longer than four
+ * batch intervals sent the next batches to the spool, whose replay came seconds later (p99
+ * 0.6–5.4 s at 15–18k msg/s into MariaDB; with two 0.25–3.2 s, docs/benchmarks.md). Four cost
+ * ~60 MiB of RSS at 18k msg/s (session 3).
+ */
+export const SPOOLING_IN_FLIGHT_MYSQL = 2;
 /** Batches handed to the SQLite worker at once (it commits them in that order). */
 export const SQLITE_IN_FLIGHT = 2;
 
@@ -123,9 +128,11 @@ export class StoreSet {
           ? SQLITE_IN_FLIGHT
           : cfg.db_insert_mode === 2
             ? INSERT_MODE_2_IN_FLIGHT
-            : isPostgres && spills
-              ? SPOOLING_IN_FLIGHT
-              : 1;
+            : !spills
+              ? 1
+              : isPostgres
+                ? SPOOLING_IN_FLIGHT
+                : SPOOLING_IN_FLIGHT_MYSQL;
         // One connection more than batches in flight: replay and table creation need one too.
         const store = await (opts.storeFactory ?? createStore)(url, { dbInsertMode: cfg.db_insert_mode, poolSize: maxInFlight + 1 });
         const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };

@@ -242,10 +242,10 @@ describe('StoreSet: db_insert_mode and tables ahead', () => {
     assertExactlyOnce(store.all(), Array.from({ length: 300 }, (_, i) => cid(i)));
   });
 
-  test('db_insert_mode 0 with spilling: PostgreSQL writes up to 4 batches at once, MySQL one', async () => {
+  test('db_insert_mode 0 with spilling: PostgreSQL writes up to 4 batches at once, MySQL 2', async () => {
     for (const [url, most] of [
       ['postgres://u@127.0.0.1:1/db', 4],
-      ['mysql://u@127.0.0.1:1/db', 1],
+      ['mysql://u@127.0.0.1:1/db', 2],
     ] as const) {
       const store = new FakeStore();
       store.delayMs = 20;
@@ -255,8 +255,7 @@ describe('StoreSet: db_insert_mode and tables ahead', () => {
       await enqueue(writer, 0, 300);
       await writer.flush();
       await set.close();
-      if (most === 1) assert.equal(store.maxInFlight, 1, url);
-      else assert.ok(store.maxInFlight > 1 && store.maxInFlight <= most, `${url}: max in flight ${store.maxInFlight}`);
+      assert.ok(store.maxInFlight > 1 && store.maxInFlight <= most, `${url}: max in flight ${store.maxInFlight}`);
       assertExactlyOnce(store.all(), Array.from({ length: 300 }, (_, i) => cid(i)));
     }
   });
