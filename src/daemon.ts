@@ -136,6 +136,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       return () => {
         router = next;
         pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
+        if (routingChanged) storeSet.useRouting(c);
       };
     },
     applyDedup: (c) => {

@@ -101,14 +101,28 @@ export class StoreSet {
   private aheadTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   private aheadFailing = new Set<string>();
+  /** What tables-ahead creates tables for: the start-up config's routes until a reload replaces them. */
+  private routing: Pick<SipcaptureConfig, 'routeRules' | 'captureModes'>;
 
   private constructor(
     private readonly dbs: readonly Db[],
     readonly writers: ReadonlyMap<string, StoreWriter>,
-    private readonly cfg: SipcaptureConfig,
+    cfg: SipcaptureConfig,
     private readonly logger: Logger | null,
     private readonly opts: StoreSetOptions,
-  ) {}
+  ) {
+    this.routing = cfg;
+  }
+
+  /**
+   * The routes of a reloaded config (SIGHUP, `sipcapture.reload`): their tables for now and the
+   * next period are created at once and at every later round, instead of the start-up routes'.
+   * The reload only applies routing whose database URLs are already open.
+   */
+  useRouting(cfg: Pick<SipcaptureConfig, 'routeRules' | 'captureModes'>): void {
+    this.routing = cfg;
+    if (this.closing === null) void this.ensureTablesAhead();
+  }
 
   /** Opens a store, writer and spool for every database URL the capture modes use. */
   static async open(cfg: SipcaptureConfig, stats: Stats, logger: Logger | null, opts: StoreSetOptions = {}): Promise<StoreSet> {
@@ -237,7 +251,7 @@ export class StoreSet {
    * are logged, not thrown: a table still missing later is created on first use.
    */
   async ensureTablesAhead(nowSec = (this.opts.nowSec ?? (() => Date.now() / 1000))()): Promise<void> {
-    const wanted = tablesAhead(this.cfg.routeRules, this.cfg.captureModes, nowSec);
+    const wanted = tablesAhead(this.routing.routeRules, this.routing.captureModes, nowSec);
     await Promise.all(
       this.dbs.map(async (db) => {
         for (const t of wanted.get(db.url) ?? []) {

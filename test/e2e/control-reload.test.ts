@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { sendUdp, waitFor } from '../helpers/net.js';
 import { sipRequest } from '../helpers/sip-messages.js';
-import { DAY, hep, rpcHttp, startTestDaemon, tableRows, type TestDaemon } from '../control/helpers.js';
+import { DAY, hep, rpcHttp, startTestDaemon, tableNames, tableRows, type TestDaemon } from '../control/helpers.js';
 
 describe('sipcapture.reload', () => {
   let t: TestDaemon;
@@ -29,6 +29,9 @@ describe('sipcapture.reload', () => {
     assert.deepEqual(r.body.result, { applied: ['capture_node', 'routes'], restart_needed: ['listen'] });
     assert.equal(t.daemon.config.capture_node, 'reloaded');
     assert.deepEqual(t.daemon.config.listen, [`udp:127.0.0.1:${t.port}`, `tcp:127.0.0.1:${t.port}`], 'running value kept');
+    // Tables ahead follow the new template: tomorrow's table (by the clock, UTC) exists before its first row.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+    assert.ok(await waitFor(() => tableNames(t.dbFile).includes(`second_${tomorrow}`)), `second_${tomorrow} created ahead`);
 
     await sendUdp([hep(sipRequest('OPTIONS', 'after-reload@x').text)], t.port);
     assert.ok(await waitFor(() => ids(`second_${DAY}`).length === 1));

@@ -282,6 +282,16 @@ describe('StoreSet: db_insert_mode and tables ahead', () => {
     }
   });
 
+  test('a reload\'s routes: their tables are created ahead at once and on later rounds', async () => {
+    const store = new FakeStore();
+    const { set } = await open(store, config());
+    set.useRouting(config({ routes: 'homer5' }));
+    await waitFor(() => [...store.tables].some((t) => t.startsWith('sip_capture_call_')), 'the new routes\' tables');
+    await set.ensureTablesAhead(Date.UTC(2025, 0, 31, 23, 30) / 1000);
+    await set.close();
+    assert.ok(store.tables.has('sip_capture_rest_20250201'));
+  });
+
   test('storageStats: queue, spool and flags per database', async () => {
     const store = new FakeStore();
     const cfg = config();
