@@ -166,7 +166,7 @@ const PARAM_TABLE = {
     default: 0,
     min: 0,
     max: 2,
-    doc: '0 plain INSERT, one batch at a time (PostgreSQL with the spool on: up to 4 when batches wait, order kept only while the database keeps up); 1 INSERT DELAYED (MySQL/MariaDB tables whose engine has it); 2 several batches in flight over a connection pool (PostgreSQL, MySQL; no commit order).',
+    doc: '0 plain INSERT, one batch at a time (with the spool on, when batches wait: PostgreSQL up to 4, MySQL up to 2; order kept only while the database keeps up); 1 INSERT DELAYED (MySQL/MariaDB tables whose engine has it); 2 several batches in flight over a connection pool (PostgreSQL, MySQL; no commit order).',
     kamailio: true,
     note: 'behaviour: docs/storage.md. Kamailio treats other values as 0, we refuse them; mode 2 never loses an error (Kamailio\'s async mode does).',
   },
