@@ -24,7 +24,7 @@ import { postgresBackend, sqliteBackend, type BenchBackend } from './throughput/
 import { startDaemonProcess } from './throughput/daemon.js';
 import { machineInfo, statusMiB, udpSocketDrops } from './throughput/proc.js';
 import { numberArg } from './throughput/args.js';
-import { freePort } from './throughput/step.js';
+import { freePort, rpcStats } from './throughput/step.js';
 
 const HELP = `npm run bench:overload -- [options]
   --backend postgres|sqlite   (default postgres)
@@ -86,20 +86,6 @@ interface RpcStats {
   stored: Record<string, number>;
   stores: { queue_rows: number; queue_bytes?: number; spool_bytes?: number }[];
   memory?: { shedding: boolean; shed_episodes: number };
-}
-
-async function rpcStats(httpPort: number): Promise<RpcStats | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/RPC`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'sipcapture.stats', id: 1 }),
-      signal: AbortSignal.timeout(2000),
-    });
-    return ((await res.json()) as { result?: RpcStats }).result ?? null;
-  } catch {
-    return null;
-  }
 }
 
 function startSender(port: number, r: number, count: number): { child: ChildProcess; done: Promise<SendSummary | null> } {
@@ -168,7 +154,7 @@ async function main(): Promise<void> {
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const s = await rpcStats(httpPort);
+      const s = await rpcStats<RpcStats>(httpPort);
       const k = udpSocketDrops(port);
       samples.push({
         t: (Date.now() - t0) / 1000,

@@ -139,8 +139,11 @@ export async function freePort(taken: readonly number[] = []): Promise<number> {
   }
 }
 
-/** Drop counters from the daemon's JSON-RPC `sipcapture.stats` (null when there is no control server). */
-async function rpcDropped(httpPort: number): Promise<Record<string, number> | null> {
+/**
+ * The daemon's JSON-RPC `sipcapture.stats` result, typed by the caller to the fields it reads
+ * (null when there is no control server or it did not answer within 2 s).
+ */
+export async function rpcStats<T>(httpPort: number): Promise<T | null> {
   try {
     const res = await fetch(`http://127.0.0.1:${httpPort}/RPC`, {
       method: 'POST',
@@ -148,8 +151,7 @@ async function rpcDropped(httpPort: number): Promise<Record<string, number> | nu
       body: JSON.stringify({ jsonrpc: '2.0', method: 'sipcapture.stats', id: 1 }),
       signal: AbortSignal.timeout(2000),
     });
-    const body = (await res.json()) as { result?: { dropped?: Record<string, number> } };
-    return body.result?.dropped ?? null;
+    return ((await res.json()) as { result?: T }).result ?? null;
   } catch {
     return null;
   }
@@ -336,7 +338,7 @@ async function measureDaemonStep(
       baseStored = w.stored;
       warmupLost = w.sent - w.stored;
       poller.skipThrough(await backend.maxId(table));
-      baseDropped = (await rpcDropped(httpPort)) ?? {};
+      baseDropped = (await rpcStats<{ dropped?: Record<string, number> }>(httpPort))?.dropped ?? {};
     } catch (err) {
       await daemon.stop();
       throw err;
