@@ -32,18 +32,11 @@ const RESTART_INTERVAL_MS = 1000;
 /** stop() waits this long for the thread to close its socket and post what it has, then ends it. */
 const STOP_TIMEOUT_MS = 5000;
 
-export interface ReceiveThreadOptions {
-  name: string;
-  type: 'udp4' | 'udp6';
-  host: string;
-  port: number;
-  recvBufferSize: number;
-  allowSources: readonly string[];
+/** The thread's socket and limits as in ReceiveWorkerInit (the pending counter is ours), plus the main-thread side. */
+export interface ReceiveThreadOptions extends Omit<ReceiveWorkerInit, 'pending'> {
   onDatagram: (data: Buffer, listener: string) => void;
   stats: Stats;
   logger: Logger | null;
-  batchBytes: number;
-  maxPendingBytes: number;
 }
 
 /** What the thread's socket is bound to, as it reported at start. */

@@ -45,9 +45,11 @@ export class UdpListener implements Listener {
   readonly name: string;
   private socket: dgram.Socket | null = null;
   private thread: ReceiveThread | null = null;
+  private readonly socketType: 'udp4' | 'udp6';
 
   constructor(private readonly opts: UdpListenerOptions) {
     this.name = opts.address.spec;
+    this.socketType = opts.address.host.includes(':') ? 'udp6' : 'udp4';
   }
 
   /** The bound port (useful when the config asked for port 0). */
@@ -87,7 +89,7 @@ export class UdpListener implements Listener {
     if (stats === undefined) throw new Error(`listen ${this.name}: a receive thread needs stats to count what it drops`);
     const thread = new ReceiveThread({
       name: this.name,
-      type: address.host.includes(':') ? 'udp6' : 'udp4',
+      type: this.socketType,
       host: address.host,
       port: address.port,
       recvBufferSize: this.opts.recvBufferSize,
@@ -109,8 +111,7 @@ export class UdpListener implements Listener {
 
   private startHere(): Promise<void> {
     const { address, onDatagram } = this.opts;
-    const type = address.host.includes(':') ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket({ type, recvBufferSize: this.opts.recvBufferSize });
+    const socket = dgram.createSocket({ type: this.socketType, recvBufferSize: this.opts.recvBufferSize });
     this.socket = socket;
     const name = this.name;
     const allow = sourceFilter(address.access.allowSources);
