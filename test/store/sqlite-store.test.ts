@@ -38,6 +38,16 @@ function objectsOf(path: string, type: 'table' | 'index', table: string): string
   }
 }
 
+/** A store whose sip_capture table refuses (RAISE ABORT 'poisoned row') a row with callid 'poison'. */
+async function storeWithPoisonTrigger(path: string): Promise<SqliteStore> {
+  const store = await SqliteStore.open(`sqlite://${path}`);
+  await store.ensureTable('sip_capture', 'sip');
+  const side = new Database(path);
+  side.exec(`CREATE TRIGGER poison BEFORE INSERT ON sip_capture WHEN NEW.callid = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END`);
+  side.close();
+  return store;
+}
+
 function assertRowEqual(got: Record<string, unknown> | undefined, want: SipCaptureRow | ReportRow, columns: readonly string[]): void {
   assert.ok(got !== undefined);
   const w = want as unknown as Record<string, unknown>;
@@ -167,11 +177,7 @@ describe('SqliteStore', () => {
 
   test('a batch is all or nothing; the error carries the SQLite code', async () => {
     const path = join(dir, 'atomic.sqlite');
-    const store = await SqliteStore.open(`sqlite://${path}`);
-    await store.ensureTable('sip_capture', 'sip');
-    const side = new Database(path);
-    side.exec(`CREATE TRIGGER poison BEFORE INSERT ON sip_capture WHEN NEW.callid = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END`);
-    side.close();
+    const store = await storeWithPoisonTrigger(path);
     const rows = Array.from({ length: 40 }, (_, i) => sipRow(i, i === 33 ? { callid: 'poison' } : {}));
     await assert.rejects(store.insert({ table: 'sip_capture', kind: 'sip', rows }), (err: unknown) => {
       assert.ok(err instanceof SqliteStoreError);
@@ -233,11 +239,7 @@ describe('SqliteStore', () => {
 
   test('batches waiting in the worker commit together, in order; a failing one fails alone with its code', async () => {
     const path = join(dir, 'group.sqlite');
-    const store = await SqliteStore.open(`sqlite://${path}`);
-    await store.ensureTable('sip_capture', 'sip');
-    const side = new Database(path);
-    side.exec(`CREATE TRIGGER poison BEFORE INSERT ON sip_capture WHEN NEW.callid = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END`);
-    side.close();
+    const store = await storeWithPoisonTrigger(path);
     // Posted at once: the worker finds the later ones waiting while it writes the first.
     const batches = Array.from({ length: 6 }, (_, b) => Array.from({ length: 300 }, (_, i) => sipRow(b * 1000 + i, b === 2 && i === 150 ? { callid: 'poison' } : {})));
     const results = await Promise.allSettled(batches.map((rows) => store.insert({ table: 'sip_capture', kind: 'sip', rows })));
