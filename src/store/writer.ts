@@ -356,7 +356,7 @@ export class StoreWriter {
         rows += next.batch.rows.length;
         bytes += next.bytes;
       }
-      if (rides !== null) r = mergeReady(r, rides);
+      if (rides !== null) r = mergeReady(r, rides, bytes);
       const write = r;
       this.inFlight++;
       this.inFlightBytes += write.bytes;
@@ -682,13 +682,10 @@ export class StoreWriter {
   }
 }
 
-/** `first` and the batches of the same table behind it as one batch (rows copied once). */
-function mergeReady(first: ReadyBatch, rides: readonly ReadyBatch[]): ReadyBatch {
+/** `first` and the batches of the same table behind it as one batch of `bytes` (rows copied once). */
+function mergeReady(first: ReadyBatch, rides: readonly ReadyBatch[], bytes: number): ReadyBatch {
   const { table, kind } = first.batch;
-  return {
-    batch: { table, kind, rows: first.batch.rows.concat(...rides.map((x) => x.batch.rows)) },
-    bytes: rides.reduce((sum, x) => sum + x.bytes, first.bytes),
-  };
+  return { batch: { table, kind, rows: first.batch.rows.concat(...rides.map((x) => x.batch.rows)) }, bytes };
 }
 
 const EMPTY_READY: ReadyBatch = { batch: { table: '', kind: 'sip', rows: [] }, bytes: 0 };
