@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SipRowOptions } from '../src/capture/sip-row.js';
-import { validateConfig } from '../src/control/config/load.js';
+import { validateConfig } from '../src/config/load.js';
 import { rowOptionsFrom } from '../src/daemon.js';
 import * as newDecode from '../src/hep/decode.js';
 import { hepToCapturedMessage } from '../src/hep/to-captured.js';

@@ -11,9 +11,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
-import { CaptureState } from '../src/control/capture-state.js';
-import { validateConfig } from '../src/control/config/load.js';
-import { Stats } from '../src/control/stats.js';
+import { CaptureState } from '../src/pipeline/capture-state.js';
+import { validateConfig } from '../src/config/load.js';
+import { Stats } from '../src/telemetry/stats.js';
 import { rowOptionsFrom } from '../src/daemon.js';
 import { PacketFactory } from '../src/loadgen/packets.js';
 import { HepIngest } from '../src/pipeline/hep-ingest.js';

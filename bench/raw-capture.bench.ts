@@ -8,12 +8,12 @@
  *    sent − delivered. The highest paced rate with zero loss is reported.
  * Run: `node --import tsx bench/raw-capture.bench.ts [packetsPerStep]`.
  */
-import { Stats } from '../src/control/stats.js';
-import { RawDecoder } from '../src/net/decoder.js';
-import { LinkType } from '../src/net/link.js';
-import { BatchReader, BatchWriter } from '../src/net/message-batch.js';
-import { RawCaptureSupervisor } from '../src/listeners/raw-supervisor.js';
-import { ethernet, ipv4, sip, udp } from '../test/net/_packets.js';
+import { Stats } from '../src/telemetry/stats.js';
+import { RawDecoder } from '../src/raw/decoder.js';
+import { LinkType } from '../src/raw/link.js';
+import { BatchReader, BatchWriter } from '../src/raw/message-batch.js';
+import { RawCaptureSupervisor } from '../src/raw/supervisor.js';
+import { ethernet, ipv4, sip, udp } from '../test/raw/_packets.js';
 import { b64, createNetns } from '../test/raw/_netns.js';
 
 const perStep = Number(process.argv[2] ?? 100_000);

@@ -9,7 +9,7 @@
  *   SQLite      bare better-sqlite3 prepared INSERT per row, one transaction per batch, on the
  *               main thread (no worker hop, no encoding)
  *
- * Rows: the generated Homer row shape of test/store-pg/helpers.ts (all 44 columns, ~1 KiB SIP
+ * Rows: the generated Homer row shape of test/store/postgres/helpers.ts (all 44 columns, ~1 KiB SIP
  * message). Each case writes into a fresh table in a private schema / database, which is
  * dropped afterwards. Rounds alternate the case order; the best round counts.
  *
@@ -24,12 +24,12 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { copyChunks, copyTextChunks } from './bare-copy.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js';
-import { validateConfig } from '../src/control/config/load.js';
-import { Stats } from '../src/control/stats.js';
+import { validateConfig } from '../src/config/load.js';
+import { Stats } from '../src/telemetry/stats.js';
 import { createStore } from '../src/store/factory.js';
 import { StoreSet } from '../src/store/store-set.js';
 import { MYSQL_URL, PG_URL, mysqlNamespace, pgNamespace, reachable, type Namespace } from '../test/store/_e2e.js';
-import { makeSipRows } from '../test/store-pg/helpers.js';
+import { makeSipRows } from '../test/store/postgres/helpers.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 50_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 1000);

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js';
-import { Stats } from '../src/control/stats.js';
+import { Stats } from '../src/telemetry/stats.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import { loadSqliteSchemaText, parseSchemaTemplate, renderTableStatements } from '../src/store/sqlite/schema.js';
 import { StoreWriter } from '../src/store/writer.js';

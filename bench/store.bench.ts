@@ -19,7 +19,7 @@ import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js'
 import type { Store } from '../src/store/store.js';
 import { createMysqlStore, type MysqlInsertMethod } from '../src/store/mysql/index.js';
 import { createPostgresStore, type CopyFormat } from '../src/store/postgres/index.js';
-import { MYSQL_URL, PG_URL, makeSipRows, skipReason } from '../test/store-pg/helpers.js';
+import { MYSQL_URL, PG_URL, makeSipRows, skipReason } from '../test/store/postgres/helpers.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 20_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 5000);

@@ -11,10 +11,10 @@ import {
   derivedConfigForDisplay,
   effectiveConfigForDisplay,
   loadConfig,
-} from './control/config/load.js';
-import type { SipcaptureConfig } from './control/config/types.js';
-import { createLogger, type Logger } from './control/logger.js';
-import { packageVersion } from './control/package-info.js';
+} from './config/load.js';
+import type { SipcaptureConfig } from './config/types.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+import { packageVersion } from './util/package-info.js';
 import { startDaemon } from './daemon.js';
 import { importCommand } from './commands/import.js';
 import { importKamailioCommand } from './commands/import-kamailio.js';

@@ -5,24 +5,24 @@
  * answer, drains every writer into its database, closes the stores, then the control plane.
  */
 import { applyHeapGrowingPercent } from './control/heap-growth.js';
-import { CaptureState } from './control/capture-state.js';
-import { loadConfig } from './control/config/load.js';
-import type { SipcaptureConfig } from './control/config/types.js';
-import { DropReason } from './control/drop-reasons.js';
-import type { Logger } from './control/logger.js';
-import { packageVersion } from './control/package-info.js';
+import { CaptureState } from './pipeline/capture-state.js';
+import { loadConfig } from './config/load.js';
+import type { SipcaptureConfig } from './config/types.js';
+import { DropReason } from './telemetry/drop-reasons.js';
+import type { Logger } from './telemetry/logger.js';
+import { packageVersion } from './util/package-info.js';
 import { Reloader, type ReloadReport } from './control/reload.js';
 import { ControlPlane } from './control/rpc/control-plane.js';
-import { Stats } from './control/stats.js';
+import { Stats } from './telemetry/stats.js';
 import { MemoryGuard } from './control/memory-guard.js';
 import type { SipRowOptions } from './capture/sip-row.js';
-import { RawCaptureSupervisor, rawCaptureMode } from './listeners/raw-supervisor.js';
+import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { TcpListener } from './listeners/tcp.js';
 import type { Listener } from './listeners/types.js';
 import { authKeys } from './listeners/access.js';
 import { UdpListener } from './listeners/udp.js';
 import { HepIngest } from './pipeline/hep-ingest.js';
-import { HookRunner, hookSettingsFrom } from './pipeline/hook-runner.js';
+import { HookRunner, hookSettingsFrom } from './hook/runner.js';
 import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { Router } from './route/router.js';
@@ -221,7 +221,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   );
   const started: Listener[] = [];
   try {
-    // Raw IPIP / port-mirroring capture runs in supervised child processes (listeners/raw-supervisor.ts).
+    // Raw IPIP / port-mirroring capture runs in supervised child processes (raw/supervisor.ts).
     if (rawCaptureMode(cfg) !== null) {
       listeners.push(new RawCaptureSupervisor({ config: cfg, sink: pipeline, stats, logger }));
     }

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import readline from 'node:readline';
-import type { StatsSnapshot } from '../../src/control/stats.js';
+import type { StatsSnapshot } from '../../src/telemetry/stats.js';
 
 export interface LogLine {
   level?: number;

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PARAM_NAMES } from '../../src/control/config/params.js';
+import { PARAM_NAMES } from '../../src/config/params.js';
 import type { SendSummary } from '../../src/loadgen/sender.js';
 import type { BackendName, BenchBackend } from './backends.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon.js';

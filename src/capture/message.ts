@@ -71,3 +71,9 @@ export interface CapturedMessage {
   /** Listener name (e.g. `udp:127.0.0.1:9060`) for metrics and logs. */
   listener: string;
 }
+
+/** Where every input (HEP listener, raw capture, pcap import) hands its messages. */
+export interface MessageSink {
+  /** Takes ownership of the message for this call only: copy `payload` before keeping it. */
+  accept(msg: CapturedMessage): void;
+}

@@ -11,8 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { ConfigError, validateConfig } from '../control/config/load.js';
-import { KAMAILIO_UNSUPPORTED, PARAMS } from '../control/config/params.js';
+import { ConfigError, validateConfig } from '../config/load.js';
+import { KAMAILIO_UNSUPPORTED, PARAMS } from '../config/params.js';
 
 /** Kamailio's default db_url (spec §15.1): it applies when the cfg does not set one. */
 const KAMAILIO_DEFAULT_DB_URL = 'mysql://kamailio:kamailiorw@localhost/kamailio';

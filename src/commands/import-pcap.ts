@@ -4,15 +4,15 @@
  * capture time (hepTime and receivedAtUs), so rows get the time the packet was seen.
  */
 import path from 'node:path';
+import type { MessageSink } from '../capture/message.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Stats } from '../control/stats.js';
-import { RawDecoder } from '../net/decoder.js';
-import { DropTally, reportDrops } from '../net/drops.js';
-import type { FragmentLimits } from '../net/fragments.js';
-import { parseRawSocketListen } from '../net/port-filter.js';
-import type { TcpLimits } from '../net/tcp-stream.js';
-import { PcapReader } from '../listeners/pcap-file.js';
-import type { MessageSink } from '../listeners/types.js';
+import type { Stats } from '../telemetry/stats.js';
+import { RawDecoder } from '../raw/decoder.js';
+import { DropTally, reportDrops } from '../raw/drops.js';
+import type { FragmentLimits } from '../raw/fragments.js';
+import { parseRawSocketListen } from '../raw/port-filter.js';
+import type { TcpLimits } from '../raw/tcp-stream.js';
+import { PcapReader } from '../raw/pcap-file.js';
 
 export interface ImportPcapOptions {
   /** raw_socket_listen of the config: its port range filters (its IP is ignored, as in mirror mode). '' = all ports. */

@@ -4,17 +4,17 @@
  * Useful to load a capture taken elsewhere into HOMER, and to test the raw path anywhere.
  */
 import type { CommandModule } from 'yargs';
-import { CaptureState } from '../control/capture-state.js';
-import { ConfigError, loadConfig } from '../control/config/load.js';
+import { CaptureState } from '../pipeline/capture-state.js';
+import { ConfigError, loadConfig } from '../config/load.js';
 import { pino } from 'pino';
-import { Stats } from '../control/stats.js';
+import { Stats } from '../telemetry/stats.js';
 import { rowOptionsFrom } from '../daemon.js';
 import { dedupFrom } from '../pipeline/dedup.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { Router } from '../route/router.js';
 import { StoreSet } from '../store/store-set.js';
 import { importPcap, type ImportPcapResult } from './import-pcap.js';
-import type { StatsSnapshot } from '../control/stats.js';
+import type { StatsSnapshot } from '../telemetry/stats.js';
 
 interface ImportArgs {
   file: string;

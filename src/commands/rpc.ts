@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import JSON5 from 'json5';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { paramSpec } from '../control/config/params.js';
+import { paramSpec } from '../config/params.js';
 import { callRpc, describeTarget, type RpcTarget } from '../control/rpc/client.js';
 
 const CONFIG_CANDIDATES = ['config/sipcapture.json5', '/etc/sipcapture/sipcapture.json5'];

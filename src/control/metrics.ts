@@ -4,8 +4,8 @@
  * several daemons in one process). Counter names end in `_total`, durations are in seconds.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DropReason } from './drop-reasons.js';
-import { ConnectionRejectReason } from './stats.js';
+import { DropReason } from '../telemetry/drop-reasons.js';
+import { ConnectionRejectReason } from '../telemetry/stats.js';
 import type { ControlContext } from './rpc/methods.js';
 
 /** Upper bounds of the database batch latency histogram, seconds. */

@@ -14,10 +14,10 @@
  *   http_listen, rpc_socket, batching and retry settings, db_insert_mode, a database URL that
  *   is not open yet, spool settings …). Unknown keys count as restart, the safe side.
  */
-import type { CaptureState } from './capture-state.js';
-import type { SipcaptureConfig } from './config/types.js';
-import type { Logger } from './logger.js';
-import { PARAMS, type ParamName } from './config/params.js';
+import type { CaptureState } from '../pipeline/capture-state.js';
+import type { SipcaptureConfig } from '../config/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import { PARAMS, type ParamName } from '../config/params.js';
 
 export interface ReloadReport {
   /** Parameters whose new value is in effect. */

@@ -16,9 +16,9 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ListenAddress } from '../control/config/types.js';
-import { DropReason } from '../control/drop-reasons.js';
-import { ConnectionRejectReason, type Stats } from '../control/stats.js';
+import type { ListenAddress } from '../config/types.js';
+import { DropReason } from '../telemetry/drop-reasons.js';
+import { ConnectionRejectReason, type Stats } from '../telemetry/stats.js';
 import { HepStreamFramer } from '../hep/framer.js';
 import { sourceFilter } from './access.js';
 import type { Listener } from './types.js';

@@ -1,14 +1,8 @@
 /**
  * Listeners turn bytes from the network (or a file) into CapturedMessages and hand them to a
- * MessageSink. They know nothing about SIP or storage; what they cannot decode they count
- * through the Stats they were given, under a DropReason.
+ * MessageSink (capture/message.ts). They know nothing about SIP or storage; what they cannot
+ * decode they count through the Stats they were given, under a DropReason.
  */
-import type { CapturedMessage } from '../capture/message.js';
-
-export interface MessageSink {
-  /** Takes ownership of the message for this call only: copy `payload` before keeping it. */
-  accept(msg: CapturedMessage): void;
-}
 
 export interface Listener {
   /** Stable name for logs and metrics, e.g. `udp:127.0.0.1:9060`. */

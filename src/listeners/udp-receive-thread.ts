@@ -5,10 +5,10 @@
  * new thread on the same address if the old one dies.
  */
 import type { Worker } from 'node:worker_threads';
-import { spawnSiblingWorker } from '../worker-thread.js';
-import { DropReason } from '../control/drop-reasons.js';
-import type { Logger } from '../control/logger.js';
-import type { Stats } from '../control/stats.js';
+import { spawnSiblingWorker } from '../util/worker-thread.js';
+import { DropReason } from '../telemetry/drop-reasons.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Stats } from '../telemetry/stats.js';
 import type { DeliveryMessage, MainMessage, ReceiveWorkerInit, WorkerMessage } from './udp-receive-protocol.js';
 
 /**

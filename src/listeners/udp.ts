@@ -8,10 +8,10 @@
  * by the kernel. Without it the socket is read on the main thread.
  */
 import dgram from 'node:dgram';
-import type { ListenAddress } from '../control/config/types.js';
-import { DropReason } from '../control/drop-reasons.js';
-import type { Logger } from '../control/logger.js';
-import type { Stats } from '../control/stats.js';
+import type { ListenAddress } from '../config/types.js';
+import { DropReason } from '../telemetry/drop-reasons.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Stats } from '../telemetry/stats.js';
 import { sourceFilter } from './access.js';
 import { readUdpKernelDrops } from './udp-kernel-drops.js';
 import { BATCH_BYTES, MAX_PENDING_BYTES } from './udp-receive-protocol.js';

@@ -2,14 +2,14 @@
  * Bytes from a HEP listener → CapturedMessage. Counts what arrives (per listener and HEP
  * version) and what cannot be decoded, so listeners stay dumb socket readers.
  */
-import type { CaptureState } from '../control/capture-state.js';
-import { DropReason } from '../control/drop-reasons.js';
-import type { Stats } from '../control/stats.js';
+import type { MessageSink } from '../capture/message.js';
+import type { CaptureState } from './capture-state.js';
+import { DropReason } from '../telemetry/drop-reasons.js';
+import type { Stats } from '../telemetry/stats.js';
 import { decodeHep } from '../hep/decode.js';
 import { hepToCapturedMessage } from '../hep/to-captured.js';
 import type { HepPacket } from '../hep/types.js';
 import type { AuthKeys } from '../listeners/access.js';
-import type { MessageSink } from '../listeners/types.js';
 import { nowMicros } from './clock.js';
 
 /** Label for the received counter, from the first byte(s) without decoding. */
@@ -21,7 +21,7 @@ function hepKind(data: Buffer): string {
   return 'unknown';
 }
 
-/** Where packets go first when nonsip_hook is on (pipeline/hook-runner.ts). */
+/** Where packets go first when nonsip_hook is on (hook/runner.ts). */
 export interface HookSink {
   submit(data: Buffer, listener: string, receivedAtUs: number): void;
 }

@@ -3,15 +3,15 @@
  * the writer of the chosen database. Every message that does not reach a writer is counted
  * here under one DropReason; the writers count what happens after.
  */
-import type { CapturedMessage } from '../capture/message.js';
+import type { CapturedMessage, MessageSink } from '../capture/message.js';
 import { buildReportRow, nonSipTarget } from '../capture/report-row.js';
 import { buildSipRow, hashSourcesOf, type SipRowOptions } from '../capture/sip-row.js';
-import type { CaptureState } from '../control/capture-state.js';
-import { DropReason } from '../control/drop-reasons.js';
-import type { Stats } from '../control/stats.js';
-import type { MessageSink } from '../listeners/types.js';
+import type { CaptureState } from './capture-state.js';
+import { DropReason } from '../telemetry/drop-reasons.js';
+import type { Stats } from '../telemetry/stats.js';
 import type { Router } from '../route/router.js';
-import { parseSip, routeFactsOf } from '../sip/parser.js';
+import { parseSip } from '../sip/parser.js';
+import { routeFactsOf } from '../route/facts.js';
 import type { DedupTable } from './dedup.js';
 import type { StoreWriter } from '../store/writer.js';
 

@@ -6,12 +6,12 @@
  * identifier. Everything that can be checked once is checked in the constructor, so a bad
  * config fails at start-up rather than per packet.
  */
-import type { CaptureMode, RouteRule } from '../control/config/types.js';
-import { DropReason, type DropReasonValue } from '../control/drop-reasons.js';
+import type { CaptureMode, RouteRule } from '../config/types.js';
+import { DropReason, type DropReasonValue } from '../telemetry/drop-reasons.js';
 import { compileStrftime, type StrftimeTemplate } from './strftime.js';
 import { tableNameProblem } from './table-name.js';
 import { TableSelector, type HashSources, type TableSelectorOptions } from './table-select.js';
-import type { RouteFacts } from './types.js';
+import type { RouteFacts } from './facts.js';
 
 export interface RouteTarget {
   mode: CaptureMode;

@@ -5,10 +5,10 @@
  * so the hot path formats a daily table name once a day, not once per packet.
  *
  * The table-safe conversion letters are defined by the config validator
- * (`STRFTIME_CONVERSIONS` in control/config/table-template.ts); this module implements all of
+ * (`STRFTIME_CONVERSIONS` in config/table-template.ts); this module implements all of
  * them plus `%e` and `%%`, which are valid strftime but never yield a valid table name.
  */
-import { STRFTIME_CONVERSIONS } from '../control/config/table-template.js';
+import { STRFTIME_CONVERSIONS } from '../config/table-template.js';
 
 /** Conversions implemented here besides the table-safe ones (Kamailio's strftime has them). */
 export const STRFTIME_EXTRA_CONVERSIONS: readonly string[] = Object.freeze(['e', '%']);

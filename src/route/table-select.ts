@@ -2,7 +2,7 @@
  * Picks one table of a capture mode's list (spec §5.2): `rand` (uniform), `round_robin` (one
  * counter per mode in this process) or `hash` (CRC-32 of the hash source, modulo n).
  */
-import type { CaptureMode, HashSource, MtMode } from '../control/config/types.js';
+import type { CaptureMode, HashSource, MtMode } from '../config/types.js';
 import { crc32 } from './crc32.js';
 
 /**

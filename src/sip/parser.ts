@@ -23,7 +23,6 @@
  * - bare LF line ends are accepted everywhere.
  * parseSip() never throws: every input gives a message or a coded error.
  */
-import type { RouteFacts } from '../route/types.js';
 import { COLON, CR, HT, LF, NUL, SP, TOKEN_CHAR, eatLwsEnd, isDigit, lower, text, trimCrLfNulEnd } from './bytes.js';
 import { HdrType, HDR_TYPE_COUNT, NAME_CHAR, headerTypeOf, type HdrTypeValue } from './header-types.js';
 import { parseNameAddr, type NameAddr } from './name-addr.js';
@@ -246,15 +245,6 @@ export class SipMessage {
     const i = this.lookupByName(name);
     return i < 0 ? null : this.headerBody(i);
   }
-}
-
-/** What routing needs (`$rm`, request/reply, Event body). */
-export function routeFactsOf(msg: SipMessage): RouteFacts {
-  return {
-    type: msg.type,
-    method: msg.type === 1 ? msg.method() : msg.cseqMethod(),
-    event: msg.firstBody(HdrType.EVENT) ?? '',
-  };
 }
 
 function failure(code: SipErrorCode, message: string): SipParseResult {

@@ -7,7 +7,7 @@
  * Works for every backend the store factory knows (sqlite, postgres, mysql).
  */
 import type { TableKind } from '../capture/rows.js';
-import type { SipcaptureConfig } from '../control/config/types.js';
+import type { SipcaptureConfig } from '../config/types.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
 import { maskUrl } from './limits.js';
 import { tablesAhead, type TableSpec } from './tables-ahead.js';

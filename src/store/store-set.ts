@@ -12,8 +12,8 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { SipcaptureConfig } from '../control/config/types.js';
-import type { Stats } from '../control/stats.js';
+import type { SipcaptureConfig } from '../config/types.js';
+import type { Stats } from '../telemetry/stats.js';
 import { createStore, schemeOf, type CreateStoreOptions } from './factory.js';
 import type { CountingStore, ValueCounters } from './limits.js';
 import { maskUrl } from './limits.js';

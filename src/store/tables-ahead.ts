@@ -13,7 +13,7 @@
  * use by the daemon and by `sipcapture db init`.
  */
 import type { TableKind } from '../capture/rows.js';
-import type { CaptureMode, RouteRule } from '../control/config/types.js';
+import type { CaptureMode, RouteRule } from '../config/types.js';
 import { compileStrftime } from '../route/strftime.js';
 import { tableNameProblem } from '../route/table-name.js';
 

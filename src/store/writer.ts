@@ -27,8 +27,8 @@
  */
 import type { Logger } from 'pino';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
-import { DropReason } from '../control/drop-reasons.js';
-import type { Stats } from '../control/stats.js';
+import { DropReason } from '../telemetry/drop-reasons.js';
+import type { Stats } from '../telemetry/stats.js';
 import { isValidTableName } from '../route/table-name.js';
 import { SpoolFullError } from './spool.js';
 import { commitTokenOf, type RowBatch, type Store } from './store.js';

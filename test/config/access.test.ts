@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { derivedConfigForDisplay, effectiveConfigForDisplay, validateConfig, configWarnings } from '../../src/control/config/load.js';
+import { derivedConfigForDisplay, effectiveConfigForDisplay, validateConfig, configWarnings } from '../../src/config/load.js';
 import { makeTestCerts, type TestCerts } from '../helpers/tls.js';
 import { oneProblem, valid } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCaptureMode } from '../../src/control/config/capture-mode.js';
-import type { CaptureMode } from '../../src/control/config/types.js';
+import { parseCaptureMode } from '../../src/config/capture-mode.js';
+import type { CaptureMode } from '../../src/config/types.js';
 import { oneProblem, problems, valid } from './helpers.js';
 
 function ok(text: string): CaptureMode {

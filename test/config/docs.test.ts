@@ -10,12 +10,12 @@ import {
   renderStrftimeTable,
   STRFTIME_BEGIN,
   STRFTIME_END,
-} from '../../src/control/config/render-docs.js';
-import { PARAMS } from '../../src/control/config/params.js';
+} from '../../src/config/render-docs.js';
+import { PARAMS } from '../../src/config/params.js';
 import { projectRoot } from './helpers.js';
 
 const doc = readFileSync(path.join(projectRoot(), 'docs', 'configuration.md'), 'utf8');
-const fix = 'run: node --import tsx src/control/config/render-docs.ts --write';
+const fix = 'run: node --import tsx src/config/render-docs.ts --write';
 
 test('docs/configuration.md contains exactly the rendered parameter table', () => {
   assert.equal(extractBetween(doc, PARAMS_BEGIN, PARAMS_END), renderParameterTable(), fix);

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { ConfigError, validateConfig } from '../../src/control/config/load.js';
-import type { SipcaptureConfig } from '../../src/control/config/types.js';
+import { ConfigError, validateConfig } from '../../src/config/load.js';
+import type { SipcaptureConfig } from '../../src/config/types.js';
 
 /** The project root (works from test/ under tsx and from dist/test/ after tsc). */
 export function projectRoot(): string {

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseListen, parseListenList, parseRawSocketListen } from '../../src/control/config/listen.js';
+import { parseListen, parseListenList, parseRawSocketListen } from '../../src/config/listen.js';
 import { oneProblem, valid } from './helpers.js';
 
 describe('listen', () => {

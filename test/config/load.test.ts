@@ -11,9 +11,9 @@ import {
   loadConfig,
   suggestParameter,
   validateConfig,
-} from '../../src/control/config/load.js';
-import { PARAMS } from '../../src/control/config/params.js';
-import { maskPasswords, sqliteFilePath } from '../../src/control/config/db-url.js';
+} from '../../src/config/load.js';
+import { PARAMS } from '../../src/config/params.js';
+import { maskPasswords, sqliteFilePath } from '../../src/config/db-url.js';
 import { oneProblem, problems, projectRoot, valid } from './helpers.js';
 
 const root = projectRoot();

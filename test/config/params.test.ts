@@ -1,8 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { PARAMS, paramSpec, allowedText, KAMAILIO_UNSUPPORTED } from '../../src/control/config/params.js';
-import type { IntParam } from '../../src/control/config/params.js';
+import { PARAMS, paramSpec, allowedText, KAMAILIO_UNSUPPORTED } from '../../src/config/params.js';
+import type { IntParam } from '../../src/config/params.js';
 import { oneProblem, valid, problems } from './helpers.js';
 
 /** Defaults of the admin guide (seeds/001) and spec §15.1, transcribed. */

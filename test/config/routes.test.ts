@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { expandRoutes, HOMER5_RULES, modesUsedByRules, validateRoutes } from '../../src/control/config/routes.js';
+import { expandRoutes, HOMER5_RULES, modesUsedByRules, validateRoutes } from '../../src/config/routes.js';
 import { oneProblem, problems, valid } from './helpers.js';
 
 const MODE = 'calls=>db_url=sqlite://c.db;table_name=c1|c2;mt_mode=hash';

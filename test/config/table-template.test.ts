@@ -7,7 +7,7 @@ import {
   splitTableList,
   STRFTIME_CONVERSIONS,
   TABLE_NAME_MAX_LENGTH,
-} from '../../src/control/config/table-template.js';
+} from '../../src/config/table-template.js';
 import { oneProblem, valid } from './helpers.js';
 
 describe('table templates', () => {

@@ -5,8 +5,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CaptureState } from '../../src/control/capture-state.js';
-import { Stats } from '../../src/control/stats.js';
+import { CaptureState } from '../../src/pipeline/capture-state.js';
+import { Stats } from '../../src/telemetry/stats.js';
 import { RpcDispatcher, type RpcResponse } from '../../src/control/rpc/jsonrpc.js';
 import { createRpcMethods, type ControlContext } from '../../src/control/rpc/methods.js';
 

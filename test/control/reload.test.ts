@@ -1,8 +1,8 @@
 /** What a reload applies live and what waits for a restart (control/reload.ts, pure part). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../src/control/config/load.js';
-import type { SipcaptureConfig } from '../../src/control/config/types.js';
+import { validateConfig } from '../../src/config/load.js';
+import type { SipcaptureConfig } from '../../src/config/types.js';
 import { liveReloadKeys, planReload } from '../../src/control/reload.js';
 
 const BASE = { db_url: 'sqlite:///tmp/a.sqlite', capture_on: 1, hep_capture_on: 1, routes: 'homer5' };

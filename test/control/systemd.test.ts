@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import JSON5 from 'json5';
-import { validateConfig } from '../../src/control/config/load.js';
+import { validateConfig } from '../../src/config/load.js';
 import { PROJECT_ROOT, requireOrSkip } from '../helpers/env.js';
 import { makeTmpDir } from './helpers.js';
 

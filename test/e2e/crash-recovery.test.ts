@@ -10,7 +10,7 @@
  *   written its first rows, and started a third time: still no duplicates — a record committed
  *   just before that kill is recognised by its marker row (docs/storage.md, "Replayed records:
  *   the marker table"; the exact window is tested deterministically in
- *   test/spool/replay-marker.test.ts, here it is hit only by chance and reported);
+ *   test/store/spool/replay-marker.test.ts, here it is hit only by chance and reported);
  * - database up: SIGKILL mid-load; restart: no duplicates, same bound on what is missing.
  */
 import { describe, test } from 'node:test';

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import type { RunningDaemon } from '../../src/daemon.js';
 import { encodeHep } from '../../src/hep/encode.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';

@@ -8,8 +8,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { loadConfig } from '../../src/control/config/load.js';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { loadConfig } from '../../src/config/load.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { PROJECT_ROOT } from '../helpers/env.js';
 import { sendUdp, waitFor } from '../helpers/net.js';
 import { sipRequest } from '../helpers/sip-messages.js';

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { sendUdp, waitFor } from '../helpers/net.js';
 import { sipRequest } from '../helpers/sip-messages.js';
 import { hep, rpcHttp, startTestDaemon, type TestDaemon } from '../control/helpers.js';

@@ -13,7 +13,7 @@ import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { requireOrSkip } from '../helpers/env.js';
 import { waitFor } from '../helpers/net.js';

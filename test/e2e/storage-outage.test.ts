@@ -13,7 +13,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { requireOrSkip } from '../helpers/env.js';
 import { waitFor } from '../helpers/net.js';
 import { sipRequest } from '../helpers/sip-messages.js';

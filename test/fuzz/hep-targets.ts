@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { decodeHep } from '../../src/hep/decode.js';
 import { HepStreamFramer, type HepDesyncReason } from '../../src/hep/framer.js';
 import { hepToCapturedMessage } from '../../src/hep/to-captured.js';

@@ -7,12 +7,12 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeHep } from '../../src/hep/decode.js';
 import { encodeHep } from '../../src/hep/encode.js';
-import { forEachPacket } from '../../src/listeners/pcap-file.js';
-import { RawDecoder } from '../../src/net/decoder.js';
-import { decodeLink, EtherType } from '../../src/net/link.js';
+import { forEachPacket } from '../../src/raw/pcap-file.js';
+import { RawDecoder } from '../../src/raw/decoder.js';
+import { decodeLink, EtherType } from '../../src/raw/link.js';
 import { readGoldenCorpus, sharedPcapsDir } from '../hep/_helpers.js';
 import { sipReply, sipRequest } from '../helpers/sip-messages.js';
-import { ethernet, fragmentV4, fragmentV6, ipv4, ipv6, sctp, sll, tcp, TCP, udp } from '../net/_packets.js';
+import { ethernet, fragmentV4, fragmentV6, ipv4, ipv6, sctp, sll, tcp, TCP, udp } from '../raw/_packets.js';
 import { WORKED_REPLY, WORKED_REQUEST } from '../sip/fixtures.js';
 
 /** One captured frame with its link type (LinkType value). */

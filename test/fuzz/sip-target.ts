@@ -6,11 +6,12 @@
 import type { CapturedMessage } from '../../src/capture/message.js';
 import { SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
 import { buildSipRow, hashSourcesOf, type SipRowOptions, type SipRowRejectReason } from '../../src/capture/sip-row.js';
-import { HOMER5_RULES } from '../../src/control/config/routes.js';
-import type { CaptureMode } from '../../src/control/config/types.js';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { HOMER5_RULES } from '../../src/config/routes.js';
+import type { CaptureMode } from '../../src/config/types.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { Router } from '../../src/route/router.js';
-import { parseSip, routeFactsOf, type SipErrorCode } from '../../src/sip/parser.js';
+import { parseSip, type SipErrorCode } from '../../src/sip/parser.js';
+import { routeFactsOf } from '../../src/route/facts.js';
 import { captured as fixtureMessage } from '../sip/fixtures.js';
 import { check, type FuzzInput, type FuzzTarget, type Outcome } from './harness.js';
 import { mutate, SIP_MUTATORS } from './mutate.js';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
-import { loadConfig } from '../../src/control/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { startDaemon, type DaemonOptions, type RunningDaemon } from '../../src/daemon.js';
 import { freePort } from './net.js';
 

@@ -1,7 +1,8 @@
 /** Allow-lists (CIDR matching on bytes, IPv4-mapped IPv6) and auth-key checks, without sockets. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AuthKeys, ipBytes, parseCidr, SourceFilter } from '../../src/listeners/access.js';
+import { AuthKeys, SourceFilter } from '../../src/listeners/access.js';
+import { ipBytes, parseCidr } from '../../src/net/cidr.js';
 import { HepStreamFramer } from '../../src/hep/framer.js';
 
 describe('CIDR parsing', () => {

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dropsInProcNetUdp, procNetAddress } from '../../src/listeners/udp-kernel-drops.js';
 import { UdpListener } from '../../src/listeners/udp.js';
-import { parseListen } from '../../src/control/config/listen.js';
+import { parseListen } from '../../src/config/listen.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { requireOrSkip } from '../helpers/env.js';

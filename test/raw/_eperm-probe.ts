@@ -2,8 +2,8 @@
  * Started by supervisor.test.ts without CAP_NET_RAW (setpriv): tries to start raw capture in
  * the mode given as argv[2] and prints the start-up error as JSON.
  */
-import { Stats } from '../../src/control/stats.js';
-import { RawCaptureSupervisor } from '../../src/listeners/raw-supervisor.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { RawCaptureSupervisor } from '../../src/raw/supervisor.js';
 
 // `node --test dist/test/` runs every file under test/ as a test: without a mode, do nothing.
 const arg = process.argv[2];

@@ -7,11 +7,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { CapturedMessage } from '../../src/capture/message.js';
-import { Stats } from '../../src/control/stats.js';
-import { partitionOf } from '../../src/net/bpf.js';
-import { RawCaptureSupervisor, type RawCaptureConfig, type RawSupervisorOptions } from '../../src/listeners/raw-supervisor.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { partitionOf } from '../../src/raw/bpf.js';
+import { RawCaptureSupervisor, type RawCaptureConfig, type RawSupervisorOptions } from '../../src/raw/supervisor.js';
 import { waitFor } from '../helpers/net.js';
-import { collector, ethernet, fragmentV4, fragmentV6, ipv4, ipv6, sip, tcp, TCP, udp } from '../net/_packets.js';
+import { collector, ethernet, fragmentV4, fragmentV6, ipv4, ipv6, sip, tcp, TCP, udp } from './_packets.js';
 import { b64, createNetns, liveSkip, type Netns } from './_netns.js';
 
 const skip = liveSkip();

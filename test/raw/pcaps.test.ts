@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KamailioProto, type CapturedMessage } from '../../src/capture/message.js';
 import { importPcap, type ImportPcapResult } from '../../src/commands/import-pcap.js';
-import { Stats } from '../../src/control/stats.js';
+import { Stats } from '../../src/telemetry/stats.js';
 import { requireOrSkip, SHARED_DIR } from '../helpers/env.js';
-import { collector } from '../net/_packets.js';
+import { collector } from './_packets.js';
 
 const PCAPS = path.join(SHARED_DIR, 'pcaps');
 const skip = requireOrSkip(existsSync(PCAPS), `${PCAPS} (real-world captures)`);
@@ -96,7 +96,7 @@ describe('real captures through importPcap', { skip }, () => {
     assert.deepEqual(countBy(msgs, 'proto'), { [KamailioProto.UDP]: 81 });
     // Datagrams are counted per packet; TCP per event (a skipped non-SIP run can span segments).
     assert.deepEqual(res.dropped, { not_sip: 509, not_ip: 44, no_payload: 28, tcp_not_sip: 24 });
-    // Each kind is counted under its DropReason (net/drops.ts): not SIP vs not decodable.
+    // Each kind is counted under its DropReason (raw/drops.ts): not SIP vs not decodable.
     const counted = stats.snapshot().dropped;
     assert.equal(counted['raw_not_sip'], 509 + 28 + 24);
     assert.equal(counted['raw_malformed'], 44);

@@ -3,16 +3,16 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Stats } from '../../src/control/stats.js';
+import { Stats } from '../../src/telemetry/stats.js';
 import {
   rawCaptureMode,
   RawCaptureConfigError,
   RawCaptureSupervisor,
   validateRawCapture,
   type RawCaptureConfig,
-} from '../../src/listeners/raw-supervisor.js';
-import { captureFilter } from '../../src/net/bpf.js';
-import { parseRawSocketListen } from '../../src/net/port-filter.js';
+} from '../../src/raw/supervisor.js';
+import { captureFilter } from '../../src/raw/bpf.js';
+import { parseRawSocketListen } from '../../src/raw/port-filter.js';
 import { PROJECT_ROOT, requireOrSkip } from '../helpers/env.js';
 
 const base: RawCaptureConfig = {

@@ -1,10 +1,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_RULES, HOMER5_RULES } from '../../src/control/config/routes.js';
-import type { CaptureMode, HashSource, RouteRule } from '../../src/control/config/types.js';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { DEFAULT_RULES, HOMER5_RULES } from '../../src/config/routes.js';
+import type { CaptureMode, HashSource, RouteRule } from '../../src/config/types.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { Router, type RouteResult } from '../../src/route/router.js';
-import type { RouteFacts } from '../../src/route/types.js';
+import type { RouteFacts } from '../../src/route/facts.js';
 
 const T = 1700000000; // 2023-11-14 22:13:20 UTC
 const DAY = '20231114';

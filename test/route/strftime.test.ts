@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { STRFTIME_CONVERSIONS } from '../../src/control/config/table-template.js';
+import { STRFTIME_CONVERSIONS } from '../../src/config/table-template.js';
 import { compileStrftime, STRFTIME_IMPLEMENTED, strftimeUtc } from '../../src/route/strftime.js';
 
 // Expected values from GNU `date -u -d @T "+%Y %C %y %G %g %m %d %j %H %I %M %S %u %w %U %W %V %s %e"`.

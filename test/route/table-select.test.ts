@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CaptureMode, HashSource, MtMode } from '../../src/control/config/types.js';
+import type { CaptureMode, HashSource, MtMode } from '../../src/config/types.js';
 import { crc32 } from '../../src/route/crc32.js';
 import { hashKey, TableSelector } from '../../src/route/table-select.js';
 

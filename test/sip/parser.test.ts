@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HdrType, parseSip, routeFactsOf, type SipMessage, type SipParseResult } from '../../src/sip/parser.js';
+import { HdrType, parseSip, type SipMessage, type SipParseResult } from '../../src/sip/parser.js';
+import { routeFactsOf } from '../../src/route/facts.js';
 import { WORKED_REPLY, WORKED_REQUEST, request, sip } from './fixtures.js';
 
 function ok(buf: Buffer): SipMessage {

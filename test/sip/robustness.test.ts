@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { buildSipRow } from '../../src/capture/sip-row.js';
-import { parseSip, routeFactsOf, type SipErrorCode } from '../../src/sip/parser.js';
+import { parseSip, type SipErrorCode } from '../../src/sip/parser.js';
+import { routeFactsOf } from '../../src/route/facts.js';
 import { WORKED_OPTS, WORKED_REPLY, WORKED_REQUEST, captured } from './fixtures.js';
 
 const CODES: readonly SipErrorCode[] = ['too_short', 'bad_first_line', 'not_sip', 'bad_header', 'missing_required_header'];

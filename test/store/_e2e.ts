@@ -12,14 +12,14 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { pino } from 'pino';
 import { SIP_CAPTURE_COLUMNS } from '../../src/capture/rows.js';
-import { validateConfig } from '../../src/control/config/load.js';
-import { PARAM_NAMES } from '../../src/control/config/params.js';
+import { validateConfig } from '../../src/config/load.js';
+import { PARAM_NAMES } from '../../src/config/params.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon.js';
 import { encodeHep } from '../../src/hep/encode.js';
 import { freePort } from '../helpers/net.js';
-import { MYSQL_URL, PG_URL, RUN } from '../store-pg/helpers.js';
+import { MYSQL_URL, PG_URL, RUN } from './postgres/helpers.js';
 
-export { MYSQL_URL, PG_URL, RUN, reachable, skipReason } from '../store-pg/helpers.js';
+export { MYSQL_URL, PG_URL, RUN, reachable, skipReason } from './postgres/helpers.js';
 
 /** One row read back, every column in a comparable form, plus its table. */
 export type ReadRow = Record<string, unknown> & { table: string; callid: string };

@@ -8,8 +8,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { DropReason } from '../../src/control/drop-reasons.js';
-import { Stats } from '../../src/control/stats.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
+import { Stats } from '../../src/telemetry/stats.js';
 import { createStore } from '../../src/store/factory.js';
 import { StoreWriter } from '../../src/store/writer.js';
 import { requireOrSkip } from '../helpers/env.js';

@@ -7,9 +7,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DropReason } from '../../src/control/drop-reasons.js';
+import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { MemoryGuard } from '../../src/control/memory-guard.js';
-import { Stats } from '../../src/control/stats.js';
+import { Stats } from '../../src/telemetry/stats.js';
 import type { RowBatch } from '../../src/store/store.js';
 import { estimateRowBytes, ROW_OVERHEAD_BYTES, StoreWriter } from '../../src/store/writer.js';
 import { FakeStore } from './_fake-store.js';

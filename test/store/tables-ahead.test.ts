@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../../src/control/config/load.js';
+import { validateConfig } from '../../src/config/load.js';
 import { Router } from '../../src/route/router.js';
 import { tablesForConfig } from '../../src/store/db-init.js';
 import { namesAhead, tablesAhead, templatesByUrl } from '../../src/store/tables-ahead.js';

@@ -3,10 +3,10 @@
  * on http_listen and rpc_socket. Started after the stores and listeners, stopped last, so a
  * scrape or `sipcapture.status check` still answers while the queues drain.
  */
-import type { SipcaptureConfig } from '../config/types.js';
-import { parseListen } from '../config/listen.js';
+import type { SipcaptureConfig } from '../../config/types.js';
+import { parseListen } from '../../config/listen.js';
 import { healthReport } from '../health.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../telemetry/logger.js';
 import { Metrics } from '../metrics.js';
 import { ControlHttpServer } from './http-server.js';
 import { RpcDispatcher } from './jsonrpc.js';

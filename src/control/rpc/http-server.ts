@@ -4,7 +4,7 @@
  * handler is short and nothing here waits on a database.
  */
 import http from 'node:http';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../telemetry/logger.js';
 import { httpStatusFor, MAX_REQUEST_BYTES, type RpcDispatcher } from './jsonrpc.js';
 
 export interface HealthReport {

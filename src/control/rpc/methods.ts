@@ -3,9 +3,9 @@
  * faults, the MI command `sip_capture` of the older admin guide, and what an operator needs
  * besides (statistics, reload, the core introspection methods).
  */
-import type { CaptureState } from '../capture-state.js';
+import type { CaptureState } from '../../pipeline/capture-state.js';
 import type { MemoryGuardState } from '../memory-guard.js';
-import type { Stats } from '../stats.js';
+import type { Stats } from '../../telemetry/stats.js';
 import type { ReloadReport } from '../reload.js';
 import { RpcErrorCode, RpcFault, standardFault, type RpcMethod, type RpcParams } from './jsonrpc.js';
 

@@ -11,7 +11,7 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../telemetry/logger.js';
 import { MAX_REQUEST_BYTES, type RpcDispatcher } from './jsonrpc.js';
 
 export class ControlSocketServer {

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { spawnSiblingWorker } from '../../worker-thread.js';
+import { spawnSiblingWorker } from '../../util/worker-thread.js';
 import type { TableKind } from '../../capture/rows.js';
 import { assertValidTableName } from '../../route/table-name.js';
 import { addCounters, DEFAULT_LIMITS, newCounters, type CountingStore, type ValueCounters } from '../limits.js';
@@ -50,7 +50,7 @@ export class SqliteStoreError extends Error {
  * and `sqlite://:memory:`. Returns the file path (absolute, resolved against the working
  * directory; the config loader already made it absolute against the config file's folder) or
  * ':memory:'. No percent-decoding or query string: the rest of the URL is the path as written,
- * as in control/config/db-url.ts.
+ * as in config/db-url.ts.
  */
 export function parseSqliteUrl(url: string): string {
   const m = /^sqlite:(?:\/\/)?(.*)$/i.exec(url);

@@ -10,7 +10,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData, type Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { spawnSiblingWorker } from '../../worker-thread.js';
+import { spawnSiblingWorker } from '../../util/worker-thread.js';
 import type { TableKind } from '../../capture/rows.js';
 import {
   BatchReader,
