@@ -66,6 +66,8 @@ function checkValue(p: NamedParamSpec, v: unknown, problems: ConfigProblem[]): V
       if (typeof v !== 'number' || !Number.isInteger(v)) {
         return bad(`${show(v)} is ${typeName(v)}; expected an integer (allowed ${allowedText(p)})`);
       }
+      if (v === 0 && p.zero !== undefined) return v;
+      if (v >= 0 && v < p.min && p.belowMin !== undefined) return bad(`${v} ${p.belowMin} (allowed ${allowedText(p)})`);
       if (v < p.min || v > p.max) return bad(`${v} is out of range (allowed ${allowedText(p)})`);
       return v;
     case 'flag':
@@ -292,20 +294,10 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
       if (str(k) === '') problems.push({ key: k, message: '"" — topoh_unmask is 1, which needs the topoh mask key and Call-ID prefix' });
     }
   }
-  if (ok('spool_max_bytes') && num('spool_max_bytes') > 0 && num('spool_max_bytes') < 1048576) {
-    problems.push({ key: 'spool_max_bytes', message: `${num('spool_max_bytes')} is too small to hold a batch (allowed 0 = no spool, or 1048576..1099511627776 bytes)` });
-  }
-  if (ok('queue_max_rows', 'batch_size') && num('queue_max_rows') < num('batch_size')) {
-    problems.push({
-      key: 'queue_max_rows',
-      message: `${num('queue_max_rows')} is smaller than batch_size ${num('batch_size')} (allowed batch_size..10000000), so a batch could never fill`,
-    });
-  }
-  if (ok('memory_limit_mb') && num('memory_limit_mb') > 0 && num('memory_limit_mb') < 64) {
-    problems.push({ key: 'memory_limit_mb', message: `${num('memory_limit_mb')} is below what the daemon needs to run (allowed 0 = no limit, or 64..1048576 MiB)` });
-  }
-  if (ok('heap_growing_percent') && num('heap_growing_percent') > 0 && num('heap_growing_percent') < 10) {
-    problems.push({ key: 'heap_growing_percent', message: `${num('heap_growing_percent')} would run a full garbage collection almost all the time (allowed 0 = V8's own heuristic, or 10..400)` });
+  for (const p of PARAMS) {
+    if (p.type !== 'int' || p.atLeast === undefined || !ok(p.name, p.atLeast) || num(p.name) >= num(p.atLeast)) continue;
+    const why = p.atLeastWhy === undefined ? '' : `, so ${p.atLeastWhy}`;
+    problems.push({ key: p.name, message: `${num(p.name)} is smaller than ${p.atLeast} ${num(p.atLeast)} (allowed ${allowedText(p)})${why}` });
   }
   if (num('hep_capture_on') === 1 && ok('listen') && (values.get('listen') as unknown[]).length === 0) {
     problems.push({ key: 'listen', message: '[] — hep_capture_on is 1, so give at least one address (udp:IP:PORT or tcp:IP:PORT)' });
@@ -325,70 +317,19 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
 
   if (problems.length > 0) throw new ConfigError(source, problems);
 
+  // Every key as checked (the table's order and names); then the values resolved against baseDir.
+  const checked = Object.fromEntries(values) as unknown as Pick<SipcaptureConfig, ParamName>;
+  const resolvePath = (k: 'tls_cert_file' | 'tls_key_file' | 'tls_ca_file'): string => (str(k) === '' ? '' : path.resolve(baseDir, str(k)));
   return {
+    ...checked,
     db_url: dbUrl,
-    table_name: str('table_name'),
-    mt_mode: values.get('mt_mode') as SipcaptureConfig['mt_mode'],
-    hash_source: values.get('hash_source') as SipcaptureConfig['hash_source'],
-    db_insert_mode: num('db_insert_mode'),
-    capture_on: num('capture_on'),
-    capture_mode: rawModes,
-    hep_capture_on: num('hep_capture_on'),
-    raw_ipip_capture_on: rawIpip,
-    raw_moni_capture_on: rawMoni,
-    raw_socket_listen: rsl,
-    raw_interface: str('raw_interface'),
-    raw_sock_children: num('raw_sock_children'),
-    promiscuous_on: num('promiscuous_on'),
-    raw_moni_bpf_on: num('raw_moni_bpf_on'),
-    capture_node: str('capture_node'),
-    insert_retries: num('insert_retries'),
-    insert_retry_timeout: num('insert_retry_timeout'),
-    callid_aleg_header: str('callid_aleg_header'),
-    topoh_unmask: num('topoh_unmask'),
-    nonsip_hook: num('nonsip_hook'),
-    event_callback: str('event_callback'),
-    capture_bad_msgs: num('capture_bad_msgs'),
-    custom_field1_header: str('custom_field1_header'),
-    custom_field2_header: str('custom_field2_header'),
-    custom_field3_header: str('custom_field3_header'),
-    topoh_mask_key: str('topoh_mask_key'),
-    topoh_callid_prefix: str('topoh_callid_prefix'),
     listen: listenList,
-    routes,
     hook_module: hookModule,
-    hook_timeout_ms: num('hook_timeout_ms'),
-    date_time_zone: values.get('date_time_zone') as SipcaptureConfig['date_time_zone'],
-    batch_size: num('batch_size'),
-    batch_timeout_ms: num('batch_timeout_ms'),
-    queue_max_rows: num('queue_max_rows'),
-    queue_max_bytes: num('queue_max_bytes'),
-    spool_after_batches: num('spool_after_batches'),
-    batch_merge: num('batch_merge'),
-    memory_limit_mb: num('memory_limit_mb'),
-    heap_growing_percent: num('heap_growing_percent'),
     spool_dir: path.resolve(baseDir, str('spool_dir')),
-    spool_max_bytes: num('spool_max_bytes'),
-    table_date_window_days: num('table_date_window_days'),
-    dedup: values.get('dedup') as SipcaptureConfig['dedup'],
-    dedup_window_ms: num('dedup_window_ms'),
-    dedup_max_entries: num('dedup_max_entries'),
-    tcp_max_frame: num('tcp_max_frame'),
-    tcp_max_connections: num('tcp_max_connections'),
-    tcp_max_connections_per_ip: num('tcp_max_connections_per_ip'),
-    tcp_idle_timeout_s: num('tcp_idle_timeout_s'),
-    hep_auth_keys: list('hep_auth_keys'),
     allow_sources: list('allow_sources').map((s) => s.trim()),
-    tls_cert_file: str('tls_cert_file') === '' ? '' : path.resolve(baseDir, str('tls_cert_file')),
-    tls_key_file: str('tls_key_file') === '' ? '' : path.resolve(baseDir, str('tls_key_file')),
-    tls_ca_file: str('tls_ca_file') === '' ? '' : path.resolve(baseDir, str('tls_ca_file')),
-    tls_verify_client: num('tls_verify_client'),
-    udp_recv_buffer: num('udp_recv_buffer'),
-    udp_receive_thread: num('udp_receive_thread'),
-    log_level: values.get('log_level') as SipcaptureConfig['log_level'],
-    log_rate_limit_s: num('log_rate_limit_s'),
-    http_listen: str('http_listen'),
-    http_rpc: num('http_rpc'),
+    tls_cert_file: resolvePath('tls_cert_file'),
+    tls_key_file: resolvePath('tls_key_file'),
+    tls_ca_file: resolvePath('tls_ca_file'),
     rpc_socket: rpcSocket,
     captureModes: orderedModes,
     listenAddresses,

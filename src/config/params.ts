@@ -15,20 +15,45 @@ export type DerivedKey = 'captureModes' | 'listenAddresses' | 'routeRules';
 export type ParamName = Exclude<keyof SipcaptureConfig, DerivedKey>;
 export type ParamType = 'int' | 'flag' | 'string' | 'enum' | 'string-list' | 'listen' | 'routes';
 
+/**
+ * What a reload (SIGHUP, RPC `sipcapture.reload`) does with a changed key; control/reload.ts acts
+ * on it and the reload table of docs/operations.md is generated from it.
+ */
+export const RELOAD_CLASSES = {
+  switch: 'Applied live, only when the file\'s value changed, so a switch made by RPC survives an unrelated reload.',
+  routing: 'Applied live together, as long as every database they name is already open; a database not open yet needs a restart.',
+  row: 'Applied live: the row options of the next message.',
+  log: 'Applied live.',
+  dedup: 'Applied live: a new, empty dedup table (copies of packets seen just before the reload are stored once more).',
+  hook: 'Applied live; the hook module is imported again on every reload, so edited hook code takes effect.',
+  restart: 'Keeps its running value until a restart: it belongs to a socket, a connection, a queue or the process.',
+} as const;
+export type ReloadClass = keyof typeof RELOAD_CLASSES;
+
 interface Common {
   doc: string;
+  /** What a reload does when the key changed. */
+  reload: ReloadClass;
   /** A Kamailio sipcapture modparam (same name, default and range), or sipcapture's own. */
   kamailio: boolean;
   /** Where the behaviour differs, or which feature implements it, e.g. "behaviour: raw capture". */
   note?: string;
 }
 
-/** An integer in [min, max]. */
+/** An integer in [min, max], or 0 when `zero` says what 0 means. */
 export interface IntParam extends Common {
   type: 'int';
   default: number;
   min: number;
   max: number;
+  /** 0 is allowed besides min..max (min > 0) and means this, e.g. "no limit". */
+  zero?: string;
+  /** Why a value between 0 and min is refused, e.g. "is too small to hold a batch". */
+  belowMin?: string;
+  /** Another int parameter this one may not be below (checked once both are valid). */
+  atLeast?: ParamName;
+  /** What a value below `atLeast` would break, e.g. "a batch could never fill". */
+  atLeastWhy?: string;
   /** Unit or meaning shown after the range in the docs, e.g. "ms". */
   unit?: string;
 }
@@ -136,6 +161,7 @@ const PARAM_TABLE = {
     check: (v) => (v === '' ? undefined : checkDbUrl(v)),
     doc: 'Database of the default capture mode. Required whenever a route stores through the default mode.',
     kamailio: true,
+    reload: 'routing',
     note: 'Kamailio accepts any srdb1 driver; sipcapture has SQLite, PostgreSQL and MySQL stores.',
   },
   table_name: {
@@ -145,6 +171,7 @@ const PARAM_TABLE = {
     check: checkTableList,
     doc: 'Table(s) of the default capture mode; with several, mt_mode picks one per message.',
     kamailio: true,
+    reload: 'routing',
   },
   mt_mode: {
     type: 'enum',
@@ -152,6 +179,7 @@ const PARAM_TABLE = {
     values: MT_MODES,
     doc: 'How the default mode picks one of several tables: random, round robin, or CRC-32 hash of hash_source.',
     kamailio: true,
+    reload: 'routing',
   },
   hash_source: {
     type: 'enum',
@@ -160,6 +188,7 @@ const PARAM_TABLE = {
     caseInsensitive: true,
     doc: 'Field hashed when mt_mode is hash (case-insensitive, as in Kamailio).',
     kamailio: true,
+    reload: 'routing',
   },
   db_insert_mode: {
     type: 'int',
@@ -168,6 +197,7 @@ const PARAM_TABLE = {
     max: 2,
     doc: '0 plain INSERT, one batch at a time (with the spool on, when batches wait: PostgreSQL up to 4, MySQL up to 2; order kept only while the database keeps up); 1 INSERT DELAYED (MySQL/MariaDB tables whose engine has it); 2 several batches in flight over a connection pool (PostgreSQL, MySQL; no commit order).',
     kamailio: true,
+    reload: 'restart',
     note: 'behaviour: docs/storage.md. Kamailio treats other values as 0, we refuse them; mode 2 never loses an error (Kamailio\'s async mode does).',
   },
   capture_on: {
@@ -175,6 +205,7 @@ const PARAM_TABLE = {
     default: 0,
     doc: 'Store captured messages at all (0 = off); switched at run time by `sipcapture.status on|off`.',
     kamailio: true,
+    reload: 'switch',
   },
   capture_mode: {
     type: 'string-list',
@@ -182,6 +213,7 @@ const PARAM_TABLE = {
     allowed: 'NAME=>db_url=…;table_name=a|b;mt_mode=…[;hash_source=…] — a string or an array of them',
     doc: 'Named capture modes for routes (`capture_mode` of a rule). Repeatable: give an array.',
     kamailio: true,
+    reload: 'routing',
     note: 'Superset of Kamailio: trailing ";" and any order accepted; unknown names refused.',
   },
   hep_capture_on: {
@@ -189,12 +221,14 @@ const PARAM_TABLE = {
     default: 0,
     doc: 'Decode HEP (v1, v2, v3) on the listen addresses.',
     kamailio: true,
+    reload: 'switch',
   },
   raw_ipip_capture_on: {
     type: 'flag',
     default: 0,
     doc: 'Capture IP-in-IP encapsulated SIP on a raw socket (needs CAP_NET_RAW). Exclusive with raw_moni_capture_on.',
     kamailio: true,
+    reload: 'restart',
     note: RAW,
   },
   raw_moni_capture_on: {
@@ -202,6 +236,7 @@ const PARAM_TABLE = {
     default: 0,
     doc: 'Capture SIP from a monitoring / mirroring port (Linux; needs a port in raw_socket_listen).',
     kamailio: true,
+    reload: 'restart',
     note: RAW,
   },
   raw_socket_listen: {
@@ -215,6 +250,7 @@ const PARAM_TABLE = {
     },
     doc: 'Raw socket address, and the SIP port or port range to capture (mirroring ignores the IP but needs the port).',
     kamailio: true,
+    reload: 'restart',
     note: RAW,
   },
   raw_interface: {
@@ -224,6 +260,7 @@ const PARAM_TABLE = {
     check: (v) => (v === '' || /^[^\s/:]{1,15}$/.test(v) ? undefined : 'is not an interface name (1..15 characters, no whitespace, "/" or ":")'),
     doc: 'Network interface the raw socket is bound to.',
     kamailio: true,
+    reload: 'restart',
     note: RAW,
   },
   raw_sock_children: {
@@ -233,6 +270,7 @@ const PARAM_TABLE = {
     max: 64,
     doc: 'Number of readers on the raw socket.',
     kamailio: true,
+    reload: 'restart',
     note: `${RAW}. Kamailio has no upper bound; 64 readers is far beyond what one socket needs.`,
   },
   promiscuous_on: {
@@ -240,6 +278,7 @@ const PARAM_TABLE = {
     default: 0,
     doc: 'Put raw_interface in promiscuous mode while capturing (Linux).',
     kamailio: true,
+    reload: 'restart',
     note: RAW,
   },
   raw_moni_bpf_on: {
@@ -247,6 +286,7 @@ const PARAM_TABLE = {
     default: 0,
     doc: 'Attach a kernel filter (UDP, port range of raw_socket_listen) to the mirroring socket.',
     kamailio: true,
+    reload: 'restart',
     note: RAW,
   },
   capture_node: {
@@ -256,6 +296,7 @@ const PARAM_TABLE = {
     maxLength: CAPTURE_NODE_MAX,
     doc: 'Value of the `node` column (`capture_node:captid` for timestamped HEP).',
     kamailio: true,
+    reload: 'row',
   },
   insert_retries: {
     type: 'int',
@@ -264,6 +305,7 @@ const PARAM_TABLE = {
     max: 500,
     doc: 'How many more times a failed database write is tried (limited in time by insert_retry_timeout).',
     kamailio: true,
+    reload: 'restart',
     note: 'behaviour: store retries. sipcapture retries a batch with back-off instead of a busy loop, then spools it (spool_dir) instead of losing it.',
   },
   insert_retry_timeout: {
@@ -274,6 +316,7 @@ const PARAM_TABLE = {
     unit: 's',
     doc: 'How long, in seconds, failed writes are retried. Without insert_retries it has no effect (and, unlike Kamailio, logs nothing).',
     kamailio: true,
+    reload: 'restart',
   },
   callid_aleg_header: {
     type: 'string',
@@ -282,6 +325,7 @@ const PARAM_TABLE = {
     check: checkAlegHeaders,
     doc: 'Header(s) whose value fills `callid_aleg`; the first one present wins.',
     kamailio: true,
+    reload: 'row',
   },
   topoh_unmask: {
     type: 'flag',
@@ -289,6 +333,7 @@ const PARAM_TABLE = {
     strict: true,
     doc: 'Unmask topoh-masked Call-IDs (with topoh_mask_key and topoh_callid_prefix).',
     kamailio: true,
+    reload: 'row',
     note: `${TOPOH}. Only 0 or 1: Kamailio enables it for exactly 1.`,
   },
   nonsip_hook: {
@@ -296,6 +341,7 @@ const PARAM_TABLE = {
     default: 0,
     doc: 'Call event_callback from hook_module for every HEP packet before it is decoded.',
     kamailio: true,
+    reload: 'hook',
     note: `${HOOK}. Needs event_callback and hook_module (there is no event_route in sipcapture).`,
   },
   event_callback: {
@@ -305,6 +351,7 @@ const PARAM_TABLE = {
     check: (v) => (v === '' || /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(v) ? undefined : 'is not a JavaScript function name'),
     doc: 'Name of the function, exported by hook_module, that nonsip_hook calls.',
     kamailio: true,
+    reload: 'hook',
     note: `${HOOK}. Replaces Kamailio's KEMI callback (broken there, spec §8.3).`,
   },
   // ---- Kamailio parameters outside the admin guide (spec §15.1) ----
@@ -313,6 +360,7 @@ const PARAM_TABLE = {
     default: 0,
     doc: 'Store messages whose header parsing failed part-way, ignoring bad From/To/Contact URIs.',
     kamailio: true,
+    reload: 'row',
     note: 'behaviour: bad-message capture',
   },
   custom_field1_header: {
@@ -322,6 +370,7 @@ const PARAM_TABLE = {
     check: checkHeaderName,
     doc: 'Header whose value fills `custom_field1` ("" = leave it empty).',
     kamailio: true,
+    reload: 'row',
   },
   custom_field2_header: {
     type: 'string',
@@ -330,6 +379,7 @@ const PARAM_TABLE = {
     check: checkHeaderName,
     doc: 'Header whose value fills `custom_field2` ("" = leave it empty).',
     kamailio: true,
+    reload: 'row',
   },
   custom_field3_header: {
     type: 'string',
@@ -338,6 +388,7 @@ const PARAM_TABLE = {
     check: checkHeaderName,
     doc: 'Header whose value fills `custom_field3` ("" = leave it empty).',
     kamailio: true,
+    reload: 'row',
   },
   topoh_mask_key: {
     type: 'string',
@@ -345,6 +396,7 @@ const PARAM_TABLE = {
     allowed: 'any string; non-empty when topoh_unmask is 1',
     doc: "topoh's `mask_key` (topoh module parameter), needed to unmask Call-IDs.",
     kamailio: true,
+    reload: 'row',
     note: `${TOPOH}. A topoh modparam in Kamailio.`,
   },
   topoh_callid_prefix: {
@@ -353,6 +405,7 @@ const PARAM_TABLE = {
     allowed: 'any string; non-empty when topoh_unmask is 1',
     doc: "topoh's `callid_prefix` (topoh module parameter): marks a masked Call-ID.",
     kamailio: true,
+    reload: 'row',
     note: `${TOPOH}. A topoh modparam in Kamailio.`,
   },
   // ---- sipcapture's own ----
@@ -362,6 +415,7 @@ const PARAM_TABLE = {
     allowed: `${LISTEN_FORMS}; IP literals only, ports 1..65535, no duplicates; or an object {address, ${LISTENER_KEYS.join(', ')}} with this listener's own access settings`,
     doc: 'Where HEP is received. Loopback by default, so nothing is exposed until you choose to. tls: needs tls_cert_file and tls_key_file.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   routes: {
@@ -370,6 +424,7 @@ const PARAM_TABLE = {
     allowed: '"homer5", "default", or an array of rules {method, type, event, table, capture_mode, store}',
     doc: 'Which table and capture mode a message goes to (the request_route of a Kamailio config).',
     kamailio: false,
+    reload: 'routing',
   },
   hook_module: {
     type: 'string',
@@ -377,6 +432,7 @@ const PARAM_TABLE = {
     allowed: '"" or a path to a JS module (relative to the config folder)',
     doc: 'Module exporting the event_callback function used by nonsip_hook.',
     kamailio: false,
+    reload: 'hook',
     note: HOOK,
   },
   hook_timeout_ms: {
@@ -387,6 +443,7 @@ const PARAM_TABLE = {
     unit: 'ms',
     doc: 'Longest the hook may take for one packet; then the packet follows the default path (a hook stuck in a loop is stopped and restarted).',
     kamailio: false,
+    reload: 'hook',
     note: HOOK,
   },
   date_time_zone: {
@@ -395,6 +452,7 @@ const PARAM_TABLE = {
     values: ['UTC', 'local'],
     doc: 'Time zone of the `date` column. Kamailio writes local time; UTC matches the table-name date.',
     kamailio: false,
+    reload: 'row',
   },
   batch_size: {
     type: 'int',
@@ -404,6 +462,7 @@ const PARAM_TABLE = {
     unit: 'rows',
     doc: 'Rows per database write.',
     kamailio: false,
+    reload: 'restart',
   },
   batch_timeout_ms: {
     type: 'int',
@@ -413,6 +472,7 @@ const PARAM_TABLE = {
     unit: 'ms',
     doc: 'Longest a row waits for its batch to fill before it is written (≤ 1 s keeps Homer near-live).',
     kamailio: false,
+    reload: 'restart',
   },
   batch_merge: {
     type: 'int',
@@ -422,6 +482,7 @@ const PARAM_TABLE = {
     unit: 'batches',
     doc: 'When batches wait for the database, up to this many of one table are written as one insert (one COPY or transaction): larger writes cost the database less per row, so a writer that fell behind catches up. 1 = never merge.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: batching under backlog (docs/storage.md)',
   },
   queue_max_rows: {
@@ -429,9 +490,12 @@ const PARAM_TABLE = {
     default: 200000,
     min: 1,
     max: 10000000,
+    atLeast: 'batch_size',
+    atLeastWhy: 'a batch could never fill',
     unit: 'rows',
     doc: 'Rows waiting for one database at most; beyond that rows are dropped and counted. Must be ≥ batch_size.',
     kamailio: false,
+    reload: 'restart',
   },
   queue_max_bytes: {
     type: 'int',
@@ -441,6 +505,7 @@ const PARAM_TABLE = {
     unit: 'bytes',
     doc: 'Estimated memory of the rows waiting for one database at most (message size plus a fixed per-row overhead); beyond that rows are dropped and counted queue_full.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: memory bounds (docs/storage.md)',
   },
   spool_after_batches: {
@@ -451,26 +516,33 @@ const PARAM_TABLE = {
     unit: 'batches',
     doc: 'Full batches waiting for a write slot at most; a batch cut beyond that goes to the spool (when there is one) instead of waiting in memory, and is replayed when the database catches up. Bounds what a kill -9 can lose. 0 = never (rows wait in memory up to queue_max_rows / queue_max_bytes).',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: memory bounds and crash guarantee (docs/storage.md)',
   },
   memory_limit_mb: {
     type: 'int',
     default: 512,
-    min: 0,
+    min: 64,
     max: 1048576,
+    zero: 'no limit',
+    belowMin: 'is below what the daemon needs to run',
     unit: 'MiB',
     doc: 'Resident memory (RSS) of the daemon above which new packets are dropped at ingress, counted memory_limit, until it falls below 90% of the limit (or every queue is empty). Sampled every 200 ms. 0 = no limit.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: memory bounds (docs/storage.md)',
   },
   heap_growing_percent: {
     type: 'int',
     default: 60,
-    min: 0,
+    min: 10,
     max: 400,
+    zero: "V8's own heuristic",
+    belowMin: 'would run a full garbage collection almost all the time',
     unit: '%',
     doc: 'How far the JavaScript heap may grow past its live data before the next full garbage collection (V8 --heap-growing-percent, set once the daemon listens, for every thread). V8 on its own lets a heap that allocates fast grow up to 4× its live data; at high rates most of that is rows already written, waiting for a collection. 60 cut the peak RSS at the zero-loss rates by 30–100 MiB (interleaved runs), with CPU per message and GC share within the run-to-run noise (docs/benchmarks.md). 0 = V8\'s own heuristic (or what node was started with).',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: memory (docs/storage.md)',
   },
   spool_dir: {
@@ -480,16 +552,20 @@ const PARAM_TABLE = {
     check: (v) => (v.trim() === '' ? 'is empty (give a directory; set spool_max_bytes 0 to switch the spool off)' : undefined),
     doc: 'Where rows the database cannot take (outage, retries exhausted) are kept on disk until it can; replayed in order, also after a restart.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: spool (docs/storage.md)',
   },
   spool_max_bytes: {
     type: 'int',
     default: 1073741824,
-    min: 0,
+    min: 1048576,
     max: 1099511627776,
+    zero: 'no spool',
+    belowMin: 'is too small to hold a batch',
     unit: 'bytes',
     doc: 'Size limit of the spool of each database URL; when it is full, rows that cannot be written are dropped and counted spool_full. 0 = no spool (counted db_error).',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: spool (docs/storage.md)',
   },
   table_date_window_days: {
@@ -500,6 +576,7 @@ const PARAM_TABLE = {
     unit: 'days',
     doc: 'Packets dated more than this many days in the past, or more than 1 day in the future, get the table of the current date (their date column keeps the packet time); counted. 0 = no limit.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: table names (docs/storage.md)',
   },
   dedup: {
@@ -508,6 +585,7 @@ const PARAM_TABLE = {
     values: ['off', 'agent', 'all'],
     doc: 'Drop copies of a SIP packet seen within dedup_window_ms (same payload bytes, addresses, ports and transport; counted duplicate): `agent` only merges copies with the same capture id (an agent sending a packet twice), `all` also merges copies from different agents. A UA retransmission inside the window is merged too.',
     kamailio: false,
+    reload: 'dedup',
     note: 'behaviour: de-duplication (docs/storage.md). Kamailio has none.',
   },
   dedup_window_ms: {
@@ -518,6 +596,7 @@ const PARAM_TABLE = {
     unit: 'ms',
     doc: 'How long a SIP packet is remembered for dedup, from its first copy.',
     kamailio: false,
+    reload: 'dedup',
     note: 'behaviour: de-duplication (docs/storage.md)',
   },
   dedup_max_entries: {
@@ -528,6 +607,7 @@ const PARAM_TABLE = {
     unit: 'packets',
     doc: 'Most packets remembered for dedup (about 100 bytes each); when full the oldest is forgotten early (counted). Size it at packets per second × window.',
     kamailio: false,
+    reload: 'dedup',
     note: 'behaviour: de-duplication (docs/storage.md)',
   },
   tcp_max_frame: {
@@ -538,6 +618,7 @@ const PARAM_TABLE = {
     unit: 'bytes',
     doc: 'Largest HEP frame accepted on TCP/TLS (HEP3 length is 16 bits; 6 is the header alone); also the most a connection buffers, so a sender of half frames holds at most this much.',
     kamailio: false,
+    reload: 'restart',
   },
   tcp_max_connections: {
     type: 'int',
@@ -547,6 +628,7 @@ const PARAM_TABLE = {
     unit: 'connections',
     doc: 'Open connections per tcp:/tls: listener at most; more are closed at once and counted (0 = no limit). Keeps a connection flood from exhausting file descriptors.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   tcp_max_connections_per_ip: {
@@ -557,6 +639,7 @@ const PARAM_TABLE = {
     unit: 'connections',
     doc: 'Open connections per tcp:/tls: listener from one source address at most (0 = no limit). Keeps one agent from taking every slot of tcp_max_connections.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   tcp_idle_timeout_s: {
@@ -567,6 +650,7 @@ const PARAM_TABLE = {
     unit: 's',
     doc: 'A tcp:/tls: connection that sends nothing for this long is closed and counted (agents reconnect); a half frame it held is counted tcp_framing. 0 = never.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   hep_auth_keys: {
@@ -575,6 +659,7 @@ const PARAM_TABLE = {
     allowed: 'a string or an array of non-empty strings (at most 1024 bytes each); [] = not enforced',
     doc: 'Accepted HEP auth keys (HEP3 chunk 0x000e) on every listener without its own list: packets with no key or another key are dropped (auth_failed), and so are HEP v1/v2 packets, which cannot carry a key.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   allow_sources: {
@@ -583,6 +668,7 @@ const PARAM_TABLE = {
     allowed: 'a string or an array of IPs or CIDRs (10.0.0.0/8, 2001:db8::/32; IPv4 rules also match ::ffff:a.b.c.d); [] = everyone',
     doc: 'Sources allowed to send to every listener without its own list: UDP datagrams from others are dropped (source_denied), TCP/TLS connections from others are closed at once. UDP sources can be spoofed: a filter, not authentication.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   tls_cert_file: {
@@ -591,6 +677,7 @@ const PARAM_TABLE = {
     allowed: '"" or a PEM certificate file (relative to the config folder; chain after the certificate)',
     doc: 'Server certificate of tls: listeners without their own; read and checked at start.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   tls_key_file: {
@@ -599,6 +686,7 @@ const PARAM_TABLE = {
     allowed: '"" or a PEM private key file (relative to the config folder), matching tls_cert_file',
     doc: 'Private key of tls_cert_file; read and checked at start.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   tls_ca_file: {
@@ -607,6 +695,7 @@ const PARAM_TABLE = {
     allowed: '"" or a PEM file of CA certificates (relative to the config folder); needed by tls_verify_client',
     doc: 'CA certificates agents\' client certificates must chain to when tls_verify_client is 1.',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   tls_verify_client: {
@@ -615,6 +704,7 @@ const PARAM_TABLE = {
     strict: true,
     doc: 'tls: listeners ask for a client certificate and close connections without one that verifies against tls_ca_file (counted tls_client_cert).',
     kamailio: false,
+    reload: 'restart',
     note: SECURITY,
   },
   udp_recv_buffer: {
@@ -625,6 +715,7 @@ const PARAM_TABLE = {
     unit: 'bytes',
     doc: 'Receive buffer requested for UDP sockets (0 = keep the OS default; capped by net.core.rmem_max).',
     kamailio: false,
+    reload: 'restart',
   },
   udp_receive_thread: {
     type: 'int',
@@ -633,6 +724,7 @@ const PARAM_TABLE = {
     max: 1,
     doc: 'Where HEP UDP sockets are read. 1 = each UDP listener has a thread that only drains its socket and hands datagrams to the main thread in batches; while the main thread is busy (GC, encoding, waiting for a core) up to 32 MiB of datagrams wait in that queue, and beyond it datagrams are counted as queue_full instead of overflowing the kernel buffer silently. 0 = read on the main thread.',
     kamailio: false,
+    reload: 'restart',
   },
   log_level: {
     type: 'enum',
@@ -640,6 +732,7 @@ const PARAM_TABLE = {
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'],
     doc: 'Least severe level that is logged.',
     kamailio: false,
+    reload: 'log',
   },
   log_rate_limit_s: {
     type: 'int',
@@ -649,6 +742,7 @@ const PARAM_TABLE = {
     unit: 's',
     doc: 'Minimum time between two log lines for the same drop reason (0 = log every drop).',
     kamailio: false,
+    reload: 'log',
   },
   http_listen: {
     type: 'string',
@@ -657,6 +751,7 @@ const PARAM_TABLE = {
     check: checkHttpListen,
     doc: 'Control HTTP server: JSON-RPC at POST /RPC, Prometheus metrics at GET /metrics, GET /health. Loopback by default: exposing it is an explicit choice.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: control plane (docs/operations.md)',
   },
   http_rpc: {
@@ -664,6 +759,7 @@ const PARAM_TABLE = {
     default: 1,
     doc: 'Answer JSON-RPC on http_listen. Set 0 when http_listen is reachable by others (e.g. for Prometheus): RPC has no authentication.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: control plane (docs/operations.md)',
   },
   rpc_socket: {
@@ -672,6 +768,7 @@ const PARAM_TABLE = {
     allowed: '"" (off) or a path (relative to the config folder), at most 107 bytes once resolved',
     doc: 'Unix socket for JSON-RPC (`sipcapture rpc`), created with mode 0600: only the daemon user and root may use it.',
     kamailio: false,
+    reload: 'restart',
     note: 'behaviour: control plane (docs/operations.md)',
   },
 } satisfies { [K in ParamName]: ParamSpec & { default: SipcaptureConfig[K] | Readonly<SipcaptureConfig[K]> } };
@@ -692,8 +789,10 @@ export function paramSpec(name: ParamName): NamedParamSpec {
 /** What a parameter accepts, in words (for the docs and for error messages). */
 export function allowedText(p: ParamSpec): string {
   switch (p.type) {
-    case 'int':
-      return `${p.min}..${p.max}${p.unit ? ' ' + p.unit : ''}`;
+    case 'int': {
+      const range = `${p.min}..${p.max}${p.unit ? ' ' + p.unit : ''}${p.atLeast ? `, and at least ${p.atLeast}` : ''}`;
+      return p.zero === undefined ? range : `0 = ${p.zero}, or ${range}`;
+    }
     case 'flag':
       return p.strict ? '0/1 or false/true' : '0/1 or false/true; any non-zero integer means 1';
     case 'enum':

@@ -1,6 +1,7 @@
 /**
- * Generates the parameter table of docs/configuration.md from params.ts, so the docs cannot
- * drift from the code (a test compares them).
+ * Generates the parameter tables of the docs from params.ts (the parameters in
+ * docs/configuration.md and README.md, the reload classes in docs/operations.md), so the docs
+ * cannot drift from the code (a test compares them).
  *
  *   node --import tsx src/config/render-docs.ts --write   # update the docs
  *   node --import tsx src/config/render-docs.ts --check   # exit 1 if out of date
@@ -10,13 +11,15 @@ import path from 'node:path';
 import { packageRoot } from '../util/package-info.js';
 import { pathToFileURL } from 'node:url';
 import type { NamedParamSpec } from './params.js';
-import { allowedText, PARAMS } from './params.js';
+import { allowedText, PARAMS, RELOAD_CLASSES, type ReloadClass } from './params.js';
 import { STRFTIME_CONVERSIONS } from './table-template.js';
 
 export const PARAMS_BEGIN = '<!-- BEGIN GENERATED PARAMETERS (src/config/render-docs.ts) -->';
 export const PARAMS_END = '<!-- END GENERATED PARAMETERS -->';
 export const STRFTIME_BEGIN = '<!-- BEGIN GENERATED STRFTIME (src/config/render-docs.ts) -->';
 export const STRFTIME_END = '<!-- END GENERATED STRFTIME -->';
+export const RELOAD_BEGIN = '<!-- BEGIN GENERATED RELOAD (src/config/render-docs.ts) -->';
+export const RELOAD_END = '<!-- END GENERATED RELOAD -->';
 
 const cell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const code = (s: string): string => '`' + s + '`';
@@ -68,6 +71,16 @@ export function renderStrftimeTable(): string {
   return lines.join('\n') + '\n';
 }
 
+/** The Markdown table of what a reload does with each parameter, one row per reload class. */
+export function renderReloadTable(): string {
+  const lines = ['| Parameters | What a reload does when they changed |', '|---|---|'];
+  for (const [reload, meaning] of Object.entries(RELOAD_CLASSES) as [ReloadClass, string][]) {
+    const keys = PARAMS.filter((p) => p.reload === reload).map((p) => code(p.name));
+    if (keys.length > 0) lines.push(`| ${keys.join(', ')} | ${cell(meaning)} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** Replaces the text between `begin` and `end` (markers kept). */
 export function replaceBetween(doc: string, begin: string, end: string, body: string): string {
   const a = doc.indexOf(begin);
@@ -83,27 +96,25 @@ export function extractBetween(doc: string, begin: string, end: string): string 
   return a < 0 || b < a ? undefined : doc.slice(a + begin.length + 1, b);
 }
 
-/** Re-renders every generated block present in `doc` (README.md has only the parameter table). */
+const BLOCKS: readonly [begin: string, end: string, render: () => string][] = [
+  [PARAMS_BEGIN, PARAMS_END, renderParameterTable],
+  [STRFTIME_BEGIN, STRFTIME_END, renderStrftimeTable],
+  [RELOAD_BEGIN, RELOAD_END, renderReloadTable],
+];
+
+/** Re-renders every generated block present in `doc`. */
 export function renderDocument(doc: string): string {
   let out = doc;
-  if (extractBetween(out, PARAMS_BEGIN, PARAMS_END) !== undefined) {
-    out = replaceBetween(out, PARAMS_BEGIN, PARAMS_END, renderParameterTable());
-  }
-  if (extractBetween(out, STRFTIME_BEGIN, STRFTIME_END) !== undefined) {
-    out = replaceBetween(out, STRFTIME_BEGIN, STRFTIME_END, renderStrftimeTable());
+  for (const [begin, end, render] of BLOCKS) {
+    if (extractBetween(out, begin, end) !== undefined) out = replaceBetween(out, begin, end, render());
   }
   return out;
 }
 
-/** The documents that carry generated tables: docs/configuration.md and README.md. */
+/** The documents that carry generated tables. */
 export function generatedDocPaths(): string[] {
   const root = packageRoot();
-  return [path.join(root, 'docs', 'configuration.md'), path.join(root, 'README.md')];
-}
-
-/** docs/configuration.md (kept for callers that want the full reference). */
-export function docsPath(): string {
-  return path.join(packageRoot(), 'docs', 'configuration.md');
+  return [path.join(root, 'docs', 'configuration.md'), path.join(root, 'README.md'), path.join(root, 'docs', 'operations.md')];
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,23 +1,13 @@
 /**
  * Configuration reload (SIGHUP, RPC `sipcapture.reload`). The file is loaded and validated as at
  * start-up; an invalid file changes nothing. Then each changed parameter either takes effect for
- * the next packet or keeps its old value until a restart:
- *
- * - live: capture_on / hep_capture_on (only when the file's value changed, so an RPC toggle
- *   survives an unrelated reload), routes and table templates, capture modes and the default
- *   mode (as long as their databases are already open), the row options (capture_node,
- *   callid_aleg_header, custom_field*_header, topoh_*, capture_bad_msgs, date_time_zone),
- *   log_level, log_rate_limit_s, dedup / dedup_window_ms / dedup_max_entries (a new, empty
- *   table), and the hook (nonsip_hook, event_callback, hook_module, hook_timeout_ms; the hook
- *   module is re-imported on every reload);
- * - restart: everything that owns a socket, a connection or a queue (listen, raw capture,
- *   http_listen, rpc_socket, batching and retry settings, db_insert_mode, a database URL that
- *   is not open yet, spool settings …). Unknown keys count as restart, the safe side.
+ * the next packet or keeps its old value until a restart, as its `reload` class in the parameter
+ * table (config/params.ts) says. Unknown keys count as restart, the safe side.
  */
 import type { CaptureState } from '../pipeline/capture-state.js';
 import type { SipcaptureConfig } from '../config/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import { PARAMS, type ParamName } from '../config/params.js';
+import { PARAMS, type ParamName, type ReloadClass } from '../config/params.js';
 
 export interface ReloadReport {
   /** Parameters whose new value is in effect. */
@@ -26,24 +16,17 @@ export interface ReloadReport {
   restartNeeded: string[];
 }
 
+function keysOf(reload: ReloadClass): ReadonlySet<string> {
+  return new Set(PARAMS.filter((p) => p.reload === reload).map((p) => p.name));
+}
+
 /** Keys that decide the table and database of a row: applied together, or not at all. */
-const ROUTING_KEYS: ReadonlySet<string> = new Set(['routes', 'capture_mode', 'db_url', 'table_name', 'mt_mode', 'hash_source']);
-const ROW_KEYS: ReadonlySet<string> = new Set([
-  'capture_node',
-  'callid_aleg_header',
-  'custom_field1_header',
-  'custom_field2_header',
-  'custom_field3_header',
-  'topoh_unmask',
-  'topoh_mask_key',
-  'topoh_callid_prefix',
-  'capture_bad_msgs',
-  'date_time_zone',
-]);
-const HOOK_KEYS: ReadonlySet<string> = new Set(['nonsip_hook', 'event_callback', 'hook_module', 'hook_timeout_ms']);
-const LOG_KEYS: ReadonlySet<string> = new Set(['log_level', 'log_rate_limit_s']);
-const SWITCH_KEYS: ReadonlySet<string> = new Set(['capture_on', 'hep_capture_on']);
-const DEDUP_KEYS: ReadonlySet<string> = new Set(['dedup', 'dedup_window_ms', 'dedup_max_entries']);
+const ROUTING_KEYS = keysOf('routing');
+const ROW_KEYS = keysOf('row');
+const HOOK_KEYS = keysOf('hook');
+const LOG_KEYS = keysOf('log');
+const SWITCH_KEYS = keysOf('switch');
+const DEDUP_KEYS = keysOf('dedup');
 
 export interface ReloadPlan {
   report: ReloadReport;
@@ -104,8 +87,7 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
 
 /** The parameter names a reload can apply without a restart (for docs and tests). */
 export function liveReloadKeys(): ParamName[] {
-  const live = new Set([...ROUTING_KEYS, ...ROW_KEYS, ...HOOK_KEYS, ...LOG_KEYS, ...SWITCH_KEYS, ...DEDUP_KEYS]);
-  return PARAMS.map((p) => p.name).filter((k) => live.has(k));
+  return PARAMS.filter((p) => p.reload !== 'restart').map((p) => p.name);
 }
 
 /** What a reload acts on: the daemon provides these (daemon.ts). */

@@ -6,7 +6,10 @@ import {
   extractBetween,
   PARAMS_BEGIN,
   PARAMS_END,
+  RELOAD_BEGIN,
+  RELOAD_END,
   renderParameterTable,
+  renderReloadTable,
   renderStrftimeTable,
   STRFTIME_BEGIN,
   STRFTIME_END,
@@ -28,6 +31,13 @@ test('README.md contains exactly the rendered parameter table', () => {
 
 test('docs/configuration.md contains exactly the rendered strftime table', () => {
   assert.equal(extractBetween(doc, STRFTIME_BEGIN, STRFTIME_END), renderStrftimeTable(), fix);
+});
+
+test('docs/operations.md contains exactly the rendered reload table, and it names every parameter once', () => {
+  const ops = readFileSync(path.join(projectRoot(), 'docs', 'operations.md'), 'utf8');
+  assert.equal(extractBetween(ops, RELOAD_BEGIN, RELOAD_END), renderReloadTable(), fix);
+  const named = [...renderReloadTable().matchAll(/`(\w+)`/g)].map((m) => m[1]);
+  assert.deepEqual([...named].sort(), PARAMS.map((p) => p.name).sort());
 });
 
 test('the table has one row per parameter, with origin and default', () => {

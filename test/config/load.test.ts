@@ -172,7 +172,7 @@ describe('cross-checks', () => {
   });
 
   test('heap_growing_percent: 0 (V8 decides) or 10..400', () => {
-    oneProblem({ heap_growing_percent: 9 }, "heap_growing_percent: 9 would run a full garbage collection almost all the time (allowed 0 = V8's own heuristic, or 10..400)");
+    oneProblem({ heap_growing_percent: 9 }, "heap_growing_percent: 9 would run a full garbage collection almost all the time (allowed 0 = V8's own heuristic, or 10..400 %)");
     oneProblem({ heap_growing_percent: 401 }, 'heap_growing_percent');
     assert.equal(valid({}).heap_growing_percent, 60);
     assert.equal(valid({ heap_growing_percent: 0 }).heap_growing_percent, 0);

@@ -2,8 +2,10 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { PARAMS, paramSpec, allowedText, KAMAILIO_UNSUPPORTED } from '../../src/config/params.js';
-import type { IntParam } from '../../src/config/params.js';
+import type { IntParam, ParamName } from '../../src/config/params.js';
 import { oneProblem, valid, problems } from './helpers.js';
+import { validateConfig } from '../../src/config/load.js';
+import { renderParameterTable } from '../../src/config/render-docs.js';
 
 /** Defaults of the admin guide (seeds/001) and spec §15.1, transcribed. */
 const KAMAILIO_DEFAULTS: Record<string, unknown> = {
@@ -87,8 +89,8 @@ const RANGES: Record<string, [number, number]> = {
   queue_max_rows: [1, 10000000],
   queue_max_bytes: [1048576, 17179869184],
   spool_after_batches: [0, 10000],
-  memory_limit_mb: [0, 1048576],
-  spool_max_bytes: [0, 1099511627776],
+  memory_limit_mb: [64, 1048576],
+  spool_max_bytes: [1048576, 1099511627776],
   table_date_window_days: [0, 36500],
   tcp_max_frame: [6, 65535],
   tcp_max_connections: [0, 1000000],
@@ -96,7 +98,7 @@ const RANGES: Record<string, [number, number]> = {
   tcp_idle_timeout_s: [0, 86400],
   udp_recv_buffer: [0, 1073741824],
   udp_receive_thread: [0, 1],
-  heap_growing_percent: [0, 400],
+  heap_growing_percent: [10, 400],
   log_rate_limit_s: [0, 3600],
   hook_timeout_ms: [1, 60000],
   dedup_window_ms: [1, 60000],
@@ -173,12 +175,41 @@ describe('range boundaries', () => {
       const extra = name === 'batch_size' ? { queue_max_rows: 10000000 } : name === 'queue_max_rows' ? { batch_size: 1 } : {};
       assert.equal((valid({ ...extra, [name]: min }) as unknown as Record<string, number>)[name], min);
       assert.equal((valid({ ...extra, [name]: max }) as unknown as Record<string, number>)[name], max);
+      const spec = paramSpec(name as never) as IntParam;
       for (const v of [min - 1, max + 1]) {
-        const p = oneProblem({ ...extra, [name]: v }, `${name}: ${v} is out of range (allowed ${min}..${max}`);
+        const why = v > 0 && v < min && spec.belowMin !== undefined ? spec.belowMin : 'is out of range';
+        const p = oneProblem({ ...extra, [name]: v }, `${name}: ${v} ${why} (allowed ${allowedText(spec)}`);
         assert.ok(p.startsWith(name + ':'));
       }
     });
   }
+
+  test('every documented range is exactly what validation accepts, boundaries included', () => {
+    // The Allowed cell of the generated table, as a reader takes it: "[0 = …, or ]MIN..MAX[ unit][, and at least KEY]".
+    const rows = renderParameterTable().trim().split('\n').slice(2);
+    const ints = PARAMS.filter((p): p is IntParam & { name: ParamName } => p.type === 'int');
+    for (const p of ints) {
+      const row = rows.find((r) => r.startsWith(`| \`${p.name}\` |`))!;
+      const allowed = row.split(' | ')[3]!;
+      const m = /^(0 = [^,]+, or )?(\d+)\.\.(\d+)(?: [^,]+)?(?:, and at least (\w+))?$/.exec(allowed);
+      assert.ok(m, `${p.name}: cannot read the documented range "${allowed}"`);
+      const [zeroAllowed, min, max, atLeast] = [m[1] !== undefined, Number(m[2]), Number(m[3]), m[4]];
+      const floor = atLeast === undefined ? 0 : (paramSpec(atLeast as never).default as number);
+      const documented = (v: number): boolean => (zeroAllowed && v === 0) || (v >= min && v <= max && v >= floor);
+      // Keep the cross-check of batch_size ≤ queue_max_rows out of the way of batch_size's own range.
+      const extra = p.name === 'batch_size' ? { queue_max_rows: 10000000 } : {};
+      const probes = new Set([-1, 0, 1, min - 1, min, min + 1, max - 1, max, max + 1, floor - 1, floor, floor + 1]);
+      for (const v of probes) {
+        let accepted = true;
+        try {
+          validateConfig({ db_url: 'sqlite://:memory:', ...extra, [p.name]: v }, '/tmp/test.json5');
+        } catch {
+          accepted = false;
+        }
+        assert.equal(accepted, documented(v), `${p.name} = ${v}: documented "${allowed}"`);
+      }
+    }
+  });
 
   test('integers must be integers', () => {
     oneProblem({ insert_retries: 1.5 }, 'insert_retries: 1.5 is a non-integer number; expected an integer (allowed 0..500)');
