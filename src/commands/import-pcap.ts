@@ -10,7 +10,7 @@ import type { Stats } from '../telemetry/stats.js';
 import { RawDecoder } from '../raw/decoder.js';
 import { DropTally, reportDrops } from '../raw/drops.js';
 import type { FragmentLimits } from '../raw/fragments.js';
-import { parseRawSocketListen } from '../raw/port-filter.js';
+import { rawListenOf } from '../raw/port-filter.js';
 import type { TcpLimits } from '../raw/tcp-stream.js';
 import { PcapReader } from '../raw/pcap-file.js';
 
@@ -42,7 +42,7 @@ export interface ImportPcapResult {
 
 /** Reads `file` and feeds `sink`. Rejects on an unreadable or malformed file (after delivering what came before). */
 export async function importPcap(file: string, sink: MessageSink, stats: Stats, opts: ImportPcapOptions = {}): Promise<ImportPcapResult> {
-  const listen = parseRawSocketListen(opts.rawSocketListen ?? '', false);
+  const listen = rawListenOf(opts.rawSocketListen ?? '', false);
   const listener = opts.listener ?? `pcap:${path.basename(file)}`;
   const drops = new DropTally();
   const dropped: Record<string, number> = {};

@@ -115,6 +115,9 @@ export interface RawSocketListen {
 
 export const RAW_SOCKET_LISTEN_FORMS = 'IP, IP:PORT or IP:PORT1-PORT2 (IPv6 as [::1]:5060)';
 
+/** Why mirror mode refuses a `raw_socket_listen` without ports (Kamailio refuses to start too). */
+export const RAW_MIRROR_NEEDS_PORT = 'port mirroring needs a port or port range here, e.g. "10.0.0.0:5060-5090" (the IP is not used in mirroring mode but must be valid)';
+
 /**
  * Parses `raw_socket_listen`: `ip`, `ip:port` or `ip:port1-port2`, IPv6 in brackets (a bare
  * IPv6 address without a port is accepted too). Kamailio splits at the last `:`, which

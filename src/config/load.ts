@@ -13,7 +13,7 @@ import type { NamedParamSpec, ParamName } from './params.js';
 import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
 import { parseCaptureMode } from './capture-mode.js';
 import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
-import { parseListenList, parseRawSocketListen } from './listen.js';
+import { parseListenList, parseRawSocketListen, RAW_MIRROR_NEEDS_PORT } from './listen.js';
 import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './access.js';
 import type { RoutesSetting } from './routes.js';
 import { expandRoutes, modesUsedByRules, validateRoutes } from './routes.js';
@@ -256,10 +256,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
   if (rawMoni === 1 && ok('raw_socket_listen')) {
     const parsed = rsl === '' ? undefined : parseRawSocketListen(rsl);
     if (parsed === undefined || (typeof parsed !== 'string' && parsed.ports === null)) {
-      problems.push({
-        key: 'raw_socket_listen',
-        message: `${show(rsl)} — raw_moni_capture_on needs a port or port range here, e.g. "10.0.0.0:5060-5090" (the IP is not used in mirroring mode but must be valid)`,
-      });
+      problems.push({ key: 'raw_socket_listen', message: `${show(rsl)} — raw_moni_capture_on: ${RAW_MIRROR_NEEDS_PORT}` });
     }
   }
   if (num('promiscuous_on') === 1 && str('raw_interface') === '') {

@@ -15,7 +15,7 @@ import { RawDecoder } from './decoder.js';
 import { DropTally, type RawDropKind } from './drops.js';
 import type { FragmentLimits } from './fragments.js';
 import { BatchWriter } from './message-batch.js';
-import { parseRawSocketListen } from './port-filter.js';
+import { rawListenOf } from './port-filter.js';
 import type { TcpLimits } from './tcp-stream.js';
 import { IpipCapture } from './ipip.js';
 import { classifyCaptureError, interfaceMac, MirrorCapture, type CaptureErrorCode } from './mirror.js';
@@ -93,7 +93,7 @@ class CaptureChild {
   constructor(private readonly config: CaptureChildConfig) {
     this.out = new net.Socket({ fd: DATA_FD, readable: false, writable: true });
     this.out.on('error', () => this.stop(1));
-    const listen = parseRawSocketListen(config.raw_socket_listen, config.mode === 'mirror');
+    const listen = rawListenOf(config.raw_socket_listen, config.mode === 'mirror');
     const mac = config.mode === 'mirror' && !config.promiscuous ? interfaceMac(config.device) : null;
     this.decoder = new RawDecoder({
       source: config.mode,
@@ -121,7 +121,7 @@ class CaptureChild {
     let grantedBuffer: number;
     try {
       if (c.mode === 'mirror') {
-        const listen = parseRawSocketListen(c.raw_socket_listen, true);
+        const listen = rawListenOf(c.raw_socket_listen, true);
         const fopts = { listen, bpf: c.bpf, index: c.index, count: c.count };
         description = describeFilter(fopts);
         const open = (withVlan: boolean): MirrorCapture => {

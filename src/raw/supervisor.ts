@@ -23,7 +23,7 @@ import type { Stats } from '../telemetry/stats.js';
 import { isRawDropKind, reportDrops, type RawDropKind } from './drops.js';
 import type { FragmentLimits } from './fragments.js';
 import { BatchReader } from './message-batch.js';
-import { parseRawSocketListen, portRangeText, type RawListen } from './port-filter.js';
+import { rawListenOf, portRangeText, type RawListen } from './port-filter.js';
 import type { TcpLimits } from './tcp-stream.js';
 import type { CaptureChildConfig, ChildToParent, ParentToChild } from './capture-child.js';
 import type { Listener } from '../listeners/types.js';
@@ -66,7 +66,7 @@ export function validateRawCapture(config: RawCaptureConfig): { mode: 'ipip' | '
   if (mode === null) throw new RawCaptureConfigError('raw capture is not enabled (raw_ipip_capture_on / raw_moni_capture_on)');
   let listen: RawListen;
   try {
-    listen = parseRawSocketListen(config.raw_socket_listen, mode === 'mirror');
+    listen = rawListenOf(config.raw_socket_listen, mode === 'mirror');
   } catch (err) {
     throw new RawCaptureConfigError((err as Error).message);
   }

@@ -139,8 +139,8 @@ describe('cross-checks', () => {
     oneProblem({ raw_ipip_capture_on: 1, raw_moni_capture_on: 1, raw_socket_listen: '10.0.0.0:5060' }, 'raw_moni_capture_on: 1 together with raw_ipip_capture_on 1 — only one raw mode at a time');
   });
   test('mirroring needs a port in raw_socket_listen', () => {
-    oneProblem({ raw_moni_capture_on: 1 }, 'raw_socket_listen: "" — raw_moni_capture_on needs a port or port range here');
-    oneProblem({ raw_moni_capture_on: 1, raw_socket_listen: '10.0.0.0' }, 'raw_socket_listen: "10.0.0.0" — raw_moni_capture_on needs a port');
+    oneProblem({ raw_moni_capture_on: 1 }, 'raw_socket_listen: "" — raw_moni_capture_on: port mirroring needs a port or port range here');
+    oneProblem({ raw_moni_capture_on: 1, raw_socket_listen: '10.0.0.0' }, 'raw_socket_listen: "10.0.0.0" — raw_moni_capture_on: port mirroring needs a port');
     assert.equal(valid({ raw_moni_capture_on: 1, raw_socket_listen: '10.0.0.0:5060-5090' }).raw_moni_capture_on, 1);
     assert.equal(valid({ raw_ipip_capture_on: 1, raw_socket_listen: '10.0.0.1' }).raw_ipip_capture_on, 1, 'IPIP needs no port');
     // A bad value is reported once, by its own check.

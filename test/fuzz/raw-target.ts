@@ -12,7 +12,7 @@ import { RawDecoder } from '../../src/raw/decoder.js';
 import { dropReasonOf, isRawDropKind, type RawDropKind } from '../../src/raw/drops.js';
 import type { FragmentLimits } from '../../src/raw/fragments.js';
 import { LinkType } from '../../src/raw/link.js';
-import { parseRawSocketListen } from '../../src/raw/port-filter.js';
+import { rawListenOf } from '../../src/raw/port-filter.js';
 import type { SctpLimits } from '../../src/raw/sctp.js';
 import type { TcpLimits } from '../../src/raw/tcp-stream.js';
 import { ethernet, ipv4, tcp, TCP } from '../raw/_packets.js';
@@ -127,7 +127,7 @@ export function rawTarget(seeds: Seeds): FuzzTarget {
   const filtered = new RawDecoder({
     source: 'mirror',
     listener: 'fuzz-filtered',
-    listen: parseRawSocketListen('10.0.0.2:5060-5090', true),
+    listen: rawListenOf('10.0.0.2:5060-5090', true),
     promiscuous: false,
     localMacs: [Buffer.from([0x02, 0, 0, 0, 0, 0x0a])],
     ...limits,

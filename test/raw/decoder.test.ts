@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { KamailioProto } from '../../src/capture/message.js';
 import { RawDecoder, type RawDecoderOptions } from '../../src/raw/decoder.js';
 import { LinkType } from '../../src/raw/link.js';
-import { parseRawSocketListen } from '../../src/raw/port-filter.js';
+import { rawListenOf } from '../../src/raw/port-filter.js';
 import {
   collector,
   ethernet,
@@ -135,7 +135,7 @@ describe('IPv4 / IPv6', () => {
       [2, 1, 0],
       [1, 2, 0],
     ]) {
-      const { out, frame, drops, d } = setup({ listen: parseRawSocketListen('0.0.0.0:5060-5090', true) });
+      const { out, frame, drops, d } = setup({ listen: rawListenOf('0.0.0.0:5060-5090', true) });
       for (const i of order) frame(LinkType.RAW, frags[i] ?? Buffer.alloc(0));
       assert.equal(out.length, 1);
       assert.deepEqual(out[0]?.payload, big);
@@ -171,7 +171,7 @@ describe('IPv4 / IPv6', () => {
 
 describe('transports and tunnels', () => {
   test('port filter: source OR destination in range; IP part ignored in mirror mode', () => {
-    const { out, frame, drops } = setup({ listen: parseRawSocketListen('10.9.9.9:5060-5061', true) });
+    const { out, frame, drops } = setup({ listen: rawListenOf('10.9.9.9:5060-5061', true) });
     frame(LinkType.RAW, v4udp(msg, 40000, 5061));
     frame(LinkType.RAW, v4udp(msg, 5060, 40000));
     frame(LinkType.RAW, v4udp(msg, 5062, 6000));
@@ -257,7 +257,7 @@ describe('IPIP raw-socket input', () => {
 
   test('stored with the inner addresses and ports; outer IHL honoured', () => {
     const sink = collector();
-    const d = new RawDecoder({ source: 'ipip', listener: 'ipip', listen: parseRawSocketListen('198.18.0.1:5060-5090', false), emit: sink.accept });
+    const d = new RawDecoder({ source: 'ipip', listener: 'ipip', listen: rawListenOf('198.18.0.1:5060-5090', false), emit: sink.accept });
     const withOptions = outer(B4, inner, Buffer.from([1, 1, 1, 1]));
     d.decodeIpip(withOptions, 0, withOptions.length, 1, 0, false);
     assert.deepEqual(
@@ -268,7 +268,7 @@ describe('IPIP raw-socket input', () => {
 
   test('destination IP honoured like Kamailio’s bind; ports filtered; non-tunnel protocol refused', () => {
     const sink = collector();
-    const d = new RawDecoder({ source: 'ipip', listener: 'ipip', listen: parseRawSocketListen('198.18.0.1:5060', false), emit: sink.accept });
+    const d = new RawDecoder({ source: 'ipip', listener: 'ipip', listen: rawListenOf('198.18.0.1:5060', false), emit: sink.accept });
     const feed = (b: Buffer): void => d.decodeIpip(b, 0, b.length, 1, 0, false);
     feed(outer(B4));
     feed(outer('198.18.0.9'));
@@ -277,7 +277,7 @@ describe('IPIP raw-socket input', () => {
     feed(notTunnel);
     assert.equal(sink.messages.length, 1);
     assert.deepEqual(Object.fromEntries(d.drops.take().map((x) => [x.kind, x.count])), { dst_ip_filter: 1, port_filter: 1, unsupported_protocol: 1 });
-    const any = new RawDecoder({ source: 'ipip', listener: 'ipip', listen: parseRawSocketListen('0.0.0.0', false), emit: sink.accept });
+    const any = new RawDecoder({ source: 'ipip', listener: 'ipip', listen: rawListenOf('0.0.0.0', false), emit: sink.accept });
     const o = outer('198.18.0.77');
     any.decodeIpip(o, 0, o.length, 1, 0, false);
     assert.equal(sink.messages.length, 2, '0.0.0.0 and no port: everything');

@@ -1,63 +1,66 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { captureFilter, partitionClause, partitionOf, portFilterCore } from '../../src/raw/bpf.js';
-import { parseRawSocketListen, portRangeText, portsMatch, RawListenError } from '../../src/raw/port-filter.js';
+import { parseRawSocketListen } from '../../src/config/listen.js';
+import { rawListenOf, portRangeText, portsMatch, RawListenError } from '../../src/raw/port-filter.js';
 import { ipv4, ipv6, udp } from './_packets.js';
 
 describe('raw_socket_listen', () => {
   test('Kamailio forms', () => {
-    const r = parseRawSocketListen('10.0.0.1:5060-5090', true);
+    const r = rawListenOf('10.0.0.1:5060-5090', true);
     assert.deepEqual([r.ipText, r.ipVersion, r.port1, r.port2], ['10.0.0.1', 4, 5060, 5090]);
     assert.deepEqual([...(r.ip ?? [])], [10, 0, 0, 1]);
-    const one = parseRawSocketListen('10.0.0.1:5060', true);
+    const one = rawListenOf('10.0.0.1:5060', true);
     assert.deepEqual([one.port1, one.port2], [5060, 5060]);
-    const ipOnly = parseRawSocketListen('10.0.0.1', false);
+    const ipOnly = rawListenOf('10.0.0.1', false);
     assert.deepEqual([ipOnly.port1, ipOnly.port2], [0, 0]);
-    assert.equal(parseRawSocketListen('0.0.0.0:5060', false).ip, null, 'unspecified address = any');
-    assert.equal(parseRawSocketListen('', false).port1, 0);
+    assert.equal(rawListenOf('0.0.0.0:5060', false).ip, null, 'unspecified address = any');
+    assert.equal(rawListenOf('', false).port1, 0);
   });
 
   test('IPv6: brackets and bare literal (which Kamailio mis-splits)', () => {
-    const r = parseRawSocketListen('[2001:db8::1]:5060-5061', true);
+    const r = rawListenOf('[2001:db8::1]:5060-5061', true);
     assert.deepEqual([r.ipText, r.ipVersion, r.port1, r.port2], ['2001:db8::1', 6, 5060, 5061]);
-    const bare = parseRawSocketListen('2001:db8::1', false);
+    const bare = rawListenOf('2001:db8::1', false);
     assert.deepEqual([bare.ipText, bare.port1], ['2001:db8::1', 0]);
-    assert.equal(parseRawSocketListen('[::]:5060', false).ip, null);
+    assert.equal(rawListenOf('[::]:5060', false).ip, null);
   });
 
-  test('clear errors where Kamailio would silently read 0', () => {
+  test('clear errors where Kamailio would silently read 0: the same as the config check gives', () => {
     const bad: Array<[string, boolean, RegExp]> = [
-      ['10.0.0.1:5090-5060', true, /first > last/],
-      ['10.0.0.1:abc', true, /bad port/],
-      ['10.0.0.1:70000', true, /bad port/],
-      ['10.0.0.1:0', true, /bad port/],
-      ['10.0.0.1:5060-', true, /bad last port/],
+      ['10.0.0.1:5090-5060', true, /reversed/],
+      ['10.0.0.1:abc', true, /port "abc" is not allowed/],
+      ['10.0.0.1:70000', true, /port "70000" is not allowed/],
+      ['10.0.0.1:0', true, /port "0" is not allowed/],
+      ['10.0.0.1:5060-', true, /port "" is not allowed/],
       ['bogus:5060', true, /bad RAW IP/],
       ['10.0.0.1', true, /needs a port/],
       ['', true, /needs a port/],
-      ['[::1:5060', false, /missing "\]"/],
+      ['[::1:5060', false, /without "\]"/],
     ];
     for (const [v, mirror, re] of bad) {
-      assert.throws(() => parseRawSocketListen(v, mirror), (e: unknown) => e instanceof RawListenError && re.test(e.message), v);
+      assert.throws(() => rawListenOf(v, mirror), (e: unknown) => e instanceof RawListenError && re.test(e.message), v);
+      const configSays = v === '' ? undefined : parseRawSocketListen(v);
+      if (typeof configSays === 'string') assert.ok(configSays.length > 0 && re.test(configSays), `${v}: config check says "${configSays}"`);
     }
   });
 
   test('source OR destination port in range (Kamailio §7.4 step 6)', () => {
-    const r = parseRawSocketListen('1.2.3.4:5060-5090', true);
+    const r = rawListenOf('1.2.3.4:5060-5090', true);
     assert.equal(portsMatch(r, 5060, 40000), true);
     assert.equal(portsMatch(r, 40000, 5090), true);
     assert.equal(portsMatch(r, 5059, 5091), false);
-    const one = parseRawSocketListen('1.2.3.4:5060', true);
+    const one = rawListenOf('1.2.3.4:5060', true);
     assert.equal(portsMatch(one, 1, 5060), true);
     assert.equal(portsMatch(one, 5061, 1), false);
-    assert.equal(portsMatch(parseRawSocketListen('1.2.3.4', false), 1, 2), true, 'no port = no filter');
+    assert.equal(portsMatch(rawListenOf('1.2.3.4', false), 1, 2), true, 'no port = no filter');
     assert.equal(portRangeText(r), '5060-5090');
     assert.equal(portRangeText(one), '5060');
   });
 });
 
 describe('BPF filter expressions', () => {
-  const listen = parseRawSocketListen('10.0.0.0:5060-5090', true);
+  const listen = rawListenOf('10.0.0.0:5060-5090', true);
 
   test('one child: ports, fragments, IPv6 extension headers, tunnels, then the same behind a VLAN tag', () => {
     const core = portFilterCore(listen);
@@ -66,7 +69,7 @@ describe('BPF filter expressions', () => {
     assert.match(core, /ip6\[6\] = 44/, 'IPv6 fragments');
     assert.match(core, /ip\[9\] = 4 or ip\[9\] = 41 or ip\[9\] = 47/, 'tunnels');
     assert.equal(captureFilter({ listen, bpf: true, index: 0, count: 1 }), `(${core}) or (vlan and ((${core}) or (vlan and (${core}))))`);
-    assert.match(portFilterCore(parseRawSocketListen('1.1.1.1:5060', true)), /and port 5060\)/);
+    assert.match(portFilterCore(rawListenOf('1.1.1.1:5060', true)), /and port 5060\)/);
   });
 
   test('without BPF the kernel keeps everything (user-space filter)', () => {

@@ -12,7 +12,7 @@ import {
   type RawCaptureConfig,
 } from '../../src/raw/supervisor.js';
 import { captureFilter } from '../../src/raw/bpf.js';
-import { parseRawSocketListen } from '../../src/raw/port-filter.js';
+import { rawListenOf } from '../../src/raw/port-filter.js';
 import { PROJECT_ROOT, requireOrSkip } from '../helpers/env.js';
 
 const base: RawCaptureConfig = {
@@ -43,7 +43,7 @@ describe('raw capture configuration', () => {
   });
 
   test('clear errors: bad range, missing port in mirror mode, bad IP, missing interface, children', () => {
-    rejects({ raw_socket_listen: '10.0.0.0:5090-5060' }, /bad port range 5090-5060/);
+    rejects({ raw_socket_listen: '10.0.0.0:5090-5060' }, /port range 5090-5060 is reversed/);
     rejects({ raw_socket_listen: '10.0.0.0' }, /needs a port/);
     rejects({ raw_socket_listen: 'nonsense:5060' }, /bad RAW IP/);
     rejects({ raw_interface: 'nosuchif0' }, /raw_interface "nosuchif0": no such network interface/);
@@ -86,7 +86,7 @@ describe('raw capture configuration', () => {
       for (const bpf of [true, false]) {
         for (const count of [1, 2, 3]) {
           for (let index = 0; index < count; index++) {
-            for (const vlan of [true, false]) filters.push(captureFilter({ listen: parseRawSocketListen(listen, true), bpf, index, count, vlan }));
+            for (const vlan of [true, false]) filters.push(captureFilter({ listen: rawListenOf(listen, true), bpf, index, count, vlan }));
           }
         }
       }
