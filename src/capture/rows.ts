@@ -147,7 +147,6 @@ export const REPORT_COLUMNS = [
 /** Which layout a table has. */
 export type TableKind = 'sip' | 'rtcp' | 'report' | 'logs';
 
-export type RowOf<K extends TableKind> = K extends 'sip' ? SipCaptureRow : ReportRow;
 
 /**
  * Copies a row's values into `out` in column order. Named property reads: a loop of

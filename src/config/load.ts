@@ -21,7 +21,6 @@ import { splitTableList } from './table-template.js';
 import { closest, didYouMean } from './suggest.js';
 
 export { ConfigError } from './errors.js';
-export type { ConfigProblem } from './errors.js';
 
 export interface ValidateOptions {
   /** Folder that relative paths (sqlite files, hook_module) are resolved against. Default: the folder of `source`. */

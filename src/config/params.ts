@@ -13,7 +13,6 @@ import { MT_MODES, HASH_SOURCES } from './capture-mode.js';
 /** Keys of SipcaptureConfig the loader computes; they are not configuration keys. */
 export type DerivedKey = 'captureModes' | 'listenAddresses' | 'routeRules';
 export type ParamName = Exclude<keyof SipcaptureConfig, DerivedKey>;
-export type ParamType = 'int' | 'flag' | 'string' | 'enum' | 'string-list' | 'listen' | 'routes';
 
 /**
  * What a reload (SIGHUP, RPC `sipcapture.reload`) does with a changed key; control/reload.ts acts

@@ -25,10 +25,6 @@ export const AF_INET6 = 10;
 export const HEP_V1V2_FIXED_LENGTH = 8;
 /** v2 time block: u32 tv_sec, u32 tv_usec, u16 capture id, 2 bytes struct padding. */
 export const HEP_V2_TIME_BLOCK_LENGTH = 12;
-export const HEP_V1_HEADER_IPV4 = HEP_V1V2_FIXED_LENGTH + 2 * 4; // 16
-export const HEP_V1_HEADER_IPV6 = HEP_V1V2_FIXED_LENGTH + 2 * 16; // 40
-export const HEP_V2_HEADER_IPV4 = HEP_V1_HEADER_IPV4 + HEP_V2_TIME_BLOCK_LENGTH; // 28
-export const HEP_V2_HEADER_IPV6 = HEP_V1_HEADER_IPV6 + HEP_V2_TIME_BLOCK_LENGTH; // 52
 
 /** Vendor ids (rev 37). Chunks with vendor ≠ GENERIC are kept but not interpreted. */
 export const HepVendor = {
@@ -82,7 +78,6 @@ export const HepChunkType = {
   EVENT_TYPE: 0x0028,
   GROUP_ID: 0x0029,
 } as const;
-export type HepChunkTypeValue = (typeof HepChunkType)[keyof typeof HepChunkType];
 
 /** Human-readable chunk names for error messages. */
 export const HEP_CHUNK_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
@@ -156,7 +151,6 @@ export const HepProtoType = {
   /** Logs; Kamailio stores them in `logs_capture`. */
   LOG: 100,
 } as const;
-export type HepProtoTypeValue = (typeof HepProtoType)[keyof typeof HepProtoType];
 
 /** IP protocol numbers seen in HEP (v1/v2 header byte 3, chunk 0x0002). */
 export const IpProto = {

@@ -20,7 +20,6 @@
 import type { CapturedMessage } from '../capture/message.js';
 
 export type DedupMode = 'off' | 'agent' | 'all';
-export const DEDUP_MODES: readonly DedupMode[] = ['off', 'agent', 'all'];
 
 export interface DedupOptions {
   /** `agent`: only copies with the same capture id merge; `all`: copies from any agent merge. */

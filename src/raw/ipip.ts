@@ -15,7 +15,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createSocket, SocketLevel, SocketOption, type Socket } from '@neuralegion/raw-socket';
-import { CaptureStartError, classifyCaptureError } from './mirror.js';
+import { classifyCaptureError } from './mirror.js';
 
 const SO_RCVBUFFORCE = 33;
 const SO_BINDTODEVICE = 25;
@@ -133,4 +133,3 @@ export class IpipCapture {
   }
 }
 
-export { CaptureStartError };

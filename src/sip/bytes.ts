@@ -34,15 +34,6 @@ export function lower(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 }
 
-export function isSpTab(c: number): boolean {
-  return c === SP || c === HT;
-}
-
-/** Space, tab, CR or LF. */
-export function isTrimWs(c: number): boolean {
-  return c === SP || c === HT || c === CR || c === LF;
-}
-
 /** ASCII letter or digit (bytes ≥ 0x80 never count). */
 export function isAlnum(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
@@ -50,21 +41,6 @@ export function isAlnum(c: number): boolean {
 
 export function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
-}
-
-/** The byte at `i`, or -1 when `i` is outside the buffer. */
-export function at(buf: Buffer, i: number): number {
-  return i >= 0 && i < buf.length ? (buf[i] as number) : -1;
-}
-
-/** First offset in [p, end) that is not a space or tab (or `end`). */
-export function eatSpaceEnd(buf: Buffer, p: number, end: number): number {
-  while (p < end) {
-    const c = buf[p] as number;
-    if (c !== SP && c !== HT) break;
-    p++;
-  }
-  return p;
 }
 
 /**
@@ -121,16 +97,6 @@ export function quotedStringEnd(buf: Buffer, p: number, end: number, escapes: bo
   return -1;
 }
 
-/** First offset in [p, end) holding a space, tab, CR or LF (or `end`). */
-export function eatTokenEnd(buf: Buffer, p: number, end: number): number {
-  while (p < end) {
-    const c = buf[p] as number;
-    if (c === SP || c === HT || c === CR || c === LF) break;
-    p++;
-  }
-  return p;
-}
-
 /** New end of [start, end) after dropping trailing CR, LF and NUL bytes (blanks are kept). */
 export function trimCrLfNulEnd(buf: Buffer, start: number, end: number): number {
   while (end > start) {
@@ -138,18 +104,6 @@ export function trimCrLfNulEnd(buf: Buffer, start: number, end: number): number 
     if (c !== CR && c !== LF && c !== NUL) break;
     end--;
   }
-  return end;
-}
-
-/** New start of [start, end) after skipping leading spaces, tabs, CR and LF. */
-export function trimLeading(buf: Buffer, start: number, end: number): number {
-  while (start < end && isTrimWs(buf[start] as number)) start++;
-  return start;
-}
-
-/** New end of [start, end) after dropping trailing spaces, tabs, CR and LF. */
-export function trimTrailing(buf: Buffer, start: number, end: number): number {
-  while (end > start && isTrimWs(buf[end - 1] as number)) end--;
   return end;
 }
 

@@ -23,17 +23,6 @@ export interface ContactResult {
 
 const STAR = 0x2a;
 
-/**
- * Contact parameters `*( ';' name [ '=' value ] )` starting at `s` (at the first ';' or the LWS
- * before it). Returns the offset where they stop (a ',' or '>' or anything else that is not a
- * parameter, or the end), or -1 for a malformed parameter.
- */
-export function parseParams(buf: Buffer, s: number, end: number): number {
-  if (end > buf.length) end = buf.length;
-  if (s < 0 || s > end) return -1;
-  return scanParams(buf, s, end, true, null);
-}
-
 function bad(): ContactResult {
   return { ok: false, star: false, uriStart: 0, uriEnd: 0 };
 }

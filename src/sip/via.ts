@@ -12,7 +12,6 @@
  */
 import { BACKSLASH, COLON, COMMA, DQUOTE, EQUAL, SEMI, TOKEN_CHAR, eatLwsEnd, equalsIgnoreCase, isAlnum, isDigit, lineEndAfter, quotedStringEnd } from './bytes.js';
 
-export { TOKEN_CHAR } from './bytes.js';
 
 export interface ViaResult {
   ok: boolean;
