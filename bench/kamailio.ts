@@ -226,7 +226,7 @@ const q = (t: string): string => `"${t}"`;
 /**
  * Kamailio's table for a step. Measured on Debian's 5.6.3: a `table_name` whose length is a
  * multiple of 8 picks up stray bytes after the name (the module keeps it without a terminating
- * NUL, spec §3.5) and every insert fails ("invalid byte sequence", the name followed by garbage);
+ * NUL) and every insert fails ("invalid byte sequence", the name followed by garbage);
  * lengths 15, 17, 23, 25, 31 worked, 8, 16, 24, 32 failed. One more character avoids it.
  */
 function kamailioTable(suffix: string | number): string {
@@ -339,7 +339,7 @@ async function runKamailioStep(backend: BenchBackend, client: pg.Client, rate: n
     const errorSamples = k.errorSamples();
     const exit = await k.stop();
     const stored = (await backend.count(table)) - baseStored;
-    // Kamailio fills micro_ts from the HEP timestamp (spec §3.4): every step row must carry a send time.
+    // Kamailio fills micro_ts from the HEP timestamp: every step row must carry a send time.
     const ts = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${q(table)} WHERE id > $1 AND (micro_ts < $2 OR micro_ts > $3)`, [
       baseId,
       summary.firstSendUs,

@@ -6,7 +6,7 @@
  *   node --import tsx bench/store.bench.ts
  *   env: BENCH_ROWS=20000 BENCH_BATCH=5000 BENCH_ROUNDS=2 BENCH_ONLY=postgres|mysql
  *
- * Bare PostgreSQL: COPY text format with the minimal JS escaping (deps.md experiment 4 "d").
+ * Bare PostgreSQL: COPY text format with the minimal JS escaping (the fastest COPY text path measured for this row shape).
  * Bare MySQL: prepared multi-row INSERT × 500 rows, one transaction per batch (experiment 4).
  * Each case gets a fresh table; rounds alternate the case order; the best round is reported.
  * "main µs/row" is the event loop's busy time per row: what storing costs the receive loop.

@@ -1,7 +1,7 @@
 /**
  * Kamailio (Debian's `kamailio` 5.6.3 with `kamailio-postgres-modules`) as a benchmark receiver:
  * find the binary and its module directory, write a minimal kamailio.cfg that stores every SIP
- * message with the sipcapture module (HEP over UDP, "path A" of spec §1.2: `hep_capture_on=1`,
+ * message with the sipcapture module (HEP over UDP: `hep_capture_on=1`,
  * `nonsip_hook=0`; the inner SIP runs through the script, where `sip_capture()` stores it), start
  * it in the foreground, wait until it stores, and stop it with all the workers it forked.
  *
@@ -160,7 +160,7 @@ export async function startKamailio(o: KamailioStartOptions): Promise<KamailioPr
   const t0 = performance.now();
   // -DD: stay in the foreground (the workers are still forked); -E: log to stderr; -Y: runtime
   // dir (the fifo/ctl files) in the scratch dir, not /run/kamailio; -w: working dir.
-  // TZ=UTC: the module writes `date` in local time (spec §3.4), the daemon in UTC by default.
+  // TZ=UTC: the module writes `date` in local time, the daemon in UTC by default.
   const child = spawn(o.install.bin, ['-DD', '-E', '-f', configFile, '-Y', path.join(o.dir, 'run'), '-w', o.dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TZ: 'UTC' },

@@ -9,7 +9,7 @@
 --   * Statements end with ";" at the end of a line.
 -- To use it by hand: sed 's/{{table}}/sip_capture/g' on the wanted section, then `mysql`.
 --
--- Differences from Kamailio's schema_data.sql (spec §4.1), on purpose:
+-- Differences from Kamailio's schema_data.sql, on purpose:
 --   * msg is mediumblob (up to 16 MiB, any byte) instead of utf8 varchar(1500), which lost every
 --     message longer than 1500 characters or not valid UTF-8 (homer#174, homer#292);
 --   * utf8mb4 instead of 3-byte utf8; widths are generous (src/store/limits.ts, which also

@@ -14,7 +14,7 @@
 -- To use it by hand, replace the placeholders, e.g.
 --   sed -n '/@template sip/,/@template report/p' schema.sql | sed 's/{{table}}/sip_capture/g; s/{{ix}}/sip_capture/g' | psql
 --
--- Why it differs from Kamailio's create_sipcapture_postgress.sql (spec §4.2), which cannot be used:
+-- Why it differs from Kamailio's create_sipcapture_postgress.sql, which cannot be used:
 --   * all 44 columns (that file lacks ruri_domain, from_domain, to_domain, correlation_id,
 --     custom_field1..3, so every insert fails);
 --   * msg is bytea: any payload byte for byte (Kamailio sends a '\x…' bytea literal, which in the

@@ -1,4 +1,4 @@
--- sipcapture: SQLite tables in the Homer 5 layout (Kamailio schema_data.sql, spec §4.1).
+-- sipcapture: SQLite tables in the Homer 5 layout (Kamailio schema_data.sql).
 --
 -- This file is a template, read by src/store/sqlite/schema.ts. Each section starts with a
 -- `-- @kind` line naming the table kinds it creates; `{{table}}` is replaced by the table name

@@ -1,6 +1,6 @@
 /**
  * Rows for non-SIP HEP payloads: RTCP (type 5), QoS reports (32, 34, 35, 99) and logs (100),
- * stored in the fixed tables Kamailio uses with its 12-column layout (spec §8.5–§8.6), and the
+ * stored in the fixed tables Kamailio uses with its 12-column layout, and the
  * row of the hook's report_capture().
  */
 import type { CapturedMessage } from './message.js';
@@ -45,9 +45,9 @@ export function buildReportRow(
 }
 
 /**
- * The 12-column row for `report_capture(table, cid, data)` (spec §8.5): `cid` when non-empty,
+ * The 12-column row for `report_capture(table, cid, data)`: `cid` when non-empty,
  * else the packet's correlation id, else ''; `data` when non-empty, else the payload. Time and
- * node come from this packet (Kamailio takes them from the previous HEP packet, §1.4).
+ * node come from this packet (Kamailio takes them from the previous HEP packet).
  */
 export function buildReportCaptureRow(
   msg: CapturedMessage,
@@ -70,7 +70,7 @@ function reportRow(
 ): ReportRow {
   const t = msg.hepTime;
   const microTs = t !== null ? t.sec * 1e6 + t.usec : msg.receivedAtUs;
-  // Report rows take `date` from tv_sec itself, not from micro_ts (spec §8.6).
+  // Report rows take `date` from tv_sec itself, not from micro_ts.
   const dateSec = t !== null ? t.sec : Math.floor(msg.receivedAtUs / 1e6);
   return {
     date: formatRowDate(dateSec * 1e6, opts.dateTimeZone),

@@ -1,5 +1,5 @@
 /**
- * Row shapes written to the database. Column names and order are Kamailio's (spec §3.2, §8.5):
+ * Row shapes written to the database. Column names and order are Kamailio's:
  * `SIP_CAPTURE_COLUMNS` is the 44-column `sip_capture` layout, `REPORT_COLUMNS` the 12-column
  * layout shared by `rtcp_capture`, `report_capture` and `logs_capture`.
  */
@@ -53,7 +53,7 @@ export interface SipCaptureRow {
   msg: Buffer;
 }
 
-/** Kamailio's insertion order (spec §3.2). */
+/** Kamailio's insertion order. */
 export const SIP_CAPTURE_COLUMNS = [
   'date',
   'micro_ts',
@@ -113,7 +113,7 @@ export const SIP_CAPTURE_INT_COLUMNS: ReadonlySet<keyof SipCaptureRow> = new Set
   'type',
 ]);
 
-/** rtcp_capture / report_capture / logs_capture row (spec §8.5–§8.6). */
+/** rtcp_capture / report_capture / logs_capture row. */
 export interface ReportRow {
   date: string;
   micro_ts: number;

@@ -1,6 +1,6 @@
 /**
  * Builds the 44-column `sip_capture` row from a captured message and its parsed SIP, in the
- * order and with the failure rules of Kamailio's sip_capture() (spec §3.1–§3.4):
+ * order and with the failure rules of Kamailio's sip_capture():
  * headers → R-URI → From → To → Call-ID → identities → Authorization → Contact → the rest.
  * Deliberate differences from Kamailio 5.6.3 are marked "Difference:" below.
  */
@@ -53,7 +53,7 @@ let lastDateSec = Number.NaN;
 let lastDateZone: DateTimeZone = 'UTC';
 let lastDateText = '';
 
-/** `YYYY-MM-DD HH:MM:SS` of floor(microTs / 1e6) in UTC or the process's local zone (§3.4). */
+/** `YYYY-MM-DD HH:MM:SS` of floor(microTs / 1e6) in UTC or the process's local zone. */
 export function formatRowDate(microTs: number, zone: DateTimeZone): string {
   const sec = Math.floor(microTs / 1e6);
   if (sec === lastDateSec && zone === lastDateZone) return lastDateText;
@@ -181,7 +181,7 @@ export function buildSipRow(msg: CapturedMessage, parsed: SipMessage, opts: SipR
   const oip = originator(parsed);
   const [cf1, cf2, cf3] = opts.customFieldHeaders;
 
-  // topoh: the unmasked Call-ID replaces callid before correlation_id defaults to it (§9.2).
+  // topoh: the unmasked Call-ID replaces callid before correlation_id defaults to it.
   // Difference: 5.6.3 stores an empty Call-ID when topoh's mask_callid is 0; we decode anyway.
   // An empty key cannot build an alphabet (Kamailio divides by the key length): no unmasking.
   if (opts.topoh !== null && opts.topoh.key !== '') {
@@ -220,7 +220,7 @@ export function buildSipRow(msg: CapturedMessage, parsed: SipMessage, opts: SipR
     diversion: bodyOf(parsed, HdrType.DIVERSION),
     reason: reasonHeader(parsed),
     content_type: bodyOf(parsed, HdrType.CONTENT_TYPE),
-    // §3.2 #21: Kamailio never fills it
+    // Kamailio never fills it
     auth: '',
     user_agent: bodyOf(parsed, HdrType.USER_AGENT),
     source_ip: msg.srcIp,
@@ -254,7 +254,7 @@ function isCSpace(c: number): boolean {
 }
 
 /**
- * The string hash_source hashes (§5.2): for `call_id` the stored Call-ID with leading
+ * The string hash_source hashes: for `call_id` the stored Call-ID with leading
  * whitespace skipped and cut at the first whitespace (C isspace), else the user part as stored.
  * An empty result means Kamailio would log "hashing failed" and store nothing.
  */

@@ -14,7 +14,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ConfigError, validateConfig } from '../config/load.js';
 import { KAMAILIO_UNSUPPORTED, PARAMS } from '../config/params.js';
 
-/** Kamailio's default db_url (spec §15.1): it applies when the cfg does not set one. */
+/** Kamailio's default db_url: it applies when the cfg does not set one. */
 const KAMAILIO_DEFAULT_DB_URL = 'mysql://kamailio:kamailiorw@localhost/kamailio';
 
 export interface KamailioImport {

@@ -1,5 +1,5 @@
 /**
- * The `capture_mode` grammar (spec §5.3): `NAME=>db_url=…;table_name=a|b;mt_mode=…;hash_source=…`.
+ * The `capture_mode` grammar: `NAME=>db_url=…;table_name=a|b;mt_mode=…;hash_source=…`.
  *
  * We accept a superset of what Kamailio accepts, and refuse what it silently misreads:
  * - a trailing `;` (and empty `;;` segments) is fine (Kamailio: "Param name missing after ;",

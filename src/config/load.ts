@@ -224,7 +224,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
   if (defaultValid) {
     captureModes.set('default', defaultMode);
   } else if (defaultUsed) {
-    // Kamailio only warns here and then crashes on the first sip_capture() (spec §5.4, §13.12).
+    // Kamailio only warns here and then crashes on the first sip_capture() (docs/kamailio-differences.md C2).
     const why = typeof routes === 'string' ? `routes "${routes}" stores through it` : 'a route rule without capture_mode stores through it';
     if (ok('db_url') && dbUrl === '') {
       problems.push({
@@ -309,7 +309,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
       }
     });
   }
-    // insert_retry_timeout without insert_retries is deliberately not reported (spec §13.25).
+    // insert_retry_timeout without insert_retries is deliberately not reported (docs/kamailio-differences.md C5).
 
   if (problems.length > 0) throw new ConfigError(source, problems);
 

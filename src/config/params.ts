@@ -1,8 +1,9 @@
 /**
  * THE parameter table: every configuration key, its type, default, allowed values and a one-line
- * doc. Kamailio's parameters keep their modparam names, defaults and ranges (admin guide, spec
- * §15.1); sipcapture's own keys are marked `kamailio: false`. load.ts validates from this table
- * and docs/configuration.md is generated from it (render-docs.ts), so the three cannot drift.
+ * doc. Kamailio's parameters keep their modparam names, defaults and ranges (the module's admin
+ * guide; for the few it leaves out, what Kamailio 5.6.3 does); sipcapture's own keys are marked
+ * `kamailio: false`. load.ts validates from this table and the docs are generated from it
+ * (render-docs.ts), so they cannot drift.
  */
 import type { SipcaptureConfig } from './types.js';
 import { checkDbUrl } from './db-url.js';
@@ -152,7 +153,7 @@ const SECURITY = 'behaviour: who may send (docs/security.md)';
 export const LISTENER_KEYS = ['hep_auth_keys', 'allow_sources', 'tls_cert_file', 'tls_key_file', 'tls_ca_file', 'tls_verify_client'] as const;
 
 const PARAM_TABLE = {
-  // ---- Kamailio sipcapture module parameters (admin guide §3) ----
+  // ---- Kamailio sipcapture module parameters (its admin guide) ----
   db_url: {
     type: 'string',
     default: '',
@@ -351,9 +352,9 @@ const PARAM_TABLE = {
     doc: 'Name of the function, exported by hook_module, that nonsip_hook calls.',
     kamailio: true,
     reload: 'hook',
-    note: `${HOOK}. Replaces Kamailio's KEMI callback (broken there, spec §8.3).`,
+    note: `${HOOK}. Replaces Kamailio's KEMI callback (broken there).`,
   },
-  // ---- Kamailio parameters outside the admin guide (spec §15.1) ----
+  // ---- Kamailio parameters outside the admin guide ----
   capture_bad_msgs: {
     type: 'flag',
     default: 0,

@@ -15,7 +15,7 @@ export const ROUTE_RULE_KEYS = ['method', 'type', 'event', 'table', 'capture_mod
 const CALL = 'sip_capture_call_%Y%m%d';
 
 /**
- * The Homer 5 example config's route[STORE] (spec §3.5), with the packet's date (the README's
+ * The Homer 5 example config's route[STORE], with the packet's date (the README's
  * `sip_capture("sip_capture_call_%Y%m%d")` form; the example itself uses the current date).
  * Kamailio matches `$rm =~ "(INVITE|…|CANCEL)$"`, a regular expression anchored only at the end;
  * we compare method names exactly, which differs only for invented methods such as `XINVITE`.

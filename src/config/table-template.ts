@@ -1,7 +1,7 @@
 /**
  * Table name templates: the names in `table_name`, in a capture mode's `table_name=` and in a
  * route rule's `table`. Kamailio passes them through strftime() on the packet's UTC time and
- * uses the result as an SQL identifier (unquoted on PostgreSQL, spec §3.5). We only accept
+ * uses the result as an SQL identifier (unquoted on PostgreSQL). We only accept
  * templates whose expansion is always a safe identifier: a literal letter or `_` first, then
  * literal `[A-Za-z0-9_]` and the strftime conversions below, each of which only yields digits.
  *
@@ -108,7 +108,7 @@ export function checkTableTemplate(template: string): string | undefined {
 /**
  * Splits a table list (`a|b`, `a | b`, `a||b`) on `|` and whitespace and drops empty items.
  * Kamailio counts `|` and tokenises separately, which corrupts memory for `a||b` or `a b`
- * (spec §5.1, §13.10); dropping empties is the recommended fix.
+ * (docs/kamailio-differences.md C3); dropping empties is the recommended fix.
  */
 export function splitTableList(list: string): string[] {
   return list.split(/[|\s]+/).filter((t) => t.length > 0);

@@ -7,7 +7,7 @@
 export type MtMode = 'rand' | 'round_robin' | 'hash';
 export type HashSource = 'call_id' | 'from_user' | 'to_user';
 
-/** A parsed `capture_mode` (spec §5.3), or the implicit `default` mode built from the module params. */
+/** A parsed `capture_mode`, or the implicit `default` mode built from the module params. */
 export interface CaptureMode {
   name: string;
   db_url: string;
@@ -81,7 +81,7 @@ export interface ListenAddress {
 }
 
 export interface SipcaptureConfig {
-  // ---- Kamailio sipcapture module parameters (seeds §3) ----
+  // ---- Kamailio sipcapture module parameters ----
   db_url: string;
   table_name: string;
   mt_mode: MtMode;
@@ -105,12 +105,12 @@ export interface SipcaptureConfig {
   topoh_unmask: number;
   nonsip_hook: number;
   event_callback: string;
-  // ---- Kamailio parameters outside the admin guide (spec §15.1) ----
+  // ---- Kamailio parameters outside the admin guide ----
   capture_bad_msgs: number;
   custom_field1_header: string;
   custom_field2_header: string;
   custom_field3_header: string;
-  /** topoh's mask_key and callid_prefix, needed by a stand-alone unmask (spec §9). */
+  /** topoh's mask_key and callid_prefix, needed by a stand-alone unmask. */
   topoh_mask_key: string;
   topoh_callid_prefix: string;
   // ---- sipcapture's own ----

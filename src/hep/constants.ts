@@ -1,6 +1,6 @@
 /**
- * HEP wire constants: HEP3 rev 37 generic chunk types and protocol types (peers.md §4),
- * HEP v1/v2 header sizes (spec §2.1).
+ * HEP wire constants: HEP3 rev 37 generic chunk types and protocol types,
+ * HEP v1/v2 header sizes.
  */
 
 /** `HEP3` as a big-endian u32. */
@@ -114,7 +114,7 @@ export const HEP_CHUNK_FIXED_SIZE: readonly number[] = (() => {
   return sizes;
 })();
 
-/** HEP protocol type values (chunk 0x000b), rev 37 plus the values peers use (peers.md §4). */
+/** HEP protocol type values (chunk 0x000b), rev 37 plus the values captagent, heplify and other agents send. */
 export const HepProtoType = {
   RESERVED: 0,
   SIP: 1,

@@ -1,6 +1,6 @@
 /**
- * HEP v1/v2/v3 decoder (spec §2, §13 items 4, 7, 23, 24, 27). Pure: bytes in, a packet or an
- * error value out; it never throws. The payload (chunk 0x000f) and every chunk's data are
+ * HEP v1/v2/v3 decoder (where it differs from Kamailio: docs/kamailio-differences.md H1–H12).
+ * Pure: bytes in, a packet or an error value out; it never throws. The payload (chunk 0x000f) and every chunk's data are
  * views into the input buffer: copy before keeping them past the receive callback.
  */
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
@@ -114,7 +114,7 @@ function decodeV1V2(buf: Buffer, version: 1 | 2): HepDecodeResult {
 function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
   if (buf.length < HEP3_HEADER_LENGTH) return fail('too_short', `HEPv3: ${buf.length} bytes, header needs ${HEP3_HEADER_LENGTH}`);
   const total = buf.readUInt16BE(4);
-  // HEAD's rules (spec §2.3): the advertised total must fit in what was received.
+  // HEAD's rules: the advertised total must fit in what was received.
   if (total < HEP3_HEADER_LENGTH) return fail('bad_length', `HEPv3: total length ${total} < ${HEP3_HEADER_LENGTH}`);
   if (total > buf.length) return fail('bad_length', `HEPv3: total length ${total} > ${buf.length} bytes received`);
 
@@ -227,7 +227,7 @@ function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
     }
   }
 
-  // Required chunks (spec §13.4): a missing one crashes a Kamailio worker; here it is an error.
+  // Required chunks: a missing one crashes a Kamailio worker; here it is an error.
   for (const type of REQUIRED_SCALARS) {
     if ((seen & bit(type)) === 0) return fail('missing_chunk', `HEPv3: missing chunk ${chunkName(type)}`, type);
   }
@@ -261,7 +261,7 @@ function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
   const packet = new V3Packet(buf, total, family, ipProto, srcPort, dstPort, tsSec, tsUsec, captureId, protoType, payload, payloadCompressed);
   packet.srcIp = addressText(family, buf, srcOffset);
   packet.dstIp = addressText(family, buf, dstOffset);
-  // By chunk length (spec §13.7), not as a C string.
+  // By chunk length (docs/kamailio-differences.md H6), not as a C string.
   if (corrStart !== NO_OFFSET) packet.correlationId = buf.toString('utf8', corrStart, corrEnd);
   if (authStart !== NO_OFFSET) packet.authKey = buf.toString('utf8', authStart, authEnd);
   return { ok: true, packet };

@@ -1,5 +1,5 @@
 /**
- * HEP3 framing for byte streams (TCP/TLS), spec §2.4. A frame is `HEP3` + u16 BE total length
+ * HEP3 framing for byte streams (TCP/TLS). A frame is `HEP3` + u16 BE total length
  * (header included). Frames that lie wholly inside one pushed chunk are returned as views into
  * it; only a frame that spans chunks is copied (into one Buffer of exactly its length).
  *

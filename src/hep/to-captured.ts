@@ -6,13 +6,13 @@ import type { HepPacket } from './types.js';
 /**
  * `hepTime` is null when the packet has no timestamp (tsSec = 0: HEPv1, or v2/v3 without one):
  * Kamailio then uses the receive time and a `node` without `:captid`, even if a capture id
- * was sent (spec §2.2 "Timestamp 0"). The payload stays a view into the packet buffer.
+ * was sent. The payload stays a view into the packet buffer.
  */
 export function hepToCapturedMessage(p: HepPacket, listener: string, receivedAtUs: number): CapturedMessage {
   return {
     payload: p.payload,
     family: p.family,
-    // Same mapping for every version (spec §13.27): 17 → UDP, 6 → TCP, 22 → TLS, 132 → SCTP, else 0.
+    // Same mapping for every version (docs/kamailio-differences.md H8): 17 → UDP, 6 → TCP, 22 → TLS, 132 → SCTP, else 0.
     proto: kamailioProtoFromIpProto(p.ipProto),
     srcIp: p.srcIp,
     srcPort: p.srcPort,

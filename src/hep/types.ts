@@ -1,6 +1,5 @@
 /**
  * Decoded HEP packets (v1, v2, v3). Decoding is pure: bytes in, a HepPacket or a HepError out.
- * See docs/hep.md and spec §2 for the byte layouts.
  */
 
 /** One HEP3 chunk as received, kept for hooks (`hep(0x0002)`) and later features. */

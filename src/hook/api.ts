@@ -1,6 +1,6 @@
 /**
  * The nonsip_hook API: what a hook module's event_callback function receives (docs/hooks.md),
- * and the pure helpers behind `hep()` and `float2int()` (spec §8.4, §8.7). The function is
+ * and the pure helpers behind `hep()` and `float2int()`. The function is
  * called for every HEP packet as `fn('sipcapture:request', request)` and returns
  *   1  → the packet continues on the default path (SIP row, or RTCP/report/log row),
  *   0  → handled by the hook (nothing more is stored),
@@ -86,7 +86,7 @@ const UINT32 = new Set<number>([HepChunkType.TS_SEC, HepChunkType.TS_USEC, HepCh
 const TEXT = new Set<number>([HepChunkType.AUTH_KEY, HepChunkType.PAYLOAD, HepChunkType.CORRELATION_ID]);
 
 /**
- * Value of `$hep(type)` from the first vendor-0 chunk (spec §8.4): integers for 1, 2, 11 / 7, 8,
+ * Value of `$hep(type)` from the first vendor-0 chunk: integers for 1, 2, 11 / 7, 8,
  * 13 / 9, 10, 12; address text for 3–6; text for 14, 15, 17; -1 for any other type present
  * (Kamailio prints it as 4294967295); undefined when absent. HEP v1/v2 have no chunks: their
  * header fields answer for the types they carry (Kamailio parses them as garbage HEP3).
@@ -158,7 +158,7 @@ export function atoi(s: string): number {
 }
 
 /**
- * `float2int(fval, ival)` (spec §8.7): `(int)(atof(fval) * atoi(ival))`, truncated toward 0; a
+ * `float2int(fval, ival)`: `(int)(atof(fval) * atoi(ival))`, truncated toward 0; a
  * result of 0 becomes -1. Out of the int range (or NaN) gives INT_MIN, as x86's conversion does.
  */
 export function float2int(fval: string | number, ival: string | number): number {

@@ -170,7 +170,7 @@ export class HepHookRequest implements HookRequest {
   report_capture(table: string, cid = '', data: string | Buffer = ''): number {
     if (this.closed || !this.ctx.captureOn()) return -1;
     const dbUrl = this.ctx.defaultDbUrl;
-    // Difference: Kamailio writes an empty table name into whatever table the connection used last (§13.26).
+    // Difference: Kamailio writes an empty table name into whatever table the connection used last (docs/kamailio-differences.md K4).
     if (dbUrl === null) return -1;
     if (typeof table !== 'string' || !isValidTableName(table)) {
       const shown = typeof table === 'string' ? JSON.stringify(table.slice(0, 80)) : typeof table;
@@ -178,7 +178,7 @@ export class HepHookRequest implements HookRequest {
       return -1;
     }
     const body = typeof data === 'string' || Buffer.isBuffer(data) ? data : String(data);
-    // type 0: the hook runs before any SIP parsing, as Kamailio's event route (§8.5).
+    // type 0: the hook runs before any SIP parsing, as Kamailio's event route.
     const row = buildReportCaptureRow(this.message(), 0, this.ctx.rowOptions, String(cid), body);
     this.actions.push({ kind: 'report', dbUrl, table, tableKind: 'report', row });
     return 1;

@@ -1,6 +1,6 @@
 /**
  * IP address text ⇄ bytes. The text form must match what Kamailio stores in `source_ip` /
- * `destination_ip`, i.e. glibc `inet_ntop` (spec §3.3.8): lowercase hex, the longest run of
+ * `destination_ip`, i.e. glibc `inet_ntop`: lowercase hex, the longest run of
  * two or more zero groups compressed (the first run on a tie), and dotted IPv4 for
  * `::ffff:a.b.c.d` and for `::a.b.c.d` when the first six groups are zero and the seventh is not.
  */

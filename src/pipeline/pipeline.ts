@@ -83,7 +83,7 @@ export class Pipeline implements MessageSink {
     this.opts.writerFor(dest.mode.db_url).enqueue(dest.table, 'sip', row);
   }
 
-  /** RTCP, QoS reports and logs go to their fixed tables (spec §8.6). */
+  /** RTCP, QoS reports and logs go to their fixed tables. */
   private acceptNonSip(msg: CapturedMessage): void {
     const { stats } = this.opts;
     const target = nonSipTarget(msg.protoType);

@@ -1,7 +1,7 @@
 /**
  * libpcap filter expressions for mirror capture, built from raw_socket_listen.
  *
- * Kamailio's raw_moni_bpf_on program is `udp and portrange P1-P2` (spec §7.3): it drops TCP,
+ * Kamailio's raw_moni_bpf_on program is `udp and portrange P1-P2`: it drops TCP,
  * tunnels, IPv6 extension headers and every non-first IP fragment (they have no ports). Ours
  * keeps, in the kernel, everything the user-space decoder can turn into SIP on those ports:
  *   - UDP, TCP or SCTP with the source or destination port in range (IPv4 and plain IPv6);

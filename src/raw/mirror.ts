@@ -2,7 +2,7 @@
  * Port-mirroring capture with libpcap through `cap` (runs only inside the capture child: cap is
  * not usable in worker threads and aborts the process when the interface disappears).
  *
- * cap facts that shape this file (deps.md, Experiment 1): it always opens the device
+ * cap facts that shape this file (measured with cap 0.2.1): it always opens the device
  * promiscuous with a 65535-byte snap length, reports no timestamps and no drop counters, and has
  * no Linux cooked (SLL) decoder — the RawDecoder does the link layers itself. A missing
  * `libpcap.so` (libpcap-dev) silently costs immediate mode.
@@ -59,7 +59,7 @@ export interface MirrorCaptureOptions {
   device: string;
   /** libpcap filter expression ('' = everything). */
   filter: string;
-  /** libpcap ring size in bytes (see deps.md: ≥ 256 MiB with offloads on, or turn GSO/TSO off). */
+  /** libpcap ring size in bytes (≥ 256 MiB with GSO/TSO offloads on, which hand libpcap 64 KiB super-frames; or turn them off). */
   bufferBytes: number;
   /** One frame: `buf[0, length)`, valid only during the call. */
   onFrame: (linkType: number, buf: Buffer, length: number, truncated: boolean) => void;

@@ -51,7 +51,7 @@ export function rawListenOf(value: string, requirePort: boolean): RawListen {
   };
 }
 
-/** Kamailio §7.4 step 6: no ports configured, or the source or destination port in range. */
+/** As Kamailio's raw loop: no ports configured, or the source or destination port in range. */
 export function portsMatch(listen: RawListen, srcPort: number, dstPort: number): boolean {
   if (listen.port1 === 0) return true;
   return (srcPort >= listen.port1 && srcPort <= listen.port2) || (dstPort >= listen.port1 && dstPort <= listen.port2);

@@ -1,8 +1,8 @@
 /**
  * Cheap "is this SIP?" tests for raw capture, and Content-Length framing for SIP over TCP.
  *
- * Kamailio's raw loop (spec §7.4) only asks for ≥ 32 bytes and an alphanumeric first byte, then
- * lets the core's first-line parser reject the rest (spec §1.3 point 7: such messages are never
+ * Kamailio's raw loop only asks for ≥ 32 bytes and an alphanumeric first byte, then
+ * lets the core's first-line parser reject the rest (such messages are never
  * stored). We check the start line itself: a request line ending in `SIP/2.0` or a status line
  * `SIP/2.0 NNN`. Everything this rejects, Kamailio's core rejects too (HEP, RTP, STUN, DNS and
  * HTTP never become rows), so rows are the same, but the daemon does not parse garbage and the

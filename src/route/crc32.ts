@@ -1,9 +1,9 @@
 /**
  * Standard CRC-32 (IEEE 802.3 / zlib / PNG: reflected polynomial 0xEDB88320, initial and final
- * XOR 0xFFFFFFFF), table-driven. Node 20 has no zlib.crc32. Used by mt_mode=hash (spec §5.2).
+ * XOR 0xFFFFFFFF), table-driven. Node 20 has no zlib.crc32. Used by mt_mode=hash.
  *
  * Kamailio XORs a *signed* char into the table index, so for bytes ≥ 0x80 its result is
- * undefined behaviour; we hash the UTF-8 bytes with the standard algorithm (spec §13.13). For
+ * undefined behaviour; we hash the UTF-8 bytes with the standard algorithm (docs/kamailio-differences.md R6). For
  * ASCII input both agree.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The request_route equivalent: the first rule whose conditions all hold decides the capture
- * mode and table of a SIP message (spec §3.5). A rule's own `table` wins (Kamailio's
+ * mode and table of a SIP message. A rule's own `table` wins (Kamailio's
  * `sip_capture(table, cmode)`); otherwise the mode's list is used with its mt_mode. Either way
  * the name goes through strftime on the packet's UTC time and is then validated as an
  * identifier. Everything that can be checked once is checked in the constructor, so a bad

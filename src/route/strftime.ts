@@ -1,5 +1,5 @@
 /**
- * strftime() in UTC for table name templates (spec §3.5: Kamailio formats the chosen name with
+ * strftime() in UTC for table name templates (Kamailio formats the chosen name with
  * the packet's capture time through gmtime()). Templates are compiled once; the formatted name
  * is cached per time bucket (second, minute, hour or day, the finest unit the template uses),
  * so the hot path formats a daily table name once a day, not once per packet.

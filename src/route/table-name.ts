@@ -1,6 +1,6 @@
 /**
  * The last check before a name reaches SQL. Kamailio reads the name as a C string and
- * PostgreSQL's driver does not quote it (spec §3.5, §13.9), so a header value or a bad template
+ * PostgreSQL's driver does not quote it (docs/kamailio-differences.md C4), so a header value or a bad template
  * could end up inside a statement. Every backend also quotes identifiers; this check makes
  * quoting a second line of defence, not the only one.
  */

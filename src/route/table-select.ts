@@ -1,5 +1,5 @@
 /**
- * Picks one table of a capture mode's list (spec §5.2): `rand` (uniform), `round_robin` (one
+ * Picks one table of a capture mode's list: `rand` (uniform), `round_robin` (one
  * counter per mode in this process) or `hash` (CRC-32 of the hash source, modulo n).
  */
 import type { CaptureMode, HashSource, MtMode } from '../config/types.js';
@@ -43,7 +43,7 @@ export interface TableSelectorOptions {
 
 export interface Selection {
   index: number;
-  /** mt_mode=hash and the source was empty: Kamailio drops the row, we use index 0 (§13.13). */
+  /** mt_mode=hash and the source was empty: Kamailio drops the row, we use index 0 (docs/kamailio-differences.md R6). */
   emptyHashSource: boolean;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The `auth_user` column (clean-room implementation, see parser.ts), spec §3.3.6.
+ * The `auth_user` column (clean-room implementation, see parser.ts).
  *
  * The credentials come from the first Proxy-Authorization header, else the first Authorization
  * header. They are read as Digest credentials (RFC 3261 §25.1, RFC 2617 §3.2.2):

@@ -6,7 +6,7 @@
  *   contact-param = (name-addr / addr-spec) *(SEMI contact-params)
  * Commas inside quoted strings and angle brackets do not separate contacts; an empty element
  * (a trailing ',') is an error, and so is an unterminated quote or bracket.
- * sipcapture uses the LAST contact of the first Contact header field (spec §3.3.5: Kamailio's
+ * sipcapture uses the LAST contact of the first Contact header field (Kamailio's
  * contact list comes out in reverse order); `*` is reported as a star contact.
  */
 import { COMMA, eatLwsEnd, lineEndAfter } from './bytes.js';

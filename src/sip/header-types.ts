@@ -1,5 +1,5 @@
 /**
- * Header-name recognition, as Kamailio's parse_hname2 does it (spec §3.3.1): a name is made of
+ * Header-name recognition, as Kamailio's parse_hname2 does it: a name is made of
  * `0-9 A-Z a-z - . _ + ~`, may be followed by spaces/tabs before the colon, and is matched
  * case-insensitively against the well-known names, compact forms included.
  */

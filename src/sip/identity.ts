@@ -1,5 +1,5 @@
 /**
- * `pid_user` (spec §3.3.4): P-Asserted-Identity, else P-Preferred-Identity, else
+ * `pid_user`: P-Asserted-Identity, else P-Preferred-Identity, else
  * Remote-Party-ID, as sipcapture evaluates them:
  * 1. if there is a PAI header and ALL PAI headers parse, the user of the first identity of the
  *    first PAI header (a URI that fails to parse gives '' — no fall-through to PPI);

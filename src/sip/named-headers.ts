@@ -1,12 +1,12 @@
 /**
  * Columns taken from headers looked up by name with Kamailio's get_hdr_by_name rule (same
- * length, first byte case-sensitive, rest case-insensitive; spec §3.3.1): `reason`, X-OIP,
+ * length, first byte case-sensitive, rest case-insensitive, as Kamailio's get_hdr_by_name): `reason`, X-OIP,
  * the RTP-stat list, `callid_aleg` and the custom fields.
  */
 import { COLON, memchr, text } from './bytes.js';
 import type { SipMessage } from './parser.js';
 
-/** §3.2 #33: the list order decides, not the order in the message. */
+/** rtp_stat: the list order decides, not the order in the message. */
 export const RTP_STAT_HEADERS: readonly string[] = [
   'X-RTP-Stat-Add',
   'X-RTP-Stat-T38',
@@ -21,7 +21,7 @@ export const RTP_STAT_HEADERS: readonly string[] = [
 export const MAX_CALLID_ALEG_HEADERS = 16;
 
 /**
- * Splits the `callid_aleg_header` parameter like parse_aleg_callid_headers (§3.3.7): on ';',
+ * Splits the `callid_aleg_header` parameter like parse_aleg_callid_headers: on ';',
  * empty items skipped, no trimming (" X-CID1" never matches), at most 16 names.
  */
 export function splitCallidAlegHeaders(param: string): string[] {
@@ -100,7 +100,7 @@ export function strtolToInt(buf: Buffer, p: number, end: number): number {
 }
 
 /**
- * `originator_ip` / `originator_port` from the first X-OIP header (§3.3.9), the compatible
+ * `originator_ip` / `originator_port` from the first X-OIP header, the compatible
  * way: the text before the first ':' of the body (or the whole body) and the leading integer
  * after that ':'. Kamailio instead writes a NUL over the first ':' at or after the body start —
  * even in the next header when the body has none — and stores the full body length; that bug

@@ -3,13 +3,12 @@
  *
  * Clean-room implementation: this module and bytes.ts, uri.ts, name-addr.ts, contact.ts,
  * auth-user.ts and via.ts were written from the behavioural specification of Kamailio's
- * sipcapture (../spec/kamailio-sipcapture.md next to the project, cited as "spec §…": §1.3
- * point 7, §3, §5.2, §13), RFC 3261's grammar, the golden corpus (test/fixtures/golden) and the
- * tests — not from the source code of Kamailio or any other SIP server.
+ * sipcapture (how it fills each column, observed on 5.6.3), RFC 3261's grammar, the golden
+ * corpus (test/fixtures/golden) and the tests — not from the source code of Kamailio or any other SIP server.
  *
  * One pass over the bytes finds the first line and every header line (name, type, body range)
  * and keeps them as offsets in one flat array of small integers; text is decoded only when a
- * caller asks for a value. Behaviour (spec §1.3 point 7, §3.1, §3.3.1):
+ * caller asks for a value. Behaviour:
  * - CR, LF, NUL, space and tab before the first line are skipped; at least 17 bytes must remain;
  * - the first line is `METHOD SP Request-URI SP SIP/2.0` or `SIP/2.0 SP 3DIGIT SP reason`;
  *   a request with another version is not SIP;
@@ -19,7 +18,7 @@
  *   not followed by a space or tab, and loses only trailing CR, LF and NUL;
  * - Via, To, CSeq, Content-Length and Retry-After bodies are checked while indexing;
  * - a bad header before Via, From, To, Call-ID and CSeq have all been seen rejects the message;
- *   a later one is recorded in `headerError` and ends the index (spec §3.1 step 2);
+ *   a later one is recorded in `headerError` and ends the index;
  * - bare LF line ends are accepted everywhere.
  * parseSip() never throws: every input gives a message or a coded error.
  */
@@ -87,7 +86,7 @@ export class SipMessage {
     readonly firstIdx: number[],
     /**
      * Set when a header after the required ones does not parse: the message is accepted, but a
-     * row needs every header to parse (spec §3.1 step 2). Headers from the bad one on are not
+     * row needs every header to parse. Headers from the bad one on are not
      * indexed.
      */
     readonly headerError: string | null,
@@ -203,7 +202,7 @@ export class SipMessage {
   }
 
   /**
-   * Header lookup by name as sipcapture does it (spec §3.3.1): the first header whose name has
+   * Header lookup by name as sipcapture does it: the first header whose name has
    * the same length, the same FIRST byte (case-sensitive) and matches the rest ignoring ASCII
    * case. Returns the header index or -1.
    */

@@ -1,5 +1,5 @@
 /**
- * topoh Call-ID unmasking without Kamailio (spec §9). topoh encodes a Call-ID as
+ * topoh Call-ID unmasking without Kamailio. topoh encodes a Call-ID as
  * prefix + base64 with a key-shuffled alphabet and `*` padding; sipcapture (topoh_unmask=1)
  * stores the decoded value. Pure functions: key and prefix in, bytes out.
  */

@@ -7,8 +7,8 @@
  *   sent-protocol = "SIP" SLASH "2.0" SLASH transport
  * with LWS (folding included) allowed around the separators. A parenthesised comment may follow
  * the parameters of a via-parm. The header is part of the set whose validity decides whether a
- * message is accepted (spec §1.3 point 7); `via_1_branch` is the `branch` value of the first
- * via-parm (spec §3.2 #17, §3.3.10).
+ * message is accepted; `via_1_branch` is the `branch` value of the first
+ * via-parm.
  */
 import { BACKSLASH, COLON, COMMA, DQUOTE, EQUAL, SEMI, TOKEN_CHAR, eatLwsEnd, equalsIgnoreCase, isAlnum, isDigit, lineEndAfter, quotedStringEnd } from './bytes.js';
 

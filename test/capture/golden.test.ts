@@ -3,7 +3,7 @@
  * must equal the row Kamailio stored, column for column (test/fixtures/golden/README.md).
  * Deliberate differences are asserted as exactly that difference:
  * - msg: we store the payload unchanged; Kamailio's X-OIP code wrote a NUL over the first ':'
- *   at or after the X-OIP body start (spec §3.3.9).
+ *   at or after the X-OIP body start.
  * - date / micro_ts of set d1 (HEPv1 has no timestamp: Kamailio used its receive time).
  */
 import { describe, test } from 'node:test';

@@ -183,7 +183,7 @@ describe('cross-checks', () => {
     oneProblem({ batch_size: 5000, queue_max_rows: 4999 }, 'queue_max_rows: 4999 is smaller than batch_size 5000');
     assert.equal(valid({ batch_size: 5000, queue_max_rows: 5000 }).queue_max_rows, 5000);
   });
-  test('insert_retry_timeout without insert_retries: no error, no warning (§13.25)', () => {
+  test('insert_retry_timeout without insert_retries: no error, no warning (docs/kamailio-differences.md C5)', () => {
     const c = valid({ insert_retry_timeout: 10, capture_on: 1, hep_capture_on: 1 });
     assert.deepEqual(configWarnings(c), []);
   });

@@ -96,7 +96,7 @@ describe('route rules', () => {
 });
 
 describe('the default capture mode', () => {
-  test('a broken default used by routes is a start-up error (Kamailio only warns, §13.12)', () => {
+  test('a broken default used by routes is a start-up error (Kamailio only warns: docs/kamailio-differences.md C2)', () => {
     const ps = problems({ routes: 'homer5' }, false);
     assert.deepEqual(ps, [
       'db_url: "" — the default capture mode needs a database URL because routes "homer5" stores through it (allowed sqlite://PATH, postgres://…, mysql://…; or route every rule to a named capture_mode)',

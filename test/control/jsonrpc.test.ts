@@ -1,6 +1,6 @@
 /**
  * JSON-RPC dispatch and the RPC methods without a transport: sipcapture.status answers exactly
- * as Kamailio 5.6.3 (spec §8.2), the old MI sip_capture as the older admin guide, and protocol
+ * as Kamailio 5.6.3, the old MI sip_capture as the older admin guide, and protocol
  * errors as JSON-RPC 2.0 with jsonrpcs' texts.
  */
 import { describe, test } from 'node:test';

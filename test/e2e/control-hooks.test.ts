@@ -47,7 +47,7 @@ describe('hook module: stores reports, rejects, steers', () => {
     assert.equal(a?.['type'], 0);
     assert.equal(a?.['source_ip'], '192.0.2.1');
     assert.deepEqual(JSON.parse(Buffer.from(a?.['msg'] as Uint8Array).toString()), { mos: 409, version: 3, src: '192.0.2.1', proto: 17, cid: 'call-1', absent: null, leaked: null });
-    // The second row has its own time and node (Kamailio's event route would reuse the first's, spec §1.4).
+    // The second row has its own time and node (Kamailio's event route would reuse the first's).
     assert.equal(b?.['micro_ts'], (TS_SEC + 60) * 1e6 + 22);
     assert.equal(b?.['node'], 'homer01:4');
     assert.equal(b?.['family'], 10);

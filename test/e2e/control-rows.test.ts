@@ -1,8 +1,8 @@
 /**
  * Rows the daemon stores besides routed SIP: RTCP, QoS reports and logs in their fixed tables
- * with the 12 columns of spec §8.5–§8.6 (over UDP and TCP, honouring capture_on), and the row
+ * with Kamailio's 12 columns (over UDP and TCP, honouring capture_on), and the row
  * options callid_aleg_header (first header of the list wins) and topoh_unmask (stand-alone,
- * with the configured key and prefix, spec §9).
+ * with the configured key and prefix).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,7 +81,7 @@ describe('non-SIP HEP: RTCP, reports, logs', () => {
     const rtcpBefore = tableRows(t.dbFile, 'rtcp_capture').length;
     await sendUdp([hep('{}', { protoType: 5 }), hep('{}', { protoType: 38, correlationId: 'x' })], t.port);
     assert.ok(await waitFor(() => s.droppedCount(DropReason.NON_SIP_UNSTORABLE) === before.unstorable + 1 && s.droppedCount(DropReason.UNSUPPORTED_PROTO_TYPE) === before.unsupported + 1));
-    // Difference from Kamailio: RTCP/report/log storage honours capture_on (spec §13.20).
+    // Difference from Kamailio: RTCP/report/log storage honours capture_on (docs/kamailio-differences.md K8).
     await rpcHttp(t.httpPort, 'sipcapture.status', ['off']);
     try {
       await sendUdp([hep('{}', { protoType: 5, correlationId: 'while-off' }), hep('{}', { protoType: 100, correlationId: 'log-off' })], t.port);
@@ -119,7 +119,7 @@ describe('row options through the daemon', () => {
   });
 
   test('topoh_unmask: masked Call-IDs are stored unmasked (correlation_id too); others unchanged', async () => {
-    // Spec §9.1 test vector for key MyKey-123; `!!:notvalid$$` is not valid and stays as it is.
+    // The topoh test vector for key MyKey-123; `!!:notvalid$$` is not valid and stays as it is.
     await sendUdp(
       [hep(sipRequest('OPTIONS', '!!:Mpe.8EfDQADXCTj7gAScgc**').text), hep(sipRequest('OPTIONS', '!!:notvalid$$').text), hep(sipRequest('OPTIONS', 'plain-cid@x').text)],
       t.port,

@@ -50,7 +50,7 @@ describe('hepToCapturedMessage', () => {
     assert.deepEqual(hepToCapturedMessage(packet({ ...base, tsSec: 5 }), 'l', 1).hepTime, { sec: 5, usec: 0, captureId: 0 });
   });
 
-  test('ip-proto mapping is the same for every version (spec §13.27)', () => {
+  test('ip-proto mapping is the same for every version (docs/kamailio-differences.md H8)', () => {
     const cases: Array<[number, number]> = [
       [17, KamailioProto.UDP],
       [6, KamailioProto.TCP],

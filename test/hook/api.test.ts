@@ -1,6 +1,6 @@
 /**
- * The pure parts of the hook API: float2int as Kamailio computes it (spec §8.7), `$hep()` names
- * and values (§8.4), for HEP3 chunks and for HEP v1/v2 header fields.
+ * The pure parts of the hook API: float2int as Kamailio computes it, `$hep()` names
+ * and values, for HEP3 chunks and for HEP v1/v2 header fields.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

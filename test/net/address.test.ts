@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { ipByteLength, ipToBytes, ipToText, ipv4ToText, ipv6ToText, writeIpBytes } from '../../src/net/address.js';
 
-/** Expected texts produced by glibc 2.36 inet_ntop (bytes given as hex), spec §3.3.8. */
+/** Expected texts produced by glibc 2.36 inet_ntop (bytes given as hex). */
 const GLIBC_IPV6: ReadonlyArray<[string, string]> = [
   ['20010db8000000000001000000000002', '2001:db8::1:0:0:2'],
   ['00000000000000000000ffff01020304', '::ffff:1.2.3.4'],

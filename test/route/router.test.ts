@@ -27,7 +27,7 @@ function table(r: RouteResult): string {
   return r.table;
 }
 
-describe('Router: Homer 5 preset (spec §3.5)', () => {
+describe('Router: Homer 5 preset', () => {
   const router = new Router(HOMER5_RULES, modes());
   const cases: [string, RouteFacts, string][] = [
     ['REGISTER', req('REGISTER'), 'sip_capture_registration'],

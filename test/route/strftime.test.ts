@@ -27,7 +27,7 @@ describe('strftimeUtc', () => {
     });
   }
 
-  test('table templates (spec §3.5, §3.7 packet time 1700000000.123456)', () => {
+  test('table templates (packet time 1700000000.123456)', () => {
     assert.equal(strftimeUtc('sip_capture_call_%Y%m%d', 1700000000.123456), 'sip_capture_call_20231114');
     assert.equal(strftimeUtc('sip_capture', 1700000000), 'sip_capture');
     assert.equal(strftimeUtc('t_%Y%m%d_%H', 1700000000), 't_20231114_22');

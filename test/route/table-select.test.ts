@@ -36,14 +36,14 @@ describe('TableSelector', () => {
     assert.equal(sel.select().index, 1);
   });
 
-  test('round_robin: Kamailio worker rank start (spec §5.2: worker 1 wrote t_b, t_c, t_a, t_b)', () => {
+  test('round_robin: Kamailio worker rank start (observed: worker 1 wrote t_b, t_c, t_a, t_b)', () => {
     const w1 = new TableSelector(mode(['t_a', 't_b', 't_c'], 'round_robin'), { roundRobinStart: 1 });
     const w2 = new TableSelector(mode(['t_a', 't_b', 't_c'], 'round_robin'), { roundRobinStart: 2 });
     assert.deepEqual([0, 1, 2, 3].map(() => w1.select().index), [1, 2, 0, 1]);
     assert.deepEqual([0, 1, 2, 3].map(() => w2.select().index), [2, 0, 1, 2]);
   });
 
-  test('hash: spec §5.2 placement for n = 2, 3, 4', () => {
+  test('hash: Kamailio\'s placement for n = 2, 3, 4', () => {
     const expected: [string, number[]][] = [
       ['hash-0@host', [0, 1, 0]],
       ['hash-1@host', [1, 1, 1]],

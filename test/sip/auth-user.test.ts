@@ -10,7 +10,7 @@ function au(extra: string[]): string {
   return authUser(p.message);
 }
 
-describe('auth_user (spec §3.3.6)', () => {
+describe('auth_user', () => {
   test('Proxy-Authorization is preferred over Authorization', () => {
     assert.equal(
       au(['Authorization: Digest username="auser", realm="r"', 'Proxy-Authorization: Digest username="puser@realm.com", realm="realm.com"']),

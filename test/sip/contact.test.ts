@@ -8,7 +8,7 @@ function contact(body: string): { ok: boolean; star: boolean; uri: string } {
   return { ok: r.ok, star: r.star, uri: b.toString('latin1', r.uriStart, r.uriEnd) };
 }
 
-describe('Contact (spec §3.3.5)', () => {
+describe('Contact', () => {
   test('the LAST contact of the header field is used (5.6.3 builds the list in reverse)', () => {
     assert.deepEqual(contact('<sip:alice@10.0.0.1:5062;transport=udp>, <sip:other@1.1.1.1>'), { ok: true, star: false, uri: 'sip:other@1.1.1.1' });
     assert.equal(contact('"A" <sip:a@h>;expires=60;q=0.5, "B" <sip:b@h>;+sip.instance="<urn:x>"').uri, 'sip:b@h');

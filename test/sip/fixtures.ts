@@ -1,4 +1,4 @@
-/** Shared SIP test messages: the spec §3.7 worked example and small builders. */
+/** Shared SIP test messages: Kamailio's worked example and small builders. */
 import type { CapturedMessage } from '../../src/capture/message.js';
 import type { SipRowOptions } from '../../src/capture/sip-row.js';
 
@@ -21,7 +21,7 @@ export function request(extra: readonly string[] = [], firstLine = 'INVITE sip:b
   ]);
 }
 
-/** The §3.7 worked example request (as observed on Kamailio 5.6.3). */
+/** The worked example request (as observed on Kamailio 5.6.3). */
 export const WORKED_REQUEST = sip([
   'INVITE sip:bob;x=1@example.com:5070;transport=tcp SIP/2.0',
   'Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-abc123;rport, SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKzz',
@@ -50,7 +50,7 @@ export const WORKED_REQUEST = sip([
   'Content-Length: 0',
 ]);
 
-/** The §3.7 reply example: compact headers, RPID, a lower-case `reason:` header. */
+/** The worked example reply: compact headers, RPID, a lower-case `reason:` header. */
 export const WORKED_REPLY = sip([
   'SIP/2.0 486 Busy Here Now',
   'v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-abc123;rport=5060',
@@ -85,7 +85,7 @@ export function captured(payload: Buffer, over: Partial<CapturedMessage> = {}): 
   };
 }
 
-/** Kamailio defaults plus the §3.7 `callid_aleg_header="X-CID0;X-CID1"`. */
+/** Kamailio defaults plus the worked example's `callid_aleg_header="X-CID0;X-CID1"`. */
 export const WORKED_OPTS: SipRowOptions = {
   captureNode: 'homer01',
   callidAlegHeaders: ['X-CID0', 'X-CID1'],

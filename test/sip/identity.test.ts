@@ -10,7 +10,7 @@ function pid(extra: string[]): string {
   return pidUser(p.message);
 }
 
-describe('pid_user: PAI → PPI → RPID (spec §3.3.4)', () => {
+describe('pid_user: PAI → PPI → RPID', () => {
   test('first identity of the first PAI; tel URIs', () => {
     assert.equal(pid(['P-Asserted-Identity: "PAI" <tel:+4912345>, <sip:pai2@x.com>']), '+4912345');
     assert.equal(pid(['P-Asserted-Identity: <sip:p1@x.com>', 'P-Asserted-Identity: <sip:p2@x.com>']), 'p1');

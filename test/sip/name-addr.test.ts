@@ -14,7 +14,7 @@ function na(s: string, allowComma = false): { ok: boolean; uri: string; display:
   };
 }
 
-describe('name-addr / addr-spec (parse_addr_spec, spec §3.3.3)', () => {
+describe('name-addr / addr-spec (parse_addr_spec)', () => {
   test('tag with angle brackets', () => {
     const r = na('"Alice" <sip:alice@a.com>;tag=ft1\r\n');
     assert.equal(r.ok, true);

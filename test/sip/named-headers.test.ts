@@ -19,7 +19,7 @@ function msg(extra: string[]): SipMessage {
   return p.message;
 }
 
-describe('X-OIP (spec §3.3.9, compatible behaviour)', () => {
+describe('X-OIP (compatible behaviour)', () => {
   test('ip before the first colon, port = leading integer after it', () => {
     assert.deepEqual(originator(msg(['X-OIP: 192.168.1.5:5099'])), { ip: '192.168.1.5', port: 5099 });
     assert.deepEqual(originator(msg(['X-OIP: 192.168.1.5:5099;x=1'])), { ip: '192.168.1.5', port: 5099 });
@@ -48,7 +48,7 @@ describe('X-OIP (spec §3.3.9, compatible behaviour)', () => {
   });
 });
 
-describe('rtp_stat priority (spec §3.2 #33)', () => {
+describe('rtp_stat priority', () => {
   test('the list order decides, not the message order', () => {
     assert.equal(rtpStat(msg(['P-RTP-Stat: stat-p', 'X-RTP-Stat: stat-plain'])), 'stat-plain');
     assert.equal(rtpStat(msg(['RTP-RxStat: rx', 'X-Siemens-RTP-stats: siemens'])), 'siemens');
@@ -59,7 +59,7 @@ describe('rtp_stat priority (spec §3.2 #33)', () => {
   });
 });
 
-describe('callid_aleg (spec §3.3.7)', () => {
+describe('callid_aleg', () => {
   test('split on ";", empty items skipped, no trimming, at most 16', () => {
     assert.deepEqual(splitCallidAlegHeaders('X-CID0; X-CID1'), ['X-CID0', ' X-CID1']);
     assert.deepEqual(splitCallidAlegHeaders(';;A;;B;'), ['A', 'B']);

@@ -157,7 +157,7 @@ describe('header index', () => {
   });
 });
 
-describe('lookupByName: get_hdr_by_name (spec §3.3.1)', () => {
+describe('lookupByName: get_hdr_by_name', () => {
   const m = ok(request(['reason: lower', 'REASON: upper', 'x-cid0: a', 'X-cid1: b', 'X-CID: c']));
   test('same length, first character case-sensitive, the rest case-insensitive', () => {
     assert.equal(m.bodyByName('Reason'), 'upper');
@@ -176,7 +176,7 @@ describe('lookupByName: get_hdr_by_name (spec §3.3.1)', () => {
   });
 });
 
-describe('required headers and bad headers (spec §1.3 point 7)', () => {
+describe('required headers and bad headers', () => {
   const base = [
     'INVITE sip:bob@example.com SIP/2.0',
     'Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1',

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 
 const DEFAULT_KEY = 'aL9.n8~Hm]Z';
 
-describe('topoh (spec §9.1 test vectors)', () => {
+describe('topoh (test vectors made with Kamailio\'s topoh module)', () => {
   test('CRC-16/X-25', () => {
     assert.equal(crc16x25(Buffer.from('123456789')), 0x906e);
     assert.equal(crc16x25(Buffer.from(DEFAULT_KEY)), 0x6609);
@@ -36,7 +36,7 @@ describe('topoh (spec §9.1 test vectors)', () => {
     const c = topohCodec('clé-Ωkey', '!!:');
     assert.equal(c.unmask(c.mask('utf8-key-cid@h'))?.toString(), 'utf8-key-cid@h');
   });
-  test('unmask rules (§9.2)', () => {
+  test('unmask rules', () => {
     const c = topohCodec(DEFAULT_KEY, '!!:');
     assert.equal(c.unmask('plain-callid@host'), null, 'no prefix');
     assert.equal(c.unmask('!!:'), null, 'not longer than the prefix');

@@ -15,7 +15,7 @@ function uri(s: string): { user: string; host: string; port: number; portText: s
   };
 }
 
-describe('parse_uri rules (spec §3.3.2)', () => {
+describe('parse_uri rules', () => {
   test('user keeps user parameters; host without port', () => {
     assert.deepEqual(uri('sip:+4930123;npdi@h'), { user: '+4930123;npdi', host: 'h', port: 0, portText: '', type: UriType.SIP });
     assert.equal(uri('sip:bob;x=1@example.com')?.user, 'bob;x=1');

@@ -1,5 +1,5 @@
 /**
- * The RPC methods (spec §8.2, §15.2): Kamailio's `sipcapture.status` with its exact replies and
+ * The RPC methods: Kamailio's `sipcapture.status` with its exact replies and
  * faults, the MI command `sip_capture` of the older admin guide, and what an operator needs
  * besides (statistics, reload, the core introspection methods).
  */
@@ -83,7 +83,7 @@ function statusMethod(name: string, doc: string, get: () => boolean, set: (on: b
   };
 }
 
-/** The MI command removed in 2017 (spec §8.2): `on`/`off` exactly (any case), or nothing to read. */
+/** The MI command removed in 2017: `on`/`off` exactly (any case), or nothing to read. */
 function miSipCapture(state: CaptureState): RpcMethod {
   return {
     name: 'sip_capture',
