@@ -9,7 +9,7 @@
  * - an unquoted value runs to the next `;` and is trimmed, so `table_name=t_a | t_b` works
  *   (Kamailio stops at whitespace and rejects the `|`); `"…"` / `'…'` quote a value containing `;`;
  * - unknown parameter names are an error with a suggestion (Kamailio ignores them silently, so a
- *   typo such as `tabel_name` used to fail later with "table names not set");
+ *   typo such as `tabel_name` would surface later as "table names not set");
  * - a parameter given twice is an error (Kamailio keeps the last one).
  * Kept from Kamailio: db_url, table_name and mt_mode are required; mt_mode is case-sensitive;
  * hash_source is case-insensitive and defaults to call_id.

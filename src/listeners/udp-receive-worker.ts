@@ -1,6 +1,6 @@
 /**
  * The receive thread of one HEP UDP listener: it owns the socket and does nothing but drain it,
- * so a busy main thread (GC, COPY encoding, waiting for a core) no longer lets the kernel's
+ * so a busy main thread (GC, COPY encoding, waiting for a core) cannot let the kernel's
  * receive buffer overflow. Datagrams are copied into one batch buffer and posted (transferred,
  * not cloned) to the main thread; beyond MAX_PENDING_BYTES not yet processed there, datagrams
  * are dropped here and counted, and the counts reach the main thread's Stats.

@@ -18,7 +18,7 @@ export const TARGETS: readonly TargetSpec[] = [
   { name: 'raw', make: rawTarget, short: 60_000 },
 ];
 
-/** Inputs per target in long mode (issue 7: at least a million each). */
+/** Inputs per target in long mode: at least a million each. */
 export const LONG_COUNT = 1_000_000;
 /** The fixed seed of the short run (CI). */
 export const DEFAULT_SEED = 20261122;
