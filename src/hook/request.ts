@@ -15,7 +15,8 @@ import { Router } from '../route/router.js';
 import { isValidTableName } from '../route/table-name.js';
 import { parseSip } from '../sip/parser.js';
 import { routeFactsOf } from '../route/facts.js';
-import { float2int, hepValue, HOOK_EVENT, type HookRequest } from './api.js';
+import { float2int, hepValue } from './api.js';
+import { HOOK_EVENT, type HookRequest } from './public.js';
 import type { HookAction } from './protocol.js';
 
 export interface HookContext {

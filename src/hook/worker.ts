@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeHep } from '../hep/decode.js';
-import type { HookFunction } from './api.js';
+import type { HookFunction } from './public.js';
 import {
   FLAG_CAPTURE_ON,
   PROGRESS_INDEX,
