@@ -10,9 +10,8 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { SipRowOptions } from '../src/capture/sip-row.js';
 import { validateConfig } from '../src/config/load.js';
-import { rowOptionsFrom } from '../src/daemon.js';
+import { rowOptionsFrom, type SipRowOptions } from '../src/capture/sip-row.js';
 import * as newDecode from '../src/hep/decode.js';
 import { hepToCapturedMessage } from '../src/hep/to-captured.js';
 import * as newRow from '../src/capture/sip-row.js';

@@ -14,7 +14,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { CaptureState } from '../src/pipeline/capture-state.js';
 import { validateConfig } from '../src/config/load.js';
 import { Stats } from '../src/telemetry/stats.js';
-import { rowOptionsFrom } from '../src/daemon.js';
+import { rowOptionsFrom } from '../src/capture/sip-row.js';
 import { PacketFactory } from '../src/loadgen/packets.js';
 import { HepIngest } from '../src/pipeline/hep-ingest.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';

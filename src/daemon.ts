@@ -1,33 +1,35 @@
 /**
- * Wires one running sipcapture: stores and writers per database URL, the router, the pipeline,
- * the nonsip_hook, the control plane (RPC, metrics, health) and the listeners. `startDaemon`
- * resolves once every listener receives; `stop()` stops the listeners first, lets the hook
- * answer, drains every writer into its database, closes the stores, then the control plane.
+ * Starts and stops one running sipcapture. Each component builds itself from the configuration
+ * (`…From(cfg)`); this file only orders them: stores and writers per database URL, the
+ * pipeline, the nonsip_hook, the control plane (RPC, metrics, health), then the listeners.
+ * `startDaemon` resolves once every listener receives; `stop()` stops the listeners first, lets
+ * the hook answer, drains every writer into its database, closes the stores, then the control
+ * plane. What a reload swaps (router, dedup table, hook) is held in one small object.
  */
-import { applyHeapGrowingPercent } from './control/heap-growth.js';
-import { CaptureState } from './pipeline/capture-state.js';
+import { rowOptionsFrom } from './capture/sip-row.js';
 import { loadConfig } from './config/load.js';
 import type { SipcaptureConfig } from './config/types.js';
-import { DropReason } from './telemetry/drop-reasons.js';
-import type { Logger } from './telemetry/logger.js';
-import { packageVersion } from './util/package-info.js';
-import { Reloader, type ReloadReport } from './control/reload.js';
+import { applyHeapGrowingPercent } from './control/heap-growth.js';
+import { memoryGuardFrom } from './control/memory-guard.js';
+import { Reloader, type ReloadHost, type ReloadReport } from './control/reload.js';
 import { ControlPlane } from './control/rpc/control-plane.js';
-import { Stats } from './telemetry/stats.js';
-import { MemoryGuard } from './control/memory-guard.js';
-import type { SipRowOptions } from './capture/sip-row.js';
-import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
-import { TcpListener } from './listeners/tcp.js';
-import type { Listener } from './listeners/types.js';
-import { authKeys } from './listeners/access.js';
-import { UdpListener } from './listeners/udp.js';
-import { HepIngest } from './pipeline/hep-ingest.js';
+import { storeViewsOf } from './control/rpc/methods.js';
 import { HookRunner, hookSettingsFrom } from './hook/runner.js';
+import { hepListenersFrom, listeningLogFields, tcpConnections } from './listeners/from-config.js';
+import type { Listener } from './listeners/types.js';
+import { udpKernelDrops, watchUdpKernelDrops } from './listeners/udp-kernel-drop-watch.js';
+import { CaptureState } from './pipeline/capture-state.js';
 import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
+import { HepIngest } from './pipeline/hep-ingest.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import { Router } from './route/router.js';
+import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
+import { routerFrom, type Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
 import type { StoreWriter } from './store/writer.js';
+import { DropReason } from './telemetry/drop-reasons.js';
+import type { Logger } from './telemetry/logger.js';
+import { Stats } from './telemetry/stats.js';
+import { packageVersion } from './util/package-info.js';
 
 export interface RunningDaemon {
   readonly config: SipcaptureConfig;
@@ -60,15 +62,14 @@ export interface DaemonOptions {
   rss?: () => number;
 }
 
-export function rowOptionsFrom(cfg: SipcaptureConfig): SipRowOptions {
-  return {
-    captureNode: cfg.capture_node,
-    callidAlegHeaders: cfg.callid_aleg_header.split(';').filter((h) => h !== '').slice(0, 16),
-    customFieldHeaders: [cfg.custom_field1_header, cfg.custom_field2_header, cfg.custom_field3_header],
-    topoh: cfg.topoh_unmask === 1 ? { key: cfg.topoh_mask_key, prefix: cfg.topoh_callid_prefix } : null,
-    captureBadMsgs: cfg.capture_bad_msgs !== 0,
-    dateTimeZone: cfg.date_time_zone,
-  };
+/** The parts a reload swaps; everything else lives as long as the daemon. */
+interface Swappable {
+  config: SipcaptureConfig;
+  router: Router;
+  dedup: DedupTable | null;
+  /** Evictions of the dedup tables a reload replaced (the metric is a counter: it must not go back). */
+  dedupEvictedBefore: number;
+  hook: HookRunner | null;
 }
 
 export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -77,37 +78,20 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
-  const guard =
-    cfg.memory_limit_mb > 0
-      ? new MemoryGuard({
-          limitBytes: cfg.memory_limit_mb * 1048576,
-          logger,
-          queuedBytes: () => storeSet.queuedBytes(),
-          ...(options.rss === undefined ? {} : { rss: options.rss }),
-        })
-      : null;
-
-  const defaultMode = cfg.captureModes.get('default');
-  const routerFor = (c: SipcaptureConfig): Router => new Router(c.routeRules, c.captureModes, { tableDateWindowDays: c.table_date_window_days });
-  let router = routerFor(cfg);
-  let dedup = dedupFrom(cfg);
-  let dedupEvictedBefore = 0;
+  const guard = memoryGuardFrom(cfg, { logger, queuedBytes: () => storeSet.queuedBytes(), ...(options.rss === undefined ? {} : { rss: options.rss }) });
+  const live: Swappable = { config: cfg, router: routerFrom(cfg), dedup: dedupFrom(cfg), dedupEvictedBefore: 0, hook: null };
   const pipeline = new Pipeline({
     stats,
     state,
-    router,
+    router: live.router,
     rowOptions: rowOptionsFrom(cfg),
     writerFor: (dbUrl) => storeSet.writerFor(dbUrl),
-    defaultDbUrl: defaultMode?.db_url ?? null,
-    dedup,
+    defaultDbUrl: cfg.captureModes.get('default')?.db_url ?? null,
+    dedup: live.dedup,
     guard,
   });
   const ingest = new HepIngest(pipeline, stats, state);
   ingest.guard = guard;
-  const onHep = (data: Buffer, listener: string): void => ingest.handle(data, listener);
-
-  let running = cfg;
-  let hook: HookRunner | null = null;
   const startHook = (c: SipcaptureConfig): Promise<HookRunner> =>
     HookRunner.start({
       settings: hookSettingsFrom(c, rowOptionsFrom(c)),
@@ -123,50 +107,16 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         }
       },
     });
-  const reloader = new Reloader({
-    configFile: options.configFile ?? null,
-    load: loadConfig,
-    running: () => running,
-    setRunning: (c) => (running = c),
-    openDbUrls: () => new Set(storeSet.writers.keys()),
-    state,
-    prepareRouting: (c, routingChanged) => {
-      const next = routingChanged ? routerFor(c) : router;
-      const rowOptions = rowOptionsFrom(c);
-      return () => {
-        router = next;
-        pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
-        if (routingChanged) storeSet.useRouting(c);
-      };
-    },
-    applyDedup: (c) => {
-      // A new table: what the old one remembered is forgotten (at most one window of copies gets through).
-      dedupEvictedBefore += dedup?.evicted ?? 0; // the metric is a counter: it must not go back
-      dedup = dedupFrom(c);
-      pipeline.reconfigure({ dedup });
-    },
-    applyLogging: (c) => {
-      logger.level = c.log_level;
-      stats.setLogInterval(c.log_rate_limit_s * 1000);
-    },
-    applyHook: async (c) => {
-      // The new hook must load before the old one is let go; if it does not, the old one stays.
-      const next = c.nonsip_hook === 1 ? await startHook(c) : null;
-      const previous = hook;
-      hook = next;
-      ingest.hook = next;
-      await previous?.close();
-    },
-    logger,
-  });
+  const setHook = (hook: HookRunner | null): void => {
+    live.hook = hook;
+    ingest.hook = hook;
+  };
+  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, startHook, setHook }));
 
   const listeners: Listener[] = [];
   let control: ControlPlane;
   try {
-    if (cfg.nonsip_hook === 1) {
-      hook = await startHook(cfg);
-      ingest.hook = hook;
-    }
+    if (cfg.nonsip_hook === 1) setHook(await startHook(cfg));
     control = await ControlPlane.start({
       cfg,
       logger,
@@ -175,19 +125,10 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       ctx: {
         stats,
         state,
-        stores: () =>
-          storeSet.storageStats().map((s) => ({
-            db: s.db,
-            queueDepth: s.queueDepth,
-            queueBytes: s.queueBytes,
-            inFlightBatches: s.inFlightBatches,
-            failing: s.failing,
-            ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
-            ...(s.values === null ? {} : { values: s.values }),
-          })),
-        hookQueueDepth: () => hook?.queueDepth ?? null,
-        dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
-        tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
+        stores: () => storeViewsOf(storeSet),
+        hookQueueDepth: () => live.hook?.queueDepth ?? null,
+        dedup: () => (live.dedup === null ? null : { entries: live.dedup.size, maxEntries: live.dedup.maxEntries, evicted: live.dedupEvictedBefore + live.dedup.evicted }),
+        tcpConnections: () => tcpConnections(listeners),
         udpKernelDrops: () => udpKernelDrops(listeners),
         memory: () => guard?.state() ?? null,
         reload: () => reloader.reload(),
@@ -196,29 +137,12 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       },
     });
   } catch (err) {
-    await hook?.close();
+    await live.hook?.close();
     await storeSet.close();
     throw err;
   }
 
-  listeners.push(
-    ...cfg.listenAddresses.map((address) => {
-      // Each listener checks its own auth keys (a listen object may have its own list).
-      const keys = authKeys(address.access.authKeys);
-      const onPacket = keys === null ? onHep : (data: Buffer, listener: string): void => ingest.handle(data, listener, keys);
-      return address.protocol === 'udp'
-        ? new UdpListener({ address, recvBufferSize: cfg.udp_recv_buffer, onDatagram: onPacket, stats, receiveThread: cfg.udp_receive_thread === 1, logger })
-        : new TcpListener({
-            address,
-            maxFrame: cfg.tcp_max_frame,
-            idleTimeoutMs: cfg.tcp_idle_timeout_s * 1000,
-            maxConnections: cfg.tcp_max_connections,
-            maxConnectionsPerIp: cfg.tcp_max_connections_per_ip,
-            onFrame: onPacket,
-            stats,
-          });
-    }),
-  );
+  listeners.push(...hepListenersFrom(cfg, { onPacket: (data, listener, keys) => ingest.handle(data, listener, keys), stats, logger }));
   const started: Listener[] = [];
   try {
     // Raw IPIP / port-mirroring capture runs in supervised child processes (raw/supervisor.ts).
@@ -228,19 +152,11 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     for (const listener of listeners) {
       await listener.start();
       started.push(listener);
-      const extra: Record<string, unknown> = listener instanceof UdpListener ? { recvBuffer: listener.recvBufferSize, receiveThread: listener.receiveThread !== null } : {};
-      const address = cfg.listenAddresses.find((a) => a.spec === listener.name);
-      if (address !== undefined) {
-        const a = address.access;
-        if (a.authKeys.length > 0) extra['authKeys'] = a.authKeys.length;
-        if (a.allowSources.length > 0) extra['allowSources'] = a.allowSources;
-        if (a.tls !== null) extra['tlsVerifyClient'] = a.tls.verifyClient;
-      }
-      logger.info({ listener: listener.name, ...extra }, 'listening');
+      logger.info({ listener: listener.name, ...listeningLogFields(listener, cfg) }, 'listening');
     }
   } catch (err) {
     await Promise.allSettled(started.map((l) => l.stop()));
-    await hook?.close();
+    await live.hook?.close();
     await storeSet.close();
     await control.close();
     throw err;
@@ -258,7 +174,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       const kernelDrops = udpKernelDrops(listeners);
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
-      await hook?.close();
+      await live.hook?.close();
       await storeSet.close();
       await control.close();
       logger.info({ stats: stats.snapshot(), udpKernelDrops: kernelDrops }, 'stopped');
@@ -268,7 +184,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
 
   return {
     get config() {
-      return running;
+      return live.config;
     },
     stats,
     state,
@@ -276,50 +192,67 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     writers: storeSet.writers,
     storage: storeSet,
     get router() {
-      return router;
+      return live.router;
     },
     control,
     get hook() {
-      return hook;
+      return live.hook;
     },
     get dedup() {
-      return dedup;
+      return live.dedup;
     },
     reload: () => reloader.reload(),
     stop,
   };
 }
 
-/** Kernel receive-buffer drops per UDP listener (listeners where /proc cannot tell are absent). */
-function udpKernelDrops(listeners: readonly Listener[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const l of listeners) {
-    if (!(l instanceof UdpListener)) continue;
-    const n = l.kernelDrops();
-    if (n !== null) out[l.name] = n;
-  }
-  return out;
-}
-
-/**
- * Kernel drops happen before sipcapture reads a packet, so no drop reason can count them; they are
- * in /metrics and the RPC, and this warns (every 10 s at most) while they grow, with the cure.
- */
-function watchUdpKernelDrops(listeners: readonly Listener[], logger: Logger): NodeJS.Timeout {
-  const seen = udpKernelDrops(listeners);
-  const timer = setInterval(() => {
-    for (const [listener, total] of Object.entries(udpKernelDrops(listeners))) {
-      const delta = total - (seen[listener] ?? 0);
-      seen[listener] = total;
-      if (delta <= 0) continue;
-      const l = listeners.find((x) => x.name === listener);
-      const recvBuffer = l instanceof UdpListener ? l.recvBufferSize : undefined;
-      logger.warn(
-        { listener, drops: delta, total, recvBuffer },
-        'the kernel dropped datagrams: the UDP receive buffer was full (raise udp_recv_buffer and net.core.rmem_max, or give the daemon more CPU)',
-      );
-    }
-  }, 10_000);
-  timer.unref();
-  return timer;
+/** What a reload acts on: it prepares each swappable part from the new config, then swaps it in `live`. */
+function reloadHost(
+  live: Swappable,
+  d: {
+    configFile: string | null;
+    state: CaptureState;
+    stats: Stats;
+    logger: Logger;
+    storeSet: StoreSet;
+    pipeline: Pipeline;
+    startHook: (c: SipcaptureConfig) => Promise<HookRunner>;
+    setHook: (hook: HookRunner | null) => void;
+  },
+): ReloadHost {
+  return {
+    configFile: d.configFile,
+    load: loadConfig,
+    running: () => live.config,
+    setRunning: (c) => (live.config = c),
+    openDbUrls: () => new Set(d.storeSet.writers.keys()),
+    state: d.state,
+    prepareRouting: (c, routingChanged) => {
+      const next = routingChanged ? routerFrom(c) : live.router;
+      const rowOptions = rowOptionsFrom(c);
+      return () => {
+        live.router = next;
+        d.pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
+        if (routingChanged) d.storeSet.useRouting(c);
+      };
+    },
+    applyDedup: (c) => {
+      // A new table: what the old one remembered is forgotten (at most one window of copies gets through).
+      live.dedupEvictedBefore += live.dedup?.evicted ?? 0;
+      live.dedup = dedupFrom(c);
+      d.pipeline.reconfigure({ dedup: live.dedup });
+    },
+    applyLogging: (c) => {
+      d.logger.level = c.log_level;
+      d.stats.setLogInterval(c.log_rate_limit_s * 1000);
+    },
+    applyHook: async (c) => {
+      // The new hook must load before the old one is let go; if it does not, the old one stays.
+      const next = c.nonsip_hook === 1 ? await d.startHook(c) : null;
+      const previous = live.hook;
+      d.setHook(next);
+      await previous?.close();
+    },
+    logger: d.logger,
+  };
 }

@@ -6,7 +6,7 @@
 import { buildSipRow } from '../../src/capture/sip-row.js';
 import type { SipCaptureRow } from '../../src/capture/rows.js';
 import { validateConfig } from '../../src/config/load.js';
-import { rowOptionsFrom } from '../../src/daemon.js';
+import { rowOptionsFrom } from '../../src/capture/sip-row.js';
 import { decodeHep } from '../../src/hep/decode.js';
 import { hepToCapturedMessage } from '../../src/hep/to-captured.js';
 import type { MixName } from '../../src/loadgen/mix.js';

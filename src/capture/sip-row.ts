@@ -14,6 +14,7 @@ import { callidAleg, customField, originator, reasonHeader, rtpStat } from '../s
 import type { SipMessage } from '../sip/parser.js';
 import { topohCodec } from '../sip/topoh.js';
 import { parseUri } from '../sip/uri.js';
+import type { SipcaptureConfig } from '../config/types.js';
 import type { CapturedMessage } from './message.js';
 import type { SipCaptureRow } from './rows.js';
 
@@ -35,6 +36,18 @@ export interface SipRowOptions {
 }
 
 /** Stable reasons for not building a row (Kamailio's sip_capture returns -1). */
+/** The row options of a configuration (what a reload of the row keys changes). */
+export function rowOptionsFrom(cfg: SipcaptureConfig): SipRowOptions {
+  return {
+    captureNode: cfg.capture_node,
+    callidAlegHeaders: cfg.callid_aleg_header.split(';').filter((h) => h !== '').slice(0, 16),
+    customFieldHeaders: [cfg.custom_field1_header, cfg.custom_field2_header, cfg.custom_field3_header],
+    topoh: cfg.topoh_unmask === 1 ? { key: cfg.topoh_mask_key, prefix: cfg.topoh_callid_prefix } : null,
+    captureBadMsgs: cfg.capture_bad_msgs !== 0,
+    dateTimeZone: cfg.date_time_zone,
+  };
+}
+
 export type SipRowRejectReason = 'bad_headers' | 'bad_ruri' | 'bad_from' | 'bad_to' | 'bad_contact';
 
 export type SipRowResult =

@@ -8,7 +8,7 @@ import { CaptureState } from '../pipeline/capture-state.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { pino } from 'pino';
 import { Stats } from '../telemetry/stats.js';
-import { rowOptionsFrom } from '../daemon.js';
+import { rowOptionsFrom } from '../capture/sip-row.js';
 import { dedupFrom } from '../pipeline/dedup.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { Router } from '../route/router.js';

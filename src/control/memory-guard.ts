@@ -13,6 +13,7 @@
  * floor (and not within `holdOffMs`). The floor is forgotten once RSS is below the resume mark.
  */
 import type { Logger } from 'pino';
+import type { SipcaptureConfig } from '../config/types.js';
 
 export interface MemoryGuardOptions {
   /** Shed above this RSS, bytes. */
@@ -122,4 +123,9 @@ export class MemoryGuard {
 
 function mib(n: number): number {
   return Math.round(n / 1048576);
+}
+
+/** The guard of `memory_limit_mb`, or null when it is 0 (no limit). */
+export function memoryGuardFrom(cfg: Pick<SipcaptureConfig, 'memory_limit_mb'>, opts: Omit<MemoryGuardOptions, 'limitBytes'>): MemoryGuard | null {
+  return cfg.memory_limit_mb > 0 ? new MemoryGuard({ ...opts, limitBytes: cfg.memory_limit_mb * 1048576 }) : null;
 }

@@ -6,7 +6,7 @@
  * identifier. Everything that can be checked once is checked in the constructor, so a bad
  * config fails at start-up rather than per packet.
  */
-import type { CaptureMode, RouteRule } from '../config/types.js';
+import type { CaptureMode, RouteRule, SipcaptureConfig } from '../config/types.js';
 import { DropReason, type DropReasonValue } from '../telemetry/drop-reasons.js';
 import { compileStrftime, type StrftimeTemplate } from './strftime.js';
 import { tableNameProblem } from './table-name.js';
@@ -190,4 +190,9 @@ function compileTemplate(template: string, where: string): TableTemplate {
     if (problem !== undefined) throw new Error(`${where}: ${problem}`);
   }
   return new TableTemplate(compiled);
+}
+
+/** The router of a configuration: its route rules and capture modes. */
+export function routerFrom(cfg: SipcaptureConfig): Router {
+  return new Router(cfg.routeRules, cfg.captureModes, { tableDateWindowDays: cfg.table_date_window_days });
 }

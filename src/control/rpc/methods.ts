@@ -7,6 +7,7 @@ import type { CaptureState } from '../../pipeline/capture-state.js';
 import type { MemoryGuardState } from '../memory-guard.js';
 import type { Stats } from '../../telemetry/stats.js';
 import type { ReloadReport } from '../reload.js';
+import type { StoreSet } from '../../store/store-set.js';
 import { RpcErrorCode, RpcFault, standardFault, type RpcMethod, type RpcParams } from './jsonrpc.js';
 
 /** One database's writer as the control plane sees it. */
@@ -22,6 +23,19 @@ export interface StoreView {
   spoolBytes?: number;
   /** Text values the store changed (cut to the column, NULs removed, invalid text replaced). */
   values?: { truncatedValues: number; truncatedRows: number; nulStripped: number; invalidReplaced: number };
+}
+
+/** The writers of a StoreSet as the control plane sees them. */
+export function storeViewsOf(storage: Pick<StoreSet, 'storageStats'>): StoreView[] {
+  return storage.storageStats().map((s) => ({
+    db: s.db,
+    queueDepth: s.queueDepth,
+    queueBytes: s.queueBytes,
+    inFlightBatches: s.inFlightBatches,
+    failing: s.failing,
+    ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
+    ...(s.values === null ? {} : { values: s.values }),
+  }));
 }
 
 /** The dedup table as the control plane sees it. */

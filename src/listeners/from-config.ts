@@ -1,0 +1,53 @@
+/**
+ * The HEP listeners of a configuration: one UdpListener or TcpListener (TLS included) per
+ * `listen` address, each with its own access settings, and what the `listening` log line says
+ * about each.
+ */
+import type { SipcaptureConfig } from '../config/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Stats } from '../telemetry/stats.js';
+import { authKeys, type AuthKeys } from './access.js';
+import { TcpListener } from './tcp.js';
+import type { Listener } from './types.js';
+import { UdpListener } from './udp.js';
+
+/** Where a listener hands each HEP packet; `keys` are the listener's accepted auth keys (null = not enforced). */
+export type HepPacketHandler = (data: Buffer, listener: string, keys: AuthKeys | null) => void;
+
+export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPacketHandler; stats: Stats; logger: Logger }): Listener[] {
+  const { stats, logger } = deps;
+  return cfg.listenAddresses.map((address) => {
+    // Each listener checks its own auth keys (a listen object may have its own list).
+    const keys = authKeys(address.access.authKeys);
+    const onPacket = (data: Buffer, listener: string): void => deps.onPacket(data, listener, keys);
+    return address.protocol === 'udp'
+      ? new UdpListener({ address, recvBufferSize: cfg.udp_recv_buffer, onDatagram: onPacket, stats, receiveThread: cfg.udp_receive_thread === 1, logger })
+      : new TcpListener({
+          address,
+          maxFrame: cfg.tcp_max_frame,
+          idleTimeoutMs: cfg.tcp_idle_timeout_s * 1000,
+          maxConnections: cfg.tcp_max_connections,
+          maxConnectionsPerIp: cfg.tcp_max_connections_per_ip,
+          onFrame: onPacket,
+          stats,
+        });
+  });
+}
+
+/** The fields of a listener's `listening` log line: socket settings and access rules. */
+export function listeningLogFields(listener: Listener, cfg: SipcaptureConfig): Record<string, unknown> {
+  const fields: Record<string, unknown> = listener instanceof UdpListener ? { recvBuffer: listener.recvBufferSize, receiveThread: listener.receiveThread !== null } : {};
+  const address = cfg.listenAddresses.find((a) => a.spec === listener.name);
+  if (address !== undefined) {
+    const a = address.access;
+    if (a.authKeys.length > 0) fields['authKeys'] = a.authKeys.length;
+    if (a.allowSources.length > 0) fields['allowSources'] = a.allowSources;
+    if (a.tls !== null) fields['tlsVerifyClient'] = a.tls.verifyClient;
+  }
+  return fields;
+}
+
+/** Open connections per TCP/TLS listener (the control plane's view). */
+export function tcpConnections(listeners: readonly Listener[]): Record<string, number> {
+  return Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections]));
+}
