@@ -9,6 +9,8 @@
  * TCP framer can find message starts after a gap.
  */
 
+import { CR, LF, SP, TOKEN_CHAR } from '../sip/bytes.js';
+
 /** Kamailio's MIN_UDP_PACKET. A SIP message with the five required headers is always longer. */
 export const MIN_SIP_LENGTH = 32;
 
@@ -18,28 +20,6 @@ export const MAX_START_LINE = 8192;
 export const SipCheck = { NOT_SIP: 0, SIP: 1, NEED_MORE: 2 } as const;
 export type SipCheckValue = (typeof SipCheck)[keyof typeof SipCheck];
 
-const CR = 0x0d;
-const LF = 0x0a;
-const SP = 0x20;
-
-/** RFC 3261 `token` characters (the method name). */
-function isTokenChar(c: number): boolean {
-  return (
-    (c >= 0x30 && c <= 0x39) ||
-    (c >= 0x41 && c <= 0x5a) ||
-    (c >= 0x61 && c <= 0x7a) ||
-    c === 0x2d || // -
-    c === 0x2e || // .
-    c === 0x21 || // !
-    c === 0x25 || // %
-    c === 0x2a || // *
-    c === 0x5f || // _
-    c === 0x2b || // +
-    c === 0x60 || // `
-    c === 0x27 || // '
-    c === 0x7e // ~
-  );
-}
 
 /** Case-insensitive `SIP/2.0` at `at`. */
 function isSipVersion(buf: Uint8Array, at: number): boolean {
@@ -86,7 +66,7 @@ export function checkSipStartLine(buf: Uint8Array, start: number, end: number): 
   // Request line: token SP uri SP "SIP/2.0" (CR)LF.
   let i = start;
   const limit = Math.min(end, start + MAX_START_LINE);
-  while (i < limit && isTokenChar(buf[i] ?? 0)) i++;
+  while (i < limit && TOKEN_CHAR[buf[i] ?? 0] === 1) i++;
   if (i === limit) return limit === end && avail < MAX_START_LINE ? SipCheck.NEED_MORE : SipCheck.NOT_SIP;
   if (i === start || buf[i] !== SP) {
     // A status line that is still too short to tell ("SIP/2" …) needs more bytes.
@@ -134,7 +114,7 @@ export function contentLength(buf: Uint8Array, start: number, headerEnd: number)
   line++;
   while (line < headerEnd) {
     let nameEnd = line;
-    while (nameEnd < headerEnd && isTokenChar(buf[nameEnd] ?? 0)) nameEnd++;
+    while (nameEnd < headerEnd && TOKEN_CHAR[buf[nameEnd] ?? 0] === 1) nameEnd++;
     const nameLen = nameEnd - line;
     if (isContentLengthName(buf, line, nameLen)) {
       let p = nameEnd;

@@ -13,6 +13,7 @@
  * - Bounded: bytes per stream, number of streams (least recently used evicted), idle timeout.
  *   The common case, a segment holding whole messages, is framed in place without copying.
  */
+import { CR, LF } from '../sip/bytes.js';
 import { checkSipStartLine, contentLength, findHeaderEnd, SipCheck } from './sip-check.js';
 
 export interface TcpLimits {
@@ -81,9 +82,6 @@ interface Stream<M> {
 function seqDiff(a: number, b: number): number {
   return (a - b) | 0;
 }
-
-const CR = 0x0d;
-const LF = 0x0a;
 
 export class TcpReassembler<M> {
   readonly counters: TcpCounters = { segments: 0, messages: 0, outOfOrder: 0 };

@@ -4,7 +4,7 @@
  * All parsers work on a Buffer plus offsets: `start` inclusive, `end` exclusive. Nothing here
  * allocates or decodes except `text()`. The RFC 3261 token table, quoted strings and header
  * line ends are shared here by the header parsers. Whitespace and trimming follow the header-body rules of
- * spec §3.3.1 (a body loses trailing CR, LF and NUL only) and RFC 3261 §7.3.1 (LWS = spaces and
+ * Kamailio's parser (a body loses trailing CR, LF and NUL only) and RFC 3261 §7.3.1 (LWS = spaces and
  * tabs, optionally preceded by a line break when the next line starts with a space or tab).
  */
 
@@ -22,6 +22,15 @@ export const LT = 60;
 export const GT = 62;
 export const AT = 64;
 export const BACKSLASH = 92;
+export const SLASH = 47;
+export const LPAREN = 40;
+export const RPAREN = 41;
+export const LBRACKET = 91;
+export const RBRACKET = 93;
+export const QMARK = 63;
+export const DOT = 46;
+export const DASH = 45;
+export const STAR = 42;
 
 /** RFC 3261 token characters (§25.1): alphanumerics and `-.!%*_+\`'~`. */
 export const TOKEN_CHAR = new Uint8Array(256);

@@ -9,7 +9,7 @@
  * sipcapture uses the LAST contact of the first Contact header field (Kamailio's
  * contact list comes out in reverse order); `*` is reported as a star contact.
  */
-import { COMMA, eatLwsEnd, lineEndAfter } from './bytes.js';
+import { COMMA, STAR, eatLwsEnd, lineEndAfter } from './bytes.js';
 import { newAddrScan, scanAddress, scanParams } from './name-addr.js';
 
 export interface ContactResult {
@@ -21,7 +21,6 @@ export interface ContactResult {
   uriEnd: number;
 }
 
-const STAR = 0x2a;
 
 function bad(): ContactResult {
   return { ok: false, star: false, uriStart: 0, uriEnd: 0 };

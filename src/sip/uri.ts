@@ -13,7 +13,7 @@
  * Choice without an observation behind it: for `urn:` URIs the user is empty and the host is the
  * text after "urn:".
  */
-import { AT, COLON, DQUOTE, GT, LT, SEMI, isAlnum, isDigit, lower } from './bytes.js';
+import { AT, COLON, DASH, DOT, DQUOTE, GT, LBRACKET, LT, QMARK, RBRACKET, SEMI, isAlnum, isDigit, lower } from './bytes.js';
 
 export const UriType = {
   SIP: 1,
@@ -36,11 +36,6 @@ export interface ParsedUri {
   port: number;
 }
 
-const QMARK = 0x3f;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const DOT = 0x2e;
-const DASH = 0x2d;
 const MAX_PORT_DIGITS = 5;
 
 /** Bytes that never appear in a URI here: controls, space, DEL, '<', '>', '"'. */

@@ -10,7 +10,7 @@
  * message is accepted; `via_1_branch` is the `branch` value of the first
  * via-parm.
  */
-import { BACKSLASH, COLON, COMMA, DQUOTE, EQUAL, SEMI, TOKEN_CHAR, eatLwsEnd, equalsIgnoreCase, isAlnum, isDigit, lineEndAfter, quotedStringEnd } from './bytes.js';
+import { BACKSLASH, COLON, COMMA, DQUOTE, EQUAL, LBRACKET, LPAREN, RBRACKET, RPAREN, SEMI, SLASH, TOKEN_CHAR, eatLwsEnd, equalsIgnoreCase, isAlnum, isDigit, lineEndAfter, quotedStringEnd } from './bytes.js';
 
 
 export interface ViaResult {
@@ -22,11 +22,6 @@ export interface ViaResult {
   branchEnd: number;
 }
 
-const SLASH = 0x2f;
-const LPAREN = 0x28;
-const RPAREN = 0x29;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
 
 /** Parameters whose value RFC 3261 makes mandatory. */
 const NEEDS_VALUE = ['branch', 'received', 'maddr', 'ttl'];
