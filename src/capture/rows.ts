@@ -144,6 +144,9 @@ export const REPORT_COLUMNS = [
   'msg',
 ] as const satisfies readonly (keyof ReportRow)[];
 
+/** The integer columns of the report layout (every other one is text or bytes). */
+export const REPORT_INT_COLUMNS: ReadonlySet<keyof ReportRow> = new Set(['micro_ts', 'source_port', 'destination_port', 'proto', 'family', 'type']);
+
 /** Which layout a table has. */
 export type TableKind = 'sip' | 'rtcp' | 'report' | 'logs';
 

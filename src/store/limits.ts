@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
-import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller } from '../capture/rows.js';
+import { REPORT_COLUMNS, REPORT_INT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller } from '../capture/rows.js';
 import { tableNameProblem } from '../route/table-name.js';
 
 /** Maximum characters per text column (generous compared with Homer 5, which is in brackets). */
@@ -71,17 +71,8 @@ export interface TableLayout {
   ints: ReadonlySet<string>;
 }
 
-const REPORT_INTS: ReadonlySet<string> = new Set([
-  'micro_ts',
-  'source_port',
-  'destination_port',
-  'proto',
-  'family',
-  'type',
-]);
-
 export const SIP_LAYOUT: TableLayout = { columns: SIP_CAPTURE_COLUMNS, ints: SIP_CAPTURE_INT_COLUMNS };
-export const REPORT_LAYOUT: TableLayout = { columns: REPORT_COLUMNS, ints: REPORT_INTS };
+export const REPORT_LAYOUT: TableLayout = { columns: REPORT_COLUMNS, ints: REPORT_INT_COLUMNS };
 
 export function layoutOf(kind: TableKind): TableLayout {
   return kind === 'sip' ? SIP_LAYOUT : REPORT_LAYOUT;
