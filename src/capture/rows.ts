@@ -154,7 +154,7 @@ export type TableKind = 'sip' | 'rtcp' | 'report' | 'logs';
 /**
  * Copies a row's values into `out` in column order. Named property reads: a loop of
  * `row[columns[i]]` is a megamorphic keyed load per value, ~15× slower on these 44-property rows
- * (bench/copy-encode.bench.ts), and the stores read every value of every row.
+ * (bench/micro/copy-encode.bench.ts), and the stores read every value of every row.
  */
 export type ColumnValuesFiller = (row: SipCaptureRow | ReportRow, out: unknown[]) => void;
 

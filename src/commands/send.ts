@@ -1,7 +1,7 @@
 /**
  * `sipcapture send`: the load generator as a command. Sends realistic SIP (calls,
  * registrations, OPTIONS) as HEP v1/v2/v3 over UDP or TCP at a token-bucket rate, a bounded
- * number of messages, and prints what it sent (`--json` for scripts such as bench/run.ts).
+ * number of messages, and prints what it sent (`--json` for scripts such as bench/system/run.ts).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { MIX_NAMES, type MixName } from '../loadgen/mix.js';

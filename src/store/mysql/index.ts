@@ -48,7 +48,7 @@ export interface MysqlStoreOptions {
   dbInsertMode?: number;
   /**
    * Default 'execute'. 'load-data' measured no faster on the 9-index Homer table (the server is
-   * the bottleneck; bench/store.bench.ts) but uses ~25 % less client CPU; it needs server
+   * the bottleneck; bench/micro/store.bench.ts) but uses ~25 % less client CPU; it needs server
    * local_infile=1 and falls back to 'execute' when refused.
    */
   method?: MysqlInsertMethod;

@@ -7,7 +7,7 @@
  * long values) and cut to its column width by length alone; only a value with NUL or non-ASCII
  * characters takes cleanText() / truncateChars() and the UTF-8 writer. The `date` timestamp is
  * parsed once per distinct text (rows of one second share it), integers are written without
- * BigInt, `msg` is copied with one memmove. Measured in bench/copy-encode.bench.ts.
+ * BigInt, `msg` is copied with one memmove. Measured in bench/micro/copy-encode.bench.ts.
  */
 import type { ColumnValuesFiller, ReportRow, SipCaptureRow } from '../../capture/rows.js';
 import { cleanText, toInt, truncateChars, type ColumnLimits, type TableLayout, type ValueCounters } from '../limits.js';

@@ -17,7 +17,7 @@ import { loadSqliteSchemaText } from './schema.js';
 export interface SqliteStoreOptions {
   /** How long SQLite waits for a lock held by another connection (e.g. a reader), ms. Default 5000. */
   busyTimeoutMs?: number;
-  /** Rows per INSERT statement inside the batch transaction. Default 1 (see bench/store-sqlite.bench.ts). */
+  /** Rows per INSERT statement inside the batch transaction. Default 1 (see bench/micro/store-sqlite.bench.ts). */
   rowsPerStatement?: number;
   /** SQLite page cache per connection, KiB. Default 16384 (SQLite's own default is 2000). */
   cacheSizeKiB?: number;

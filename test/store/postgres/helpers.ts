@@ -1,5 +1,5 @@
 /**
- * Shared by the PostgreSQL, MySQL and spool tests and by bench/store.bench.ts: server URLs and
+ * Shared by the PostgreSQL, MySQL and spool tests and by bench/micro/store.bench.ts: server URLs and
  * reachability (skip with a printed reason, but fail under CI=true), realistic generated SIP
  * rows with 1 KiB messages, and edge-case rows.
  */

@@ -6,8 +6,8 @@
  * variant's store works, so the whole process's CPU in that turn (from /proc/self/task) is its
  * cost; the split by thread shows the writer and the checkpointer.
  *
- *   node dist/bench/sqlite-worker.bench.js                       (the variants below)
- *   BENCH_VARIANTS='[{}, {"groupMaxRows":0}]' node dist/bench/sqlite-worker.bench.js
+ *   node dist/bench/micro/sqlite-worker.bench.js                       (the variants below)
+ *   BENCH_VARIANTS='[{}, {"groupMaxRows":0}]' node dist/bench/micro/sqlite-worker.bench.js
  *   env: BENCH_ROWS (200000) BENCH_CHUNK (20000) BENCH_INFLIGHT (2) BENCH_DIR (os.tmpdir())
  *
  * Columns: rows/s = rows / time of that variant's turns; CPU µs/row = all threads of the
@@ -20,9 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SipCaptureRow } from '../src/capture/rows.js';
-import { SqliteStore, type SqliteStoreOptions } from '../src/store/sqlite/index.js';
-import { generateRows } from './throughput/rows.js';
+import type { SipCaptureRow } from '../../src/capture/rows.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/index.js';
+import { generateRows } from '../harness/rows.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 200_000);
 const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 20_000);

@@ -71,7 +71,7 @@ export function kamailioDbUrl(pgUrl: string): string {
 /** The whole kamailio.cfg of a step: Kamailio's defaults except what the benchmark must set. */
 export function kamailioConfig(o: KamailioConfigOptions): string {
   return `#!KAMAILIO
-# Written by bench/kamailio.ts: store every SIP message that arrives as HEP over UDP.
+# Written by bench/system/kamailio.ts: store every SIP message that arrives as HEP over UDP.
 # Core defaults (shm 64 MiB, pkg 8 MiB, UDP buffer probing) except these lines.
 # debug=2 (INFO) logs the start-up lines (memory sizes, receive buffer), nothing per packet.
 debug=2

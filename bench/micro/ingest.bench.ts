@@ -4,23 +4,23 @@
  * discards batches, so no database time is included. Traffic: the load generator's mixed flows.
  * Also the load generator's own cost per packet.
  *
- *   node dist/bench/ingest.bench.js          (or node --import tsx bench/ingest.bench.ts)
+ *   node dist/bench/micro/ingest.bench.js          (or node --import tsx bench/micro/ingest.bench.ts)
  *
  * "µs/msg" is main-thread time per message: at N msg/s the daemon spends N × that per second
  * before any database work, which bounds the rate one core can take.
  */
 import { performance } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
-import { CaptureState } from '../src/pipeline/capture-state.js';
-import { validateConfig } from '../src/config/load.js';
-import { Stats } from '../src/telemetry/stats.js';
-import { rowOptionsFrom } from '../src/capture/sip-row.js';
-import { PacketFactory } from '../src/loadgen/packets.js';
-import { HepIngest } from '../src/pipeline/hep-ingest.js';
-import { Pipeline } from '../src/pipeline/pipeline.js';
-import { Router } from '../src/route/router.js';
-import type { RowBatch, Store } from '../src/store/store.js';
-import { StoreWriter } from '../src/store/writer.js';
+import { CaptureState } from '../../src/pipeline/capture-state.js';
+import { validateConfig } from '../../src/config/load.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { rowOptionsFrom } from '../../src/capture/sip-row.js';
+import { PacketFactory } from '../../src/loadgen/packets.js';
+import { HepIngest } from '../../src/pipeline/hep-ingest.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { Router } from '../../src/route/router.js';
+import type { RowBatch, Store } from '../../src/store/store.js';
+import { StoreWriter } from '../../src/store/writer.js';
 
 const N = Number(process.env['BENCH_MESSAGES'] ?? 200_000);
 

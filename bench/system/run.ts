@@ -10,8 +10,8 @@
  * loss, the ceiling, and the ratio.
  *
  *   npm run build && npm run bench -- [options]           (compiled JS; never measure under tsx)
- *   node dist/bench/run.js --backends postgres --steps 10000,20000,30000 --step-seconds 10
- *   node dist/bench/run.js --quick                         (CI-sized: a few short steps)
+ *   node dist/bench/system/run.js --backends postgres --steps 10000,20000,30000 --step-seconds 10
+ *   node dist/bench/system/run.js --quick                         (CI-sized: a few short steps)
  *
  * Run with --help for every option.
  */
@@ -21,13 +21,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mysqlBackend, postgresBackend, sqliteBackend, type BackendName, type BenchBackend, type Ceiling } from './throughput/backends.js';
-import { machineInfo } from './throughput/proc.js';
-import { generateRows } from './throughput/rows.js';
-import { numberArg } from './throughput/args.js';
-import { benchPaths, fmt, fmtMs, runDaemonStep, runSender, STEP_HEADER, stepLine, zeroLoss, type StepResult, type StepSettings } from './throughput/step.js';
+import { mysqlBackend, postgresBackend, sqliteBackend, type BackendName, type BenchBackend, type Ceiling } from '../harness/backends.js';
+import { machineInfo } from '../harness/proc.js';
+import { generateRows } from '../harness/rows.js';
+import { numberArg } from '../harness/args.js';
+import { benchPaths, fmt, fmtMs, runDaemonStep, runSender, STEP_HEADER, stepLine, zeroLoss, type StepResult, type StepSettings } from '../harness/step.js';
 
-const HELP = `Usage: node dist/bench/run.js [options]
+const HELP = `Usage: node dist/bench/system/run.js [options]
 
   --backends LIST       sqlite,postgres,mysql (default: all; unreachable servers are skipped)
   --steps LIST          offered rates, msg/s (default 2000,5000,10000,20000,30000,40000,50000,60000,80000,100000)

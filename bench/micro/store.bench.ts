@@ -3,7 +3,7 @@
  * same job with no sanitising, in the same run, on the same table layout (the schema.sql
  * template: 44 columns + id, 9 secondary indexes) with ~1 KiB messages.
  *
- *   node --import tsx bench/store.bench.ts
+ *   node --import tsx bench/micro/store.bench.ts
  *   env: BENCH_ROWS=20000 BENCH_BATCH=5000 BENCH_ROUNDS=2 BENCH_ONLY=postgres|mysql
  *
  * Bare PostgreSQL: COPY text format with the minimal JS escaping (the fastest COPY text path measured for this row shape).
@@ -14,12 +14,12 @@
 import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { copyChunks, copyTextChunks } from './bare-copy.js';
-import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js';
-import type { Store } from '../src/store/store.js';
-import { createMysqlStore, type MysqlInsertMethod } from '../src/store/mysql/index.js';
-import { createPostgresStore, type CopyFormat } from '../src/store/postgres/index.js';
-import { MYSQL_URL, PG_URL, makeSipRows, skipReason } from '../test/store/postgres/helpers.js';
+import { copyChunks, copyTextChunks } from '../harness/bare-copy.js';
+import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
+import type { Store } from '../../src/store/store.js';
+import { createMysqlStore, type MysqlInsertMethod } from '../../src/store/mysql/index.js';
+import { createPostgresStore, type CopyFormat } from '../../src/store/postgres/index.js';
+import { MYSQL_URL, PG_URL, makeSipRows, skipReason } from '../../test/store/postgres/helpers.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 20_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 5000);

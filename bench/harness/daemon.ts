@@ -15,7 +15,7 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
-/** What bench/throughput/loop-probe.ts reports at the daemon's exit. */
+/** What bench/harness/loop-probe.ts reports at the daemon's exit. */
 export interface LoopProbe {
   maxMs: number;
   p99Ms: number;

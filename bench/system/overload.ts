@@ -19,12 +19,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { SendSummary } from '../src/loadgen/sender.js';
-import { postgresBackend, sqliteBackend, type BenchBackend } from './throughput/backends.js';
-import { startDaemonProcess } from './throughput/daemon.js';
-import { machineInfo, statusMiB, udpSocketDrops } from './throughput/proc.js';
-import { numberArg } from './throughput/args.js';
-import { freePort, rpcStats } from './throughput/step.js';
+import type { SendSummary } from '../../src/loadgen/sender.js';
+import { postgresBackend, sqliteBackend, type BenchBackend } from '../harness/backends.js';
+import { startDaemonProcess } from '../harness/daemon.js';
+import { machineInfo, statusMiB, udpSocketDrops } from '../harness/proc.js';
+import { numberArg } from '../harness/args.js';
+import { freePort, rpcStats } from '../harness/step.js';
 
 const HELP = `npm run bench:overload -- [options]
   --backend postgres|sqlite   (default postgres)
@@ -65,7 +65,7 @@ const rate = num(o.rate, soakMinutes > 0 ? 0 : 230_000);
 if (rate <= 0) throw new RangeError('--rate is required');
 const capMiB = num(o['memory-limit-mb'], 256);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const entry = path.resolve(here, '..', 'src', 'cli.js');
+const entry = path.resolve(here, '..', '..', 'src', 'cli.js');
 const workDir = mkdtempSync(path.join(os.tmpdir(), 'sipcapture-overload-'));
 const table = `bench_faults_${Date.now().toString(36)}`;
 const overrides: Record<string, unknown> = {};

@@ -12,7 +12,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { copyChunks, copyTextChunks } from '../bare-copy.js';
+import { copyChunks, copyTextChunks } from './bare-copy.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
 import type { Store } from '../../src/store/store.js';
 import { createMysqlStore } from '../../src/store/mysql/index.js';

@@ -5,16 +5,16 @@
  * indexes the daemon writes), a fresh Kamailio with a minimal kamailio.cfg (HEP over UDP,
  * `sip_capture()` in request_route and onreply_route, 8 UDP workers), the same warm-up and the
  * same `sipcapture send` traffic as `npm run bench`, the wait until rows stop arriving, and the
- * figures in the columns of bench/run.ts that apply to Kamailio. With --with-sipcapture the daemon
- * runs the same steps (bench/throughput/step.ts, as in `npm run bench`) right after Kamailio at
+ * figures in the columns of bench/system/run.ts that apply to Kamailio. With --with-sipcapture the daemon
+ * runs the same steps (bench/harness/step.ts, as in `npm run bench`) right after Kamailio at
  * each rate, and a side-by-side summary follows. A parity check sends the same few hundred
  * packets (fixed timestamps) to both and compares columns of the rows they wrote.
  *
  * Without Kamailio (not on PATH nor at /usr/sbin/kamailio, or without sipcapture.so /
  * db_postgres.so) it says why and exits 0.
  *
- *   npm run build && node dist/bench/kamailio.js --with-sipcapture
- *   node dist/bench/kamailio.js --steps 1000,2000 --min-count 10000 --warmup 2000 --parity 200
+ *   npm run build && node dist/bench/system/kamailio.js --with-sipcapture
+ *   node dist/bench/system/kamailio.js --steps 1000,2000 --min-count 10000 --warmup 2000 --parity 200
  */
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,15 +25,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import type { MixName } from '../src/loadgen/mix.js';
-import { PacketFactory } from '../src/loadgen/packets.js';
-import { createPostgresStore } from '../src/store/postgres/index.js';
-import { numberArg } from './throughput/args.js';
-import { postgresBackend, type BenchBackend } from './throughput/backends.js';
-import { startDaemonProcess } from './throughput/daemon.js';
-import { findKamailio, kamailioConfig, kamailioDbUrl, startKamailio, type KamailioInstall, type KamailioProcess } from './throughput/kamailio-process.js';
-import { LatencyPoller } from './throughput/latency.js';
-import { cpuDelta, cpuSnapshot, load1, machineCpu, machineInfo, pssMiB, statusMiB, udpSnmp, udpSocketDrops } from './throughput/proc.js';
+import type { MixName } from '../../src/loadgen/mix.js';
+import { PacketFactory } from '../../src/loadgen/packets.js';
+import { createPostgresStore } from '../../src/store/postgres/index.js';
+import { numberArg } from '../harness/args.js';
+import { postgresBackend, type BenchBackend } from '../harness/backends.js';
+import { startDaemonProcess } from '../harness/daemon.js';
+import { findKamailio, kamailioConfig, kamailioDbUrl, startKamailio, type KamailioInstall, type KamailioProcess } from '../harness/kamailio-process.js';
+import { LatencyPoller } from '../harness/latency.js';
+import { cpuDelta, cpuSnapshot, load1, machineCpu, machineInfo, pssMiB, statusMiB, udpSnmp, udpSocketDrops } from '../harness/proc.js';
 import {
   benchPaths,
   daemonTableName,
@@ -50,9 +50,9 @@ import {
   zeroLoss,
   type StepResult,
   type StepSettings,
-} from './throughput/step.js';
+} from '../harness/step.js';
 
-const HELP = `Usage: node dist/bench/kamailio.js [options]     (npm run bench:kamailio -- [options])
+const HELP = `Usage: node dist/bench/system/kamailio.js [options]     (npm run bench:kamailio -- [options])
 
 Kamailio's sipcapture (PostgreSQL) on the traffic of \`npm run bench\`; needs kamailio on PATH or at
 /usr/sbin/kamailio with sipcapture.so and db_postgres.so (Debian: kamailio, kamailio-postgres-modules).

@@ -4,19 +4,19 @@
  * alternately in one process, so a loaded machine slows both alike; the ratio is the result.
  *
  *   git worktree add /tmp/old <commit> && (cd /tmp/old && npm ci && npx tsc -p . --outDir /tmp/old-dist)
- *   node dist/bench/ab-path.js /tmp/old-dist
+ *   node dist/bench/micro/ab-path.js /tmp/old-dist
  *
  * µs/op is process CPU time (user + system) per message, median of alternating rounds.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { validateConfig } from '../src/config/load.js';
-import { rowOptionsFrom, type SipRowOptions } from '../src/capture/sip-row.js';
-import * as newDecode from '../src/hep/decode.js';
-import { hepToCapturedMessage } from '../src/hep/to-captured.js';
-import * as newRow from '../src/capture/sip-row.js';
-import * as newSip from '../src/sip/parser.js';
-import { PacketFactory } from '../src/loadgen/packets.js';
+import { validateConfig } from '../../src/config/load.js';
+import { rowOptionsFrom, type SipRowOptions } from '../../src/capture/sip-row.js';
+import * as newDecode from '../../src/hep/decode.js';
+import { hepToCapturedMessage } from '../../src/hep/to-captured.js';
+import * as newRow from '../../src/capture/sip-row.js';
+import * as newSip from '../../src/sip/parser.js';
+import { PacketFactory } from '../../src/loadgen/packets.js';
 
 type DecodeModule = typeof newDecode;
 type RowModule = typeof newRow;
@@ -24,7 +24,7 @@ type SipModule = typeof newSip;
 
 const oldDir = process.argv[2];
 if (oldDir === undefined) {
-  console.error('usage: node dist/bench/ab-path.js OLD_BUILD_DIR   (the outDir of tsc for the other build)');
+  console.error('usage: node dist/bench/micro/ab-path.js OLD_BUILD_DIR   (the outDir of tsc for the other build)');
   process.exit(2);
 }
 const load = async <T>(rel: string): Promise<T> => (await import(pathToFileURL(path.resolve(oldDir, rel)).href)) as T;

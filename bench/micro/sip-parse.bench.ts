@@ -1,10 +1,10 @@
 /**
  * Micro-benchmark: parseSip + buildSipRow for a ~1 KiB INVITE and a 200 OK.
- * Run: node --import tsx bench/sip-parse.bench.ts   (or node dist/bench/sip-parse.bench.js)
+ * Run: node --import tsx bench/micro/sip-parse.bench.ts   (or node dist/bench/micro/sip-parse.bench.js)
  */
-import { buildSipRow, type SipRowOptions } from '../src/capture/sip-row.js';
-import type { CapturedMessage } from '../src/capture/message.js';
-import { parseSip } from '../src/sip/parser.js';
+import { buildSipRow, type SipRowOptions } from '../../src/capture/sip-row.js';
+import type { CapturedMessage } from '../../src/capture/message.js';
+import { parseSip } from '../../src/sip/parser.js';
 
 const SDP = [
   'v=0',

@@ -4,19 +4,19 @@
  * what decoding it costs the worker (BatchReader.fill for every row), per row. Rows: the load
  * generator's mixed traffic through the daemon's decode → parse → row code, batches of 1000.
  * To compare with another version of the code, run it in both trees, alternately
- * (bench/ab-path.ts shows how to build one).
+ * (bench/micro/ab-path.ts shows how to build one).
  *
- *   node dist/bench/sqlite-ship.bench.js        (or node --import tsx bench/sqlite-ship.bench.ts)
+ *   node dist/bench/micro/sqlite-ship.bench.js        (or node --import tsx bench/micro/sqlite-ship.bench.ts)
  *
  * Main-thread time is the wall time of the synchronous encode + postMessage (median of rounds);
  * the worker's is measured inside it.
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_LIMITS, newCounters } from '../src/store/limits.js';
-import { encodeBatch, transferListOf } from '../src/store/sqlite/protocol.js';
-import type { RowBatch } from '../src/store/store.js';
-import { generateRows } from './throughput/rows.js';
+import { DEFAULT_LIMITS, newCounters } from '../../src/store/limits.js';
+import { encodeBatch, transferListOf } from '../../src/store/sqlite/protocol.js';
+import type { RowBatch } from '../../src/store/store.js';
+import { generateRows } from '../harness/rows.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 20_000);
 const BATCH = 1000;

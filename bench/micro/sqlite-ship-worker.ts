@@ -1,9 +1,9 @@
 /**
- * Worker of bench/sqlite-ship.bench.ts: decodes each batch into a reused parameter array row by
+ * Worker of bench/micro/sqlite-ship.bench.ts: decodes each batch into a reused parameter array row by
  * row (what sqlite-worker.ts does before binding) and reports its time in ns.
  */
 import { parentPort } from 'node:worker_threads';
-import { BatchReader, type EncodedBatch } from '../src/store/sqlite/protocol.js';
+import { BatchReader, type EncodedBatch } from '../../src/store/sqlite/protocol.js';
 
 const port = parentPort!;
 const params = new Array<unknown>(64);

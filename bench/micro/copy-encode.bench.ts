@@ -5,14 +5,14 @@
  * Both run alternately in one process on the same rows (the load generator's mixed traffic
  * through the daemon's decode → parse → row code), and must produce identical bytes.
  *
- *   node dist/bench/copy-encode.bench.js        (or node --import tsx bench/copy-encode.bench.ts)
+ *   node dist/bench/micro/copy-encode.bench.js        (or node --import tsx bench/micro/copy-encode.bench.ts)
  *
  * µs/row is CPU time (process.cpuUsage, user + system) per row, GC included.
  */
-import { columnValuesFiller, type SipCaptureRow } from '../src/capture/rows.js';
-import { BinaryCopyBatch, BufferPool, copyPlan, pgTimestampMicros } from '../src/store/postgres/copy-binary.js';
-import { DEFAULT_LIMITS, SIP_LAYOUT, newCounters, prepareRow, type TableLayout, type ValueCounters } from '../src/store/limits.js';
-import { generateRows } from './throughput/rows.js';
+import { columnValuesFiller, type SipCaptureRow } from '../../src/capture/rows.js';
+import { BinaryCopyBatch, BufferPool, copyPlan, pgTimestampMicros } from '../../src/store/postgres/copy-binary.js';
+import { DEFAULT_LIMITS, SIP_LAYOUT, newCounters, prepareRow, type TableLayout, type ValueCounters } from '../../src/store/limits.js';
+import { generateRows } from '../harness/rows.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 20_000);
 const BATCH = 1000;

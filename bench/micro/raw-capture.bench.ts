@@ -6,15 +6,15 @@
  *    namespace onto a veth pair, captured by RawCaptureSupervisor (cap in a capture child, kernel
  *    BPF on) and delivered to a counting sink. cap exposes no libpcap drop counter, so loss is
  *    sent − delivered. The highest paced rate with zero loss is reported.
- * Run: `node --import tsx bench/raw-capture.bench.ts [packetsPerStep]`.
+ * Run: `node --import tsx bench/micro/raw-capture.bench.ts [packetsPerStep]`.
  */
-import { Stats } from '../src/telemetry/stats.js';
-import { RawDecoder } from '../src/raw/decoder.js';
-import { LinkType } from '../src/raw/link.js';
-import { BatchReader, BatchWriter } from '../src/raw/message-batch.js';
-import { RawCaptureSupervisor } from '../src/raw/supervisor.js';
-import { ethernet, ipv4, sip, udp } from '../test/raw/_packets.js';
-import { b64, createNetns } from '../test/raw/_netns.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { RawDecoder } from '../../src/raw/decoder.js';
+import { LinkType } from '../../src/raw/link.js';
+import { BatchReader, BatchWriter } from '../../src/raw/message-batch.js';
+import { RawCaptureSupervisor } from '../../src/raw/supervisor.js';
+import { ethernet, ipv4, sip, udp } from '../../test/raw/_packets.js';
+import { b64, createNetns } from '../../test/raw/_netns.js';
 
 const perStep = Number(process.argv[2] ?? 100_000);
 const payload = sip('INVITE sip:bob@example.invalid SIP/2.0', 'v=0\r\n'.repeat(60)); // ~600 bytes

@@ -1,6 +1,6 @@
 /**
- * One throughput step of the daemon, shared by `npm run bench` (bench/run.ts) and the Kamailio
- * side-by-side run (bench/kamailio.ts): a fresh daemon (child process, default config, its own
+ * One throughput step of the daemon, shared by `npm run bench` (bench/system/run.ts) and the Kamailio
+ * side-by-side run (bench/system/kamailio.ts): a fresh daemon (child process, default config, its own
  * table), a warm-up, `sipcapture send` at the step's rate, the wait until rows stop arriving,
  * and the figures (sent, stored, lost and why, CPU, RSS, latency, start-up).
  *
@@ -105,7 +105,7 @@ export function benchPaths(): { entry: string; nodeArgsForEntry: string[]; probe
     entry: path.resolve(here, '..', '..', 'src', ts ? 'cli.ts' : 'cli.js'),
     // Absolute, because the daemon runs with the step's temp dir as its working directory.
     nodeArgsForEntry: ts ? ['--import', import.meta.resolve('tsx')] : [],
-    /** Preloaded into every daemon: event-loop stalls and GC pauses (bench/throughput/loop-probe.ts). */
+    /** Preloaded into every daemon: event-loop stalls and GC pauses (bench/harness/loop-probe.ts). */
     probeArgs: ['--import', pathToFileURL(path.join(here, `loop-probe.${ts ? 'ts' : 'js'}`)).href],
   };
 }

@@ -2,21 +2,21 @@
  * Per-packet cost of the nonsip_hook (hook/runner.ts): packets go to the hook worker in
  * batches and come back with the decision. Measures throughput and added latency for a trivial
  * hook (`pass`: return 1) and one that reads chunks (`inspect`), against the decode alone.
- * Run: node --import tsx bench/hook.bench.ts [packets]
+ * Run: node --import tsx bench/micro/hook.bench.ts [packets]
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { CaptureState } from '../src/pipeline/capture-state.js';
-import { Stats } from '../src/telemetry/stats.js';
-import { decodeHep } from '../src/hep/decode.js';
-import { encodeHep } from '../src/hep/encode.js';
-import { HookRunner } from '../src/hook/runner.js';
+import { CaptureState } from '../../src/pipeline/capture-state.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { decodeHep } from '../../src/hep/decode.js';
+import { encodeHep } from '../../src/hep/encode.js';
+import { HookRunner } from '../../src/hook/runner.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const BURST = 64;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const hookModule = path.resolve(here, '../test/fixtures/hooks/pass.mjs');
+const hookModule = path.resolve(here, '../../test/fixtures/hooks/pass.mjs');
 
 const payload = [
   'INVITE sip:bob@example.com SIP/2.0',

@@ -3,8 +3,8 @@
  * transaction inserts on the main thread, in the same run, on the same 44-column schema with
  * its 9 indexes (sql/sqlite/schema.sql) and ~1 KiB messages.
  *
- *   node --import tsx bench/store-sqlite.bench.ts        (BENCH_ROWS=200000 for a longer run)
- *   node dist/bench/store-sqlite.bench.js                 (after tsc)
+ *   node --import tsx bench/micro/store-sqlite.bench.ts        (BENCH_ROWS=200000 for a longer run)
+ *   node dist/bench/micro/store-sqlite.bench.js                 (after tsc)
  *
  * "main µs/row" is the main thread's busy time per row (event-loop utilisation): what storing
  * costs the receive loop. For the bare runs that is all of the work.
@@ -15,11 +15,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js';
-import { Stats } from '../src/telemetry/stats.js';
-import { SqliteStore } from '../src/store/sqlite/index.js';
-import { loadSqliteSchemaText, parseSchemaTemplate, renderTableStatements } from '../src/store/sqlite/schema.js';
-import { StoreWriter } from '../src/store/writer.js';
+import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { loadSqliteSchemaText, parseSchemaTemplate, renderTableStatements } from '../../src/store/sqlite/schema.js';
+import { StoreWriter } from '../../src/store/writer.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 100_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 1000);

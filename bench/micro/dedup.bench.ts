@@ -3,11 +3,11 @@
  * memory per remembered packet. Best of 30 rounds, so a busy shared machine disturbs it less;
  * compare the ratio, not the absolute times.
  *
- *   node --expose-gc --import tsx bench/dedup.bench.ts   (or node --expose-gc dist/bench/dedup.bench.js)
+ *   node --expose-gc --import tsx bench/micro/dedup.bench.ts   (or node --expose-gc dist/bench/micro/dedup.bench.js)
  */
-import type { CapturedMessage } from '../src/capture/message.js';
-import { DedupTable } from '../src/pipeline/dedup.js';
-import { parseSip } from '../src/sip/parser.js';
+import type { CapturedMessage } from '../../src/capture/message.js';
+import { DedupTable } from '../../src/pipeline/dedup.js';
+import { parseSip } from '../../src/sip/parser.js';
 
 const HEAD = 'INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1;rport\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n';
 const N = 20_000;

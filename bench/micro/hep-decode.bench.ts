@@ -1,10 +1,10 @@
 /**
  * Micro-benchmark for the HEP layer: decode v3 (1 KiB INVITE), decode v2, framer throughput.
- * Plain script: `node --import tsx bench/hep-decode.bench.ts` (or the compiled dist/bench/…).
+ * Plain script: `node --import tsx bench/micro/hep-decode.bench.ts` (or the compiled dist/bench/…).
  */
-import { decodeHep } from '../src/hep/decode.js';
-import { encodeHepV2, encodeHepV3 } from '../src/hep/encode.js';
-import { HepStreamFramer } from '../src/hep/framer.js';
+import { decodeHep } from '../../src/hep/decode.js';
+import { encodeHepV2, encodeHepV3 } from '../../src/hep/encode.js';
+import { HepStreamFramer } from '../../src/hep/framer.js';
 
 const INVITE_HEAD = [
   'INVITE sip:bob@example.com SIP/2.0',

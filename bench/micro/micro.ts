@@ -2,7 +2,7 @@
  * `npm run bench:micro`: the micro-benchmarks of the hot modules in one go, each in its own
  * process (so one's JIT state and garbage do not colour the next), with their per-op figures.
  *
- *   node dist/bench/micro.js [--all] [--db] [name …]
+ *   node dist/bench/micro/micro.js [--all] [--db] [name …]
  *
  * Default: HEP decode + TCP framer, SIP parse + row build, the whole in-process ingest path,
  * COPY encoding, shipping rows to the SQLite worker, and the SQLite store. --db adds the PostgreSQL / MySQL store benchmarks (needs the servers);
