@@ -2,7 +2,7 @@
  * Configuration reload (SIGHUP, RPC `sipcapture.reload`). The file is loaded and validated as at
  * start-up; an invalid file changes nothing. Then each changed parameter either takes effect for
  * the next packet or keeps its old value until a restart, as its `reload` class in the parameter
- * table (config/params.ts) says. Unknown keys count as restart, the safe side.
+ * table (config/params.ts) says.
  */
 import type { CaptureState } from '../pipeline/capture-state.js';
 import type { SipcaptureConfig } from '../config/types.js';
@@ -16,17 +16,7 @@ export interface ReloadReport {
   restartNeeded: string[];
 }
 
-function keysOf(reload: ReloadClass): ReadonlySet<string> {
-  return new Set(PARAMS.filter((p) => p.reload === reload).map((p) => p.name));
-}
-
-/** Keys that decide the table and database of a row: applied together, or not at all. */
-const ROUTING_KEYS = keysOf('routing');
-const ROW_KEYS = keysOf('row');
-const HOOK_KEYS = keysOf('hook');
-const LOG_KEYS = keysOf('log');
-const SWITCH_KEYS = keysOf('switch');
-const DEDUP_KEYS = keysOf('dedup');
+const RELOAD_OF: ReadonlyMap<string, ReloadClass> = new Map(PARAMS.map((p) => [p.name, p.reload]));
 
 export interface ReloadPlan {
   report: ReloadReport;
@@ -55,11 +45,12 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
   const restartNeeded: string[] = [];
   const next: Record<string, unknown> = { ...running };
 
-  const routingChanged = changed.some((k) => ROUTING_KEYS.has(k));
+  // The routing keys decide the table and database of a row: applied together, or not at all.
+  const routingChanged = changed.some((k) => RELOAD_OF.get(k) === 'routing');
   const routingOk = routingChanged && [...loaded.captureModes.values()].every((m) => openDbUrls.has(m.db_url));
   for (const k of changed) {
-    let live = SWITCH_KEYS.has(k) || ROW_KEYS.has(k) || HOOK_KEYS.has(k) || LOG_KEYS.has(k) || DEDUP_KEYS.has(k);
-    if (ROUTING_KEYS.has(k)) live = routingOk;
+    const reload = RELOAD_OF.get(k);
+    const live = reload === 'routing' ? routingOk : reload !== 'restart';
     if (live) {
       applied.push(k);
       next[k] = loaded[k];
@@ -71,15 +62,15 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
     next['captureModes'] = loaded.captureModes;
     next['routeRules'] = loaded.routeRules;
   }
-  const has = (set: ReadonlySet<string>): boolean => applied.some((k) => set.has(k));
+  const has = (reload: ReloadClass): boolean => applied.some((k) => RELOAD_OF.get(k) === reload);
   return {
     report: { applied, restartNeeded },
     next: next as unknown as SipcaptureConfig,
     routingChanged: routingOk,
-    rowOptionsChanged: has(ROW_KEYS),
-    hookChanged: has(HOOK_KEYS),
-    logChanged: has(LOG_KEYS),
-    dedupChanged: has(DEDUP_KEYS),
+    rowOptionsChanged: has('row'),
+    hookChanged: has('hook'),
+    logChanged: has('log'),
+    dedupChanged: has('dedup'),
     captureOnChanged: applied.includes('capture_on'),
     hepCaptureOnChanged: applied.includes('hep_capture_on'),
   };
