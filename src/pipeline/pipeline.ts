@@ -60,7 +60,7 @@ export class Pipeline implements MessageSink {
       stats.drop(DropReason.DUPLICATE, `${msg.listener} ${msg.srcIp}:${msg.srcPort}: copy of a packet seen within ${dedup.windowMs} ms (dedup ${dedup.mode})`);
       return;
     }
-    const parsed = parseSip(msg.payload);
+    const parsed = parseSip(msg.payload, { lenient: this.opts.rowOptions.captureBadMsgs });
     if (!parsed.ok) {
       stats.drop(DropReason.SIP_MALFORMED, `${msg.listener} ${msg.srcIp}:${msg.srcPort}: ${parsed.error.message}`);
       return;

@@ -29,7 +29,10 @@ const RPAREN = 0x29;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 
-/** Parameters whose value RFC 3261 makes mandatory. */
+/**
+ * Parameters whose value RFC 3261 makes mandatory: without '=' the Via is refused, as Kamailio
+ * refuses it; an empty value after '=' is accepted.
+ */
 const NEEDS_VALUE = ['branch', 'received', 'maddr', 'ttl'];
 
 function fail(end: number): ViaResult {
@@ -153,9 +156,9 @@ export function parseVia(buf: Buffer, start: number, end: number): ViaResult {
           ve = q - 1;
           p = q;
         } else {
+          // an empty value (`;branch=`, `;received=`) is accepted as '', as Kamailio does
           vs = p;
           ve = valueEnd(buf, p, end);
-          if (ve === vs) return fail(end);
           p = ve;
         }
         p = eatLwsEnd(buf, p, end);
