@@ -57,6 +57,27 @@ export async function runImport(file: string, configFile: string): Promise<Impor
   }
 }
 
+/**
+ * The one-line summary `sipcapture import` prints. `packets` = `packets_with_messages` +
+ * `packets_joined` + `packets_dropped`; `messages` counts what those packets held (a TCP segment
+ * may hold several), `from_hep` and `from_websocket` how many of them came out of HEP packets
+ * and WebSocket frames; `dropped` counts drops by reason, packets and messages alike.
+ */
+export function importSummaryLine(summary: ImportSummary): Record<string, unknown> {
+  const f = summary.file;
+  return {
+    packets: f.packets,
+    packets_with_messages: f.accounting.withMessages,
+    packets_joined: f.accounting.joined,
+    packets_dropped: f.accounting.dropped,
+    messages: f.messages,
+    from_hep: f.hep,
+    from_websocket: f.websocket,
+    stored: Object.values(summary.stats.stored).reduce((a, b) => a + b, 0),
+    dropped: summary.stats.dropped,
+  };
+}
+
 export const importCommand: CommandModule<object, ImportArgs> = {
   command: 'import <file>',
   describe: 'Store the SIP of a pcap/pcapng file (same decoding as raw capture: IPIP, VLAN, fragments, TCP)',
@@ -67,10 +88,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
   handler: async (argv) => {
     try {
       const summary = await runImport(argv.file, argv.config);
-      const stored = Object.values(summary.stats.stored).reduce((a, b) => a + b, 0);
-      process.stdout.write(
-        `${JSON.stringify({ packets: summary.file.packets, messages: summary.file.messages, stored, dropped: summary.stats.dropped })}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(importSummaryLine(summary))}\n`);
     } catch (err) {
       process.stderr.write(`sipcapture import: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
       process.exitCode = 2;

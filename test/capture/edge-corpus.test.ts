@@ -97,7 +97,7 @@ describe('edge corpus: Kamailio 5.6.3 vs sipcapture', () => {
       const k = line.kamailio_row;
       if (k === null) {
         if (KEPT_HERE.has(line.label)) {
-          assert.ok(typeof got !== 'string', `stored here although Kamailio drops it: ${String(got)}`);
+          assert.ok(typeof got !== 'string', 'stored here although Kamailio drops it');
           counts.keptHere++;
         } else {
           assert.equal(typeof got, 'string', 'Kamailio drops this message, and so do we');
@@ -106,7 +106,7 @@ describe('edge corpus: Kamailio 5.6.3 vs sipcapture', () => {
         return;
       }
       counts.kamailioStored++;
-      assert.ok(typeof got !== 'string', `Kamailio stores this message; we must too: ${String(got)}`);
+      assert.ok(typeof got !== 'string', `Kamailio stores this message; we must too: ${typeof got === 'string' ? got : ''}`);
       counts.bothStored++;
       const expectedDiff = COLUMN_DIFFERENCES[line.label] ?? {};
       let identical = true;
@@ -136,7 +136,7 @@ describe('edge corpus: Kamailio 5.6.3 vs sipcapture', () => {
     for (let i = 0; i < lines.length; i++) {
       const got = ours(i, { ...OPTS, captureBadMsgs: true });
       if (lines[i]?.label === 'lwsruri: two spaces after method') assert.equal(typeof got, 'string');
-      else assert.ok(typeof got !== 'string', `#${i} ${lines[i]?.label}: ${String(got)}`);
+      else assert.ok(typeof got !== 'string', `#${i} ${lines[i]?.label}: ${typeof got === 'string' ? got : ''}`);
     }
   });
 
