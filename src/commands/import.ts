@@ -34,7 +34,11 @@ export async function runImport(file: string, configFile: string): Promise<Impor
   const stats = new Stats(logger, cfg.log_rate_limit_s * 1000);
   // An import is an explicit request: capture_on / hep_capture_on (meant for live traffic) do not apply.
   const state = new CaptureState({ capture_on: 1, hep_capture_on: 1 });
-  const storeSet = await StoreSet.open(cfg, stats, logger);
+  // No spool: the daemon may be running with this config and holds its spool, and a spool left
+  // by a one-off import would never be replayed. Rows the database refuses after the retries are
+  // counted (db_error) in the summary; import the file again when the database is back.
+  // No tables ahead either: an import's rows create their (dated) tables on first use.
+  const storeSet = await StoreSet.open({ ...cfg, spool_max_bytes: 0 }, stats, logger, { tablesAhead: false });
   try {
     const pipeline = new Pipeline({
       stats,
