@@ -203,3 +203,42 @@ describe('HEP to Homer rows on SQLite, end to end', () => {
     }
   });
 });
+
+describe('HEP → daemon → SQLite: routing as a Kamailio script routes', () => {
+  const send = async (port: number, texts: string[]): Promise<void> =>
+    sendUdp(
+      texts.map((payload, i) => encodeHep({ version: 3, srcIp: '192.0.2.1', dstIp: '192.0.2.2', srcPort: 5060, dstPort: 5060, tsSec: TS_SEC, tsUsec: i, captureId: 1, payload })),
+      port,
+    );
+
+  test("homer5: a request sent as `invite` goes to the call table, as Kamailio's case-insensitive $rm =~ sends it", async () => {
+    const t = await startTestDaemon({ routes: 'homer5' });
+    try {
+      await send(t.port, [sipRequest('invite', 'lower-case@x').text, sipRequest('XINVITE', 'invented@x').text]);
+      assert.ok(await waitFor(() => countRows(t.dbFile) >= 2, 10_000));
+      const tables = new Map(readAllRows(t.dbFile).map((r) => [r.callid, r.table]));
+      assert.equal(tables.get('lower-case@x'), `sip_capture_call_${DAY}`);
+      assert.equal(tables.get('invented@x'), `sip_capture_rest_${DAY}`);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('has_to_tag: in-dialog NOTIFY to the call table, out-of-dialog NOTIFY to the rest', async () => {
+    const t = await startTestDaemon({
+      routes: [{ method: ['NOTIFY'], has_to_tag: true, table: 'sip_capture_call_%Y%m%d' }, { table: 'sip_capture_rest_%Y%m%d' }],
+    });
+    try {
+      const inDialog = sipRequest('NOTIFY', 'in-dialog@x', ['Event: presence']).text.replace('To: <sip:bob@example.com>', 'To: <sip:bob@example.com>;tag=tt-9');
+      const emptyTag = sipRequest('NOTIFY', 'empty-tag@x', ['Event: presence']).text.replace('To: <sip:bob@example.com>', 'To: <sip:bob@example.com>;tag=');
+      await send(t.port, [inDialog, emptyTag, sipRequest('NOTIFY', 'no-tag@x', ['Event: presence']).text]);
+      assert.ok(await waitFor(() => countRows(t.dbFile) >= 3, 10_000));
+      const tables = new Map(readAllRows(t.dbFile).map((r) => [r.callid, r.table]));
+      assert.equal(tables.get('in-dialog@x'), `sip_capture_call_${DAY}`);
+      assert.equal(tables.get('empty-tag@x'), `sip_capture_rest_${DAY}`, 'an empty tag is no tag (has_totag())');
+      assert.equal(tables.get('no-tag@x'), `sip_capture_rest_${DAY}`);
+    } finally {
+      await t.close();
+    }
+  });
+});
