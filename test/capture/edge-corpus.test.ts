@@ -6,36 +6,26 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSipRow, type SipRowOptions } from '../../src/capture/sip-row.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
 import { decodeHep } from '../../src/hep/decode.js';
 import { hepToCapturedMessage } from '../../src/hep/to-captured.js';
-import { parseSip } from '../../src/sip/parser.js';
+import { parseSip, type SipMessage } from '../../src/sip/parser.js';
 import { EDGE_CASES } from '../fixtures/edge/cases.js';
 import { edgeHep } from '../fixtures/edge/record-kamailio.js';
 import { PROJECT_ROOT } from '../helpers/env.js';
+import { assertXoipNul, KAMAILIO_CORPUS_OPTIONS, readJsonLines } from '../helpers/kamailio-corpus.js';
 
 interface EdgeLine {
   label: string;
   kamailio_row: Record<string, string | number> | null;
 }
 
-const lines: EdgeLine[] = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/edge/kamailio-5.6.3-edge.jsonl'), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as EdgeLine);
+const lines = readJsonLines<EdgeLine>(path.join(PROJECT_ROOT, 'test/fixtures/edge/kamailio-5.6.3-edge.jsonl'));
 
-/** As the corpus was recorded: capture_node "homer01", TZ UTC, default header names. */
-const OPTS: SipRowOptions = {
-  captureNode: 'homer01',
-  callidAlegHeaders: ['X-CID'],
-  customFieldHeaders: ['Mac', 'IP', 'Port'],
-  topoh: null,
-  captureBadMsgs: false,
-  dateTimeZone: 'UTC',
-};
+/** As the corpus was recorded (the golden corpus's configuration). */
+const OPTS: SipRowOptions = KAMAILIO_CORPUS_OPTIONS;
 
 /** Kamailio drops these; we store them (docs/kamailio-differences.md R10–R12, R2). */
 const KEPT_HERE: ReadonlySet<string> = new Set([
@@ -58,26 +48,14 @@ const COLUMN_DIFFERENCES: Readonly<Record<string, Readonly<Record<string, readon
   'X-OIP without port, negative number next': { originator_port: [0, -1] },
 };
 
-function ours(i: number, opts: SipRowOptions): { row: SipCaptureRow; payload: Buffer } | string {
+function ours(i: number, opts: SipRowOptions): { row: SipCaptureRow; parsed: SipMessage } | string {
   const hep = decodeHep(edgeHep(i));
   assert.ok(hep.ok, 'HEP decodes');
   const msg = hepToCapturedMessage(hep.packet, 'udp:edge', 0);
   const parsed = parseSip(msg.payload, { lenient: opts.captureBadMsgs });
   if (!parsed.ok) return parsed.error.message;
   const built = buildSipRow(msg, parsed.message, opts);
-  return built.ok ? { row: built.row, payload: msg.payload } : built.message;
-}
-
-/** R1: Kamailio's msg differs from the payload only by a NUL written over one ':' after X-OIP. */
-function assertXoipNul(ourMsg: Buffer, theirHex: string): void {
-  const theirs = Buffer.from(theirHex, 'hex');
-  assert.equal(theirs.length, ourMsg.length);
-  const diffAt: number[] = [];
-  for (let i = 0; i < theirs.length; i++) if (theirs[i] !== ourMsg[i]) diffAt.push(i);
-  assert.equal(diffAt.length, 1, 'exactly one byte differs');
-  const at = diffAt[0] as number;
-  assert.deepEqual([theirs[at], ourMsg[at]], [0, 0x3a]);
-  assert.ok(at > ourMsg.indexOf('X-OIP:'), 'after the X-OIP header name');
+  return built.ok ? { row: built.row, parsed: parsed.message } : built.message;
 }
 
 const counts = { cases: 0, kamailioStored: 0, bothStored: 0, identical: 0, documentedColumnRows: 0, keptHere: 0, bothDrop: 0, xoipMsg: 0 };
@@ -113,7 +91,10 @@ describe('edge corpus: Kamailio 5.6.3 vs sipcapture', () => {
       for (const col of SIP_CAPTURE_COLUMNS) {
         if (col === 'msg') {
           if (got.row.msg.toString('hex') !== k['msg_hex']) {
-            assertXoipNul(got.row.msg, String(k['msg_hex']));
+            // R1: Kamailio wrote a NUL over the first ':' at or after the X-OIP body
+            const xoip = got.parsed.lookupByName('X-OIP');
+            assert.ok(xoip >= 0, 'the message has an X-OIP header');
+            assertXoipNul(got.row.msg, Buffer.from(String(k['msg_hex']), 'hex'), got.parsed.headerBodyStart(xoip));
             counts.xoipMsg++;
             identical = false;
           }
