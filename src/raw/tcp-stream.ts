@@ -374,6 +374,10 @@ export class TcpReassembler<M> {
       if (f.opcode !== WsOpcode.CONTINUATION) stream.wsParts = [];
       if (!f.fin) {
         stream.wsParts.push(Buffer.from(f.payload));
+        if (stream.wsParts.reduce((n, b) => n + b.length, 0) > this.limits.maxMessageBytes) {
+          this.onDrop('ws_not_sip', `WebSocket message larger than ${this.limits.maxMessageBytes} bytes`, 1);
+          stream.wsParts = [];
+        }
         continue;
       }
       const whole = stream.wsParts.length === 0 ? f.payload : Buffer.concat([...stream.wsParts, f.payload]);
