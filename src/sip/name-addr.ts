@@ -9,7 +9,7 @@
  * In the addr-spec form, parameters after ';' belong to the header, not to the URI. LWS (folding
  * included) may separate the parts. Parsing stops at the line end that ends the header (the next
  * header starts there), or — for identity lists — at a ',' outside quotes and brackets.
- * The tag is the value of the last `tag` parameter (spec §3.3.3); a quoted parameter value ends at
+ * The tag is the value of the last `tag` parameter; a quoted parameter value ends at
  * the next '"' (no escapes). A parameter needs a name; its value may be empty (`;tag=`), as
  * Kamailio accepts it. Blanks just inside the angle brackets are not part of the URI.
  *

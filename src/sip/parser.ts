@@ -19,8 +19,8 @@
  *   not followed by a space or tab, and loses only trailing CR, LF and NUL;
  * - Via, To, CSeq, Content-Length and Retry-After bodies are checked while indexing;
  * - a bad header before Via, From, To, Call-ID and CSeq have all been seen rejects the message;
- *   a later one is recorded in `headerError` and ends the index (spec §3.1 step 2); with
- *   `lenient` (capture_bad_msgs) bad headers are noted and indexing goes on;
+ *   a later one is recorded in `headerError` and ends the index; with `lenient`
+ *   (capture_bad_msgs) bad headers are noted and indexing goes on;
  * - bare LF line ends are accepted everywhere.
  * parseSip() never throws: every input gives a message or a coded error.
  */
