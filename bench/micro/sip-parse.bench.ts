@@ -5,6 +5,7 @@
 import { buildSipRow, type SipRowOptions } from '../../src/capture/sip-row.js';
 import type { CapturedMessage } from '../../src/capture/message.js';
 import { parseSip } from '../../src/sip/parser.js';
+import { KAMAILIO_CORPUS_OPTIONS } from '../../test/helpers/kamailio-corpus.js';
 
 const SDP = [
   'v=0',
@@ -61,14 +62,7 @@ const OK200 = Buffer.from(
   ].join('\r\n'),
 );
 
-const OPTS: SipRowOptions = {
-  captureNode: 'homer01',
-  callidAlegHeaders: ['X-CID'],
-  customFieldHeaders: ['Mac', 'IP', 'Port'],
-  topoh: null,
-  captureBadMsgs: false,
-  dateTimeZone: 'UTC',
-};
+const OPTS: SipRowOptions = KAMAILIO_CORPUS_OPTIONS;
 
 function captured(payload: Buffer): CapturedMessage {
   return {

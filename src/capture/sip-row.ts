@@ -114,16 +114,19 @@ export function buildSipRow(msg: CapturedMessage, parsed: SipMessage, opts: SipR
   // 1. all headers (sip_capture_prepare)
   if (parsed.headerError !== null && !bad) return reject('bad_headers', `cannot parse headers: ${parsed.headerError}`);
 
-  // 2. R-URI: a bad one drops the row even with capture_bad_msgs
+  // 2. R-URI. Difference: Kamailio drops a bad one even with capture_bad_msgs; we keep the
+  // message with the URI's user and domain empty, as for every other unparseable column.
   let ruri = '';
   let ruriUser = '';
   let ruriDomain = '';
   if (parsed.type === 1) {
     const u = parseUri(buf, parsed.uriStart, parsed.uriEnd);
-    if (u === null) return reject('bad_ruri', `bad Request-URI: ${JSON.stringify(parsed.ruri())}`);
+    if (u === null && !bad) return reject('bad_ruri', `bad Request-URI: ${JSON.stringify(parsed.ruri())}`);
     ruri = parsed.ruri();
-    ruriUser = text(buf, u.userStart, u.userEnd);
-    ruriDomain = text(buf, u.hostStart, u.hostEnd);
+    if (u !== null) {
+      ruriUser = text(buf, u.userStart, u.userEnd);
+      ruriDomain = text(buf, u.hostStart, u.hostEnd);
+    }
   }
 
   // 3. From: body (parse_from_header reads one byte past the trimmed body), then the URI

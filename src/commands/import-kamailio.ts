@@ -4,8 +4,9 @@
  * not translate. Read: `modparam("sipcapture", …)` (and topoh's mask_key / callid_prefix),
  * `listen=`, `port=`, `disable_tcp`, `tcp_accept_hep3` / `tcp_accept_protocols`, with the
  * preprocessor's `#!define`, `#!substdef` and `#!ifdef`/`#!ifndef`/`#!else`/`#!endif`. The
- * routing script itself is not translated; calls to sip_capture() with the Homer 5 daily
- * table names select the `homer5` routes preset.
+ * routing script itself is not translated, except its `has_totag()` blocks (rules with
+ * `has_to_tag`); calls to sip_capture() with the Homer 5 daily table names select the `homer5`
+ * routes preset.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,8 @@ import net from 'node:net';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ConfigError, validateConfig } from '../config/load.js';
 import { KAMAILIO_UNSUPPORTED, PARAMS } from '../config/params.js';
+import { expandRoutes } from '../config/routes.js';
+import type { RouteRule } from '../config/types.js';
 
 /** Kamailio's default db_url: it applies when the cfg does not set one. */
 const KAMAILIO_DEFAULT_DB_URL = 'mysql://kamailio:kamailiorw@localhost/kamailio';
@@ -286,7 +289,14 @@ export function translateKamailioCfg(text: string): KamailioImport {
   else notes.push('no usable listen= line: the sipcapture default (udp and tcp on 127.0.0.1:9060) applies');
 
   // ---- the script ----
-  if (/sip_capture_(call|registration|rest)_%Y%m%d/.test(source)) {
+  const homer5 = /sip_capture_(call|registration|rest)_%Y%m%d/.test(source);
+  const inDialog = inDialogRules(source, notes);
+  if (inDialog.length > 0) {
+    set('routes', [...inDialog, ...expandRoutes(homer5 ? 'homer5' : 'default')], `has_totag() conditions of the script, then the ${homer5 ? 'homer5' : 'default'} rules`);
+    notes.push(
+      `request_route is translated only in part: its has_totag() blocks became the first ${inDialog.length} rule(s), followed by the ${homer5 ? '"homer5"' : '"default"'} rules; compare them with your script (docs/configuration.md)`,
+    );
+  } else if (homer5) {
     set('routes', 'homer5', 'sip_capture() calls with the Homer 5 daily tables');
     notes.push('request_route is not translated: the Homer 5 table scheme was recognised and the routes preset "homer5" chosen; compare it with your script (docs/configuration.md)');
   } else {
@@ -297,6 +307,48 @@ export function translateKamailioCfg(text: string): KamailioImport {
   if (/\bsip_capture_forward\s*\(/.test(source)) notes.push('sip_capture_forward() is not supported by sipcapture');
   set('date_time_zone', 'local', 'Kamailio writes `date` in local time');
   return { config, origin, notes };
+}
+
+/** Method names of `$rm =~ "^(A|B)$"`, `$rm == "A"` or `is_method("A|B")`, or null for anything else. */
+function methodsOf(term: string): string[] | null {
+  const re = /^\$rm\s*=~\s*"\^?\(?([A-Za-z|]+)\)?\$?"$/.exec(term);
+  const eq = /^\$rm\s*==\s*"([A-Za-z]+)"$/.exec(term);
+  const is = /^is_method\s*\(\s*"([A-Za-z|]+)"\s*\)$/.exec(term);
+  const list = re?.[1] ?? eq?.[1] ?? is?.[1];
+  return list === undefined ? null : list.split('|').filter((m) => m !== '');
+}
+
+/**
+ * Rules for the script's `if (…has_totag()…) { … sip_capture("table") … }` blocks, the usual way
+ * a capture config sends in-dialog requests (e.g. NOTIFY) to the call table. The condition may
+ * also hold one method test joined with `&&`; anything else is left to the operator, with a note.
+ */
+function inDialogRules(source: string, notes: string[]): RouteRule[] {
+  const rules: RouteRule[] = [];
+  for (const m of source.matchAll(/\bif\s*\(((?:[^(){}]|\([^()]*\))*\bhas_totag\s*\(\s*\)(?:[^(){}]|\([^()]*\))*)\)\s*\{([^{}]*)\}/g)) {
+    const cond = (m[1] ?? '').trim();
+    const capture = /\bsip_capture\s*\(\s*"([^"]*)"/.exec(m[2] ?? '');
+    if (capture === null) continue;
+    const rule: RouteRule = {};
+    let understood = true;
+    for (const raw of cond.split('&&')) {
+      const term = raw.trim().replace(/^\((.*)\)$/, '$1').trim();
+      if (/^has_totag\s*\(\s*\)$/.test(term)) rule.has_to_tag = true;
+      else if (/^!\s*has_totag\s*\(\s*\)$/.test(term)) rule.has_to_tag = false;
+      else {
+        const methods = methodsOf(term);
+        if (methods === null || rule.method !== undefined) understood = false;
+        else rule.method = methods;
+      }
+    }
+    if (!understood) {
+      notes.push(`the condition "if (${cond})" is not translated; write a route rule for it (has_to_tag, method, event, table)`);
+      continue;
+    }
+    if (capture[1] !== '') rule.table = capture[1];
+    rules.push(rule);
+  }
+  return rules;
 }
 
 /** The JSON5 text of an import, commented with where each value came from. */

@@ -1,7 +1,14 @@
 /**
  * `sipcapture import FILE.pcap -c CONFIG`: reads a pcap/pcapng file through the same RawDecoder
  * as live mirror capture and hands every SIP message to the sink. Packets carry the file's
- * capture time (hepTime and receivedAtUs), so rows get the time the packet was seen.
+ * capture time (hepTime and receivedAtUs), so rows get the time the packet was seen. HEP found
+ * in the file (a capture of agents' HEP traffic) is decoded and delivered as if received, with
+ * the HEP packet's own time and addresses.
+ *
+ * Every packet of the file is accounted for once, by what happened while it was decoded: it
+ * completed at least one message, or a drop was counted for it, or neither — then its bytes
+ * joined a reassembly (TCP stream, IP fragments, SCTP chunks) that a later packet completed, or
+ * that was counted as a drop when it ended incomplete.
  */
 import path from 'node:path';
 import type { MessageSink } from '../capture/message.js';
@@ -25,11 +32,26 @@ export interface ImportPcapOptions {
   yieldEvery?: number;
 }
 
+/** packets = withMessages + joined + dropped, always. */
+export interface PacketAccounting {
+  /** Packets that completed at least one message. */
+  withMessages: number;
+  /** Packets whose bytes joined a message another packet completed (or a reassembly dropped later, counted there). */
+  joined: number;
+  /** Packets for which a drop was counted and no message came out. */
+  dropped: number;
+}
+
 export interface ImportPcapResult {
   /** Packets read from the file. */
   packets: number;
-  /** SIP messages handed to the sink. */
+  /** Messages handed to the sink (a packet may hold several). */
   messages: number;
+  /** Of those, decoded from HEP packets found in the file. */
+  hep: number;
+  /** Of those, SIP taken from WebSocket frames. */
+  websocket: number;
+  accounting: PacketAccounting;
   /** Packets not delivered, by raw drop kind (all also counted in Stats). */
   dropped: Record<string, number>;
   /** 'pcap' or 'pcapng'. */
@@ -50,6 +72,7 @@ export async function importPcap(file: string, sink: MessageSink, stats: Stats, 
   let sinceYield = 0;
   const decoder = new RawDecoder({
     source: 'pcap',
+    hep: true,
     listener,
     listen: listen.port1 === 0 ? null : listen,
     fragments: opts.fragments ?? {},
@@ -69,16 +92,22 @@ export async function importPcap(file: string, sink: MessageSink, stats: Stats, 
   const yieldEvery = opts.yieldEvery ?? 1000;
   const reader = await PcapReader.open(file);
   let packets = 0;
+  const accounting: PacketAccounting = { withMessages: 0, joined: 0, dropped: 0 };
   try {
     for (let rec = await reader.next(); rec !== null; rec = await reader.next()) {
       packets++;
       stats.received(listener, 'pcap');
+      const messagesBefore = messages;
+      const dropsBefore = drops.added;
       if (rec.hasTimestamp) {
         decoder.decodeFrame(rec.linkType, rec.data, 0, rec.data.length, rec.sec, rec.usec, true);
       } else {
         const nowMs = Date.now(); // pcapng Simple Packet Block: no time in the file
         decoder.decodeFrame(rec.linkType, rec.data, 0, rec.data.length, Math.floor(nowMs / 1000), (nowMs % 1000) * 1000, false);
       }
+      if (messages > messagesBefore) accounting.withMessages++;
+      else if (drops.added > dropsBefore) accounting.dropped++;
+      else accounting.joined++;
       if (sinceYield >= yieldEvery) {
         sinceYield = 0;
         flushDrops();
@@ -93,6 +122,9 @@ export async function importPcap(file: string, sink: MessageSink, stats: Stats, 
   return {
     packets,
     messages,
+    hep: decoder.counters.hep,
+    websocket: decoder.counters.websocket,
+    accounting,
     dropped,
     format: reader.kind,
     reassembled: { ip: decoder.fragments.counters.reassembled, sctp: decoder.sctpParts.reassembled },

@@ -34,7 +34,11 @@ export async function runImport(file: string, configFile: string): Promise<Impor
   const stats = new Stats(logger, cfg.log_rate_limit_s * 1000);
   // An import is an explicit request: capture_on / hep_capture_on (meant for live traffic) do not apply.
   const state = new CaptureState({ capture_on: 1, hep_capture_on: 1 });
-  const storeSet = await StoreSet.open(cfg, stats, logger);
+  // No spool: the daemon may be running with this config and holds its spool, and a spool left
+  // by a one-off import would never be replayed. Rows the database refuses after the retries are
+  // counted (db_error) in the summary; import the file again when the database is back.
+  // No tables ahead either: an import's rows create their (dated) tables on first use.
+  const storeSet = await StoreSet.open({ ...cfg, spool_max_bytes: 0 }, stats, logger, { tablesAhead: false });
   try {
     const pipeline = new Pipeline({
       stats,
@@ -57,6 +61,27 @@ export async function runImport(file: string, configFile: string): Promise<Impor
   }
 }
 
+/**
+ * The one-line summary `sipcapture import` prints. `packets` = `packets_with_messages` +
+ * `packets_joined` + `packets_dropped`; `messages` counts what those packets held (a TCP segment
+ * may hold several), `from_hep` and `from_websocket` how many of them came out of HEP packets
+ * and WebSocket frames; `dropped` counts drops by reason, packets and messages alike.
+ */
+export function importSummaryLine(summary: ImportSummary): Record<string, unknown> {
+  const f = summary.file;
+  return {
+    packets: f.packets,
+    packets_with_messages: f.accounting.withMessages,
+    packets_joined: f.accounting.joined,
+    packets_dropped: f.accounting.dropped,
+    messages: f.messages,
+    from_hep: f.hep,
+    from_websocket: f.websocket,
+    stored: Object.values(summary.stats.stored).reduce((a, b) => a + b, 0),
+    dropped: summary.stats.dropped,
+  };
+}
+
 export const importCommand: CommandModule<object, ImportArgs> = {
   command: 'import <file>',
   describe: 'Store the SIP of a pcap/pcapng file (same decoding as raw capture: IPIP, VLAN, fragments, TCP)',
@@ -67,10 +92,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
   handler: async (argv) => {
     try {
       const summary = await runImport(argv.file, argv.config);
-      const stored = Object.values(summary.stats.stored).reduce((a, b) => a + b, 0);
-      process.stdout.write(
-        `${JSON.stringify({ packets: summary.file.packets, messages: summary.file.messages, stored, dropped: summary.stats.dropped })}\n`,
-      );
+      process.stdout.write(`${JSON.stringify(importSummaryLine(summary))}\n`);
     } catch (err) {
       process.stderr.write(`sipcapture import: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
       process.exitCode = 2;

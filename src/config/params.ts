@@ -421,7 +421,7 @@ const PARAM_TABLE = {
   routes: {
     type: 'routes',
     default: 'default',
-    allowed: '"homer5", "default", or an array of rules {method, type, event, table, capture_mode, store}',
+    allowed: '"homer5", "default", or an array of rules {method, type, event, has_to_tag, table, capture_mode, store}',
     doc: 'Which table and capture mode a message goes to (the request_route of a Kamailio config).',
     kamailio: false,
     reload: 'routing',

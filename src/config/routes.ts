@@ -10,15 +10,16 @@ import { didYouMean } from './suggest.js';
 
 export type RoutesSetting = SipcaptureConfig['routes'];
 export const ROUTE_PRESETS = ['homer5', 'default'] as const;
-export const ROUTE_RULE_KEYS = ['method', 'type', 'event', 'table', 'capture_mode', 'store'] as const;
+export const ROUTE_RULE_KEYS = ['method', 'type', 'event', 'has_to_tag', 'table', 'capture_mode', 'store'] as const;
 
 const CALL = 'sip_capture_call_%Y%m%d';
 
 /**
  * The Homer 5 example config's route[STORE], with the packet's date (the README's
  * `sip_capture("sip_capture_call_%Y%m%d")` form; the example itself uses the current date).
- * Kamailio matches `$rm =~ "(INVITE|…|CANCEL)$"`, a regular expression anchored only at the end;
- * we compare method names exactly, which differs only for invented methods such as `XINVITE`.
+ * Kamailio matches `$rm =~ "(INVITE|…|CANCEL)$"`, a case-insensitive regular expression anchored
+ * only at the end; we compare whole method names ignoring case, which differs only for invented
+ * methods such as `XINVITE`.
  */
 export const HOMER5_RULES: readonly RouteRule[] = Object.freeze([
   { method: ['REGISTER'], table: 'sip_capture_registration_%Y%m%d' },
@@ -112,6 +113,10 @@ export function validateRoutes(value: unknown): { routes?: RoutesSetting; proble
         case 'capture_mode':
           if (typeof v === 'string' && v !== '') rule.capture_mode = v;
           else problems.push({ key, message: `expected a capture mode name (non-empty string), got ${typeName(v)} ${show(v)}` });
+          break;
+        case 'has_to_tag':
+          if (typeof v === 'boolean') rule.has_to_tag = v;
+          else problems.push({ key, message: `${show(v)}: expected true (in-dialog: a To tag is present) or false` });
           break;
         case 'store':
           if (typeof v === 'boolean') rule.store = v;

@@ -22,8 +22,10 @@ export interface CaptureMode {
  * where a SIP message goes. A rule with no conditions matches everything.
  */
 export interface RouteRule {
-  /** Match `$rm`: the request method, or for replies the CSeq method. Exact, case-sensitive. */
+  /** Match `$rm`: the request method, or for replies the CSeq method. Case-insensitive, as Kamailio's `$rm =~`. */
   method?: string[];
+  /** Match messages with (true) or without (false) a non-empty To tag: Kamailio's `has_totag()`. */
+  has_to_tag?: boolean;
   /** Match request or reply. */
   type?: 'request' | 'reply';
   /** Regular expression (source) the `Event` header must match (Homer 5: NOTIFY `refer;`). */

@@ -193,7 +193,7 @@ export class Metrics {
     });
     new Counter({
       name: 'sipcapture_text_values_changed_total',
-      help: 'Text values the store changed to fit the database, per database and change: truncated (cut to the column width), nul_stripped (NUL characters removed), invalid_replaced (unpaired surrogates replaced by U+FFFD).',
+      help: 'Text values the store changed to fit the database, per database and change: truncated (cut to the column width), nul_stripped (NUL characters removed), invalid_replaced (bytes that were not UTF-8, or unpaired surrogates, replaced by U+FFFD).',
       labelNames: ['db', 'change'],
       registers: reg,
       collect() {

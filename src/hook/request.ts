@@ -146,7 +146,7 @@ export class HepHookRequest implements HookRequest {
       if (router.badTable) this.actions.push({ kind: 'bad_table', detail: router.problem });
       return -1;
     }
-    const parsed = parseSip(this.packet.payload);
+    const parsed = parseSip(this.packet.payload, { lenient: this.ctx.rowOptions.captureBadMsgs });
     if (!parsed.ok) return -1;
     const built = buildSipRow(this.message(), parsed.message, this.ctx.rowOptions);
     if (!built.ok) return -1;

@@ -10,7 +10,7 @@ import type { CaptureState } from './capture-state.js';
 import { DropReason } from '../telemetry/drop-reasons.js';
 import type { Stats } from '../telemetry/stats.js';
 import type { Router } from '../route/router.js';
-import { parseSip } from '../sip/parser.js';
+import { parseSip, type SipParseOptions } from '../sip/parser.js';
 import { routeFactsOf } from '../route/facts.js';
 import type { DedupTable } from './dedup.js';
 import type { StoreWriter } from '../store/writer.js';
@@ -31,6 +31,9 @@ export interface PipelineOptions {
 }
 
 const SIP_PROTO_TYPE = 1;
+/** Parse options for capture_bad_msgs 1 / 0, made once (parsing runs per message). */
+const LENIENT: SipParseOptions = { lenient: true };
+const STRICT: SipParseOptions = { lenient: false };
 
 export class Pipeline implements MessageSink {
   constructor(private opts: PipelineOptions) {}
@@ -60,7 +63,7 @@ export class Pipeline implements MessageSink {
       stats.drop(DropReason.DUPLICATE, `${msg.listener} ${msg.srcIp}:${msg.srcPort}: copy of a packet seen within ${dedup.windowMs} ms (dedup ${dedup.mode})`);
       return;
     }
-    const parsed = parseSip(msg.payload);
+    const parsed = parseSip(msg.payload, this.opts.rowOptions.captureBadMsgs ? LENIENT : STRICT);
     if (!parsed.ok) {
       stats.drop(DropReason.SIP_MALFORMED, `${msg.listener} ${msg.srcIp}:${msg.srcPort}: ${parsed.error.message}`);
       return;

@@ -6,12 +6,16 @@
  * Layers: link (Ethernet + 802.1Q/QinQ, SLL, SLL2, raw IP, NULL/LOOP) → IPv4/IPv6 (options,
  * extension headers, fragments) → tunnels (IPIP 4, IPv6-in-IP 41 = sit/ip6ip6/ip4ip6, GRE incl.
  * ERSPAN I/II/III and transparent Ethernet) → UDP / TCP (stream reassembly) / SCTP (whole DATA
- * chunks) → port filter → SIP start-line check → message.
+ * chunks) → port filter → SIP start-line check → message. SIP over WebSocket (RFC 7118) is
+ * taken from TCP streams; with `hep` (pcap import) HEP packets in UDP and TCP payloads are
+ * decoded too and delivered as if received by a HEP listener.
  *
  * Hot path: everything is read from the frame buffer; the delivered payload is a view into it
  * (the sink copies), except after IP reassembly or TCP buffering where a copy already exists.
  */
-import { kamailioProtoFromIpProto, type CaptureSource, type CapturedMessage, type KamailioProtoValue } from '../capture/message.js';
+import { KamailioProto, kamailioProtoFromIpProto, type CaptureSource, type CapturedMessage, type KamailioProtoValue } from '../capture/message.js';
+import { decodeHep } from '../hep/decode.js';
+import { hepToCapturedMessage } from '../hep/to-captured.js';
 import { ipToText } from '../net/address.js';
 import { DropTally, type RawDropKind } from './drops.js';
 import { FragmentReassembler, type FragmentLimits } from './fragments.js';
@@ -19,7 +23,7 @@ import { decodeEthernet, decodeLink, EtherType, PacketType } from './link.js';
 import { portsMatch, type RawListen } from './port-filter.js';
 import { SctpReassembler, type SctpLimits } from './sctp.js';
 import { looksLikeSip } from './sip-check.js';
-import { TcpReassembler, type TcpLimits } from './tcp-stream.js';
+import { TcpReassembler, type TcpLimits, type TcpPayloadKind } from './tcp-stream.js';
 
 export interface RawDecoderOptions {
   source: Exclude<CaptureSource, 'hep'>;
@@ -42,6 +46,11 @@ export interface RawDecoderOptions {
   emit: (msg: CapturedMessage) => void;
   /** Where drops are tallied (shared with the caller); a new one by default. */
   drops?: DropTally;
+  /**
+   * Decode HEP (v1/v2/v3, compressed payloads included) found in UDP payloads and TCP streams,
+   * as a pcap of `tcpdump port 9060` holds. Default false (live capture sees SIP, not HEP).
+   */
+  hep?: boolean;
 }
 
 export interface DecoderCounters {
@@ -49,6 +58,10 @@ export interface DecoderCounters {
   frames: number;
   /** Messages emitted. */
   messages: number;
+  /** Of those, decoded from HEP packets. */
+  hep: number;
+  /** Of those, taken from WebSocket frames. */
+  websocket: number;
 }
 
 /** Tunnels (IPIP, GRE, ERSPAN) nested deeper than this are not followed. */
@@ -80,7 +93,7 @@ interface TcpMeta {
 }
 
 export class RawDecoder {
-  readonly counters: DecoderCounters = { frames: 0, messages: 0 };
+  readonly counters: DecoderCounters = { frames: 0, messages: 0, hep: 0, websocket: 0 };
   readonly drops: DropTally;
   readonly fragments: FragmentReassembler;
   readonly tcp: TcpReassembler<TcpMeta>;
@@ -115,7 +128,9 @@ export class RawDecoder {
     this.localMacs = opts.localMacs ?? [];
     this.drops = opts.drops ?? new DropTally();
     this.fragments = new FragmentReassembler(opts.fragments ?? {}, tally);
-    this.tcp = new TcpReassembler<TcpMeta>(opts.tcp ?? {}, (meta, data, start, end) => this.emitTcp(meta, data, start, end), tally);
+    this.tcp = new TcpReassembler<TcpMeta>(opts.tcp ?? {}, (meta, data, start, end, kind) => this.emitTcp(meta, data, start, end, kind), tally, {
+      hep: opts.hep === true,
+    });
     this.sctpParts = new SctpReassembler(opts.sctp ?? {}, tally);
   }
 
@@ -366,8 +381,9 @@ export class RawDecoder {
     }
     const start = off + 8;
     const stop = off + udpLen;
-    if (!looksLikeSip(buf, start, stop)) return this.drop('not_sip', 'UDP payload is not a SIP message');
-    this.emit(bufferView(buf, start, stop), 17);
+    if (looksLikeSip(buf, start, stop)) return this.emit(bufferView(buf, start, stop), 17);
+    if (this.opts.hep === true && looksLikeHep(buf, start, stop)) return this.emitHep(bufferView(buf, start, stop));
+    this.drop('not_sip', 'UDP payload is not a SIP message');
   }
 
   private tcpSegment(buf: Uint8Array, off: number, end: number): void {
@@ -445,12 +461,23 @@ export class RawDecoder {
     });
   }
 
-  private emitTcp(meta: TcpMeta, data: Buffer, start: number, end: number): void {
+  /** A HEP packet found in the capture, delivered as the HEP listener would deliver it. */
+  private emitHep(packet: Buffer): void {
+    const r = decodeHep(packet);
+    if (!r.ok) return this.drop('hep_malformed', `HEP in the capture: ${r.error.message}`);
     this.counters.messages++;
+    this.counters.hep++;
+    this.opts.emit(hepToCapturedMessage(r.packet, this.opts.listener, this.sec * 1_000_000 + this.usec));
+  }
+
+  private emitTcp(meta: TcpMeta, data: Buffer, start: number, end: number, kind: TcpPayloadKind): void {
+    if (kind === 'hep') return this.emitHep(data.subarray(start, end));
+    this.counters.messages++;
+    if (kind === 'ws') this.counters.websocket++;
     this.opts.emit({
       payload: data.subarray(start, end),
       family: meta.family,
-      proto: TCP_PROTO,
+      proto: kind === 'ws' ? KamailioProto.WS : TCP_PROTO,
       srcIp: meta.srcIp,
       srcPort: meta.srcPort,
       dstIp: meta.dstIp,
@@ -466,6 +493,22 @@ export class RawDecoder {
 }
 
 const TCP_PROTO: KamailioProtoValue = kamailioProtoFromIpProto(IPPROTO_TCP);
+
+/**
+ * HEP3 / EEP1 magic, or a HEPv1/v2 header (version 1 or 2, family AF_INET or AF_INET6, an IP
+ * protocol HEP agents use: UDP, TCP, TLS marker 22, SCTP).
+ */
+function looksLikeHep(buf: Uint8Array, start: number, end: number): boolean {
+  if (end - start < 16) return false;
+  const b0 = buf[start];
+  if (b0 === 0x48 || b0 === 0x45) {
+    const magic = String.fromCharCode(b0, buf[start + 1] ?? 0, buf[start + 2] ?? 0, buf[start + 3] ?? 0);
+    return magic === 'HEP3' || magic === 'EEP1';
+  }
+  const family = buf[start + 2];
+  const proto = buf[start + 3];
+  return (b0 === 1 || b0 === 2) && (family === 2 || family === 10) && (proto === 17 || proto === 6 || proto === 22 || proto === 132);
+}
 
 function sameBytes(buf: Uint8Array, at: number, want: Uint8Array): boolean {
   for (let i = 0; i < want.length; i++) if (buf[at + i] !== want[i]) return false;

@@ -30,6 +30,8 @@ export type RawDropKind =
   | 'ipc_backlog'
   /** The kernel or libpcap dropped packets before we saw them. */
   | 'kernel_drop'
+  /** HEP found in a capture (pcap import) that does not decode. */
+  | 'hep_malformed'
   | FragmentDropKind
   | TcpDropKind;
 
@@ -43,7 +45,10 @@ export function dropReasonOf(kind: RawDropKind): DropReasonValue {
     case 'not_sip':
     case 'no_payload':
     case 'tcp_not_sip':
+    case 'ws_not_sip':
       return DropReason.RAW_NOT_SIP;
+    case 'hep_malformed':
+      return DropReason.HEP_MALFORMED;
     case 'not_ip':
     case 'malformed':
     case 'unsupported_protocol':
@@ -60,8 +65,15 @@ export function dropReasonOf(kind: RawDropKind): DropReasonValue {
 /** Accumulates drops by kind on the hot path; flushed in bulk (to Stats or over IPC). */
 export class DropTally {
   private readonly counts = new Map<RawDropKind, { count: number; detail: string }>();
+  private addedTotal = 0;
+
+  /** Drops added since the tally was made (take() does not reset it). */
+  get added(): number {
+    return this.addedTotal;
+  }
 
   add(kind: RawDropKind, detail: string, count = 1): void {
+    this.addedTotal += count;
     const entry = this.counts.get(kind);
     if (entry === undefined) this.counts.set(kind, { count, detail });
     else {
@@ -107,6 +119,7 @@ const KINDS: ReadonlySet<string> = new Set<RawDropKind>([
   'sctp_fragment',
   'ipc_backlog',
   'kernel_drop',
+  'hep_malformed',
   'frag_timeout',
   'frag_evicted',
   'frag_overlap',
@@ -119,6 +132,7 @@ const KINDS: ReadonlySet<string> = new Set<RawDropKind>([
   'tcp_bad_content_length',
   'tcp_incomplete',
   'tcp_evicted',
+  'ws_not_sip',
 ]);
 
 /** Validates a kind received over IPC. */

@@ -12,9 +12,13 @@
  *   that cannot start a SIP message (keep-alive CRLFs aside) are skipped up to the next start line.
  * - Bounded: bytes per stream, number of streams (least recently used evicted), idle timeout.
  *   The common case, a segment holding whole messages, is framed in place without copying.
+ * - A stream is classified by its first bytes: SIP, SIP over WebSocket (an HTTP Upgrade, then
+ *   RFC 6455 frames: websocket.ts), or — when `hep` is set (pcap import) — HEP3 frames cut on
+ *   their length field, as a `tcpdump port 9060` of an agent's HEP-over-TCP connection holds.
  */
 import { CR, LF } from '../sip/bytes.js';
-import { checkSipStartLine, contentLength, findHeaderEnd, SipCheck } from './sip-check.js';
+import { checkSipStartLine, contentLength, findHeaderEnd, looksLikeSip, SipCheck } from './sip-check.js';
+import { isWebSocketHandshake, readWsFrame, WsOpcode } from './websocket.js';
 
 export interface TcpLimits {
   /** Streams (directions) tracked at most; the least recently used is evicted beyond it. */
@@ -44,7 +48,9 @@ export type TcpDropKind =
   | 'tcp_oversize'
   | 'tcp_bad_content_length'
   | 'tcp_incomplete'
-  | 'tcp_evicted';
+  | 'tcp_evicted'
+  /** WebSocket handshake, control frames and messages that are not SIP. */
+  | 'ws_not_sip';
 
 export type TcpDrop = (kind: TcpDropKind, detail: string, count: number) => void;
 
@@ -56,8 +62,16 @@ export interface TcpCounters {
 
 export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
 
+/** What a framed message is: SIP from the TCP stream itself, SIP from a WebSocket frame, or a HEP3 packet. */
+export type TcpPayloadKind = 'sip' | 'ws' | 'hep';
+
 /** Called for every framed message: `data[start, end)` is valid only during the call. */
-export type TcpMessageHandler<M> = (meta: M, data: Buffer, start: number, end: number) => void;
+export type TcpMessageHandler<M> = (meta: M, data: Buffer, start: number, end: number, kind: TcpPayloadKind) => void;
+
+export interface TcpFraming {
+  /** Recognise streams of HEP3 packets (pcap import of HEP-over-TCP traffic). */
+  hep: boolean;
+}
 
 interface OooSegment {
   seq: number;
@@ -76,6 +90,12 @@ interface Stream<M> {
   /** Bytes still to discard (the rest of an oversized message whose length is known). */
   skip: number;
   lastMs: number;
+  /** How the stream is framed, decided on its first bytes. */
+  kind: TcpPayloadKind | null;
+  /** WebSocket: the HTTP handshake is still to be skipped. */
+  wsHandshake: boolean;
+  /** WebSocket: the frames of a message not finished yet. */
+  wsParts: Buffer[];
 }
 
 /** Signed distance a - b in sequence space (mod 2^32). */
@@ -92,6 +112,7 @@ export class TcpReassembler<M> {
     limits: Partial<TcpLimits>,
     private readonly onMessage: TcpMessageHandler<M>,
     private readonly onDrop: TcpDrop,
+    private readonly framing: TcpFraming = { hep: false },
   ) {
     this.limits = { ...DEFAULT_TCP_LIMITS, ...limits };
   }
@@ -158,7 +179,7 @@ export class TcpReassembler<M> {
   }
 
   private create(key: string, meta: M, nextSeq: number, nowMs: number, synced: boolean): Stream<M> {
-    const stream: Stream<M> = { meta, nextSeq, pending: null, ooo: [], oooBytes: 0, synced, skip: 0, lastMs: nowMs };
+    const stream: Stream<M> = { meta, nextSeq, pending: null, ooo: [], oooBytes: 0, synced, skip: 0, lastMs: nowMs, kind: null, wsHandshake: false, wsParts: [] };
     this.streams.set(key, stream);
     if (this.streams.size > this.limits.maxStreams) {
       for (const [oldKey, old] of this.streams) {
@@ -274,6 +295,102 @@ export class TcpReassembler<M> {
 
   /** Emits complete messages from buf[from, to); returns where the unconsumed bytes start. */
   private frame(stream: Stream<M>, buf: Buffer, from: number, to: number): number {
+    if (stream.kind === null) {
+      const kind = this.classify(buf, from, to);
+      if (kind === null) return from;
+      stream.kind = kind;
+      stream.wsHandshake = kind === 'ws';
+    }
+    if (stream.kind === 'hep') return this.frameHep(stream, buf, from, to);
+    if (stream.kind === 'ws') return this.frameWs(stream, buf, from, to);
+    return this.frameSip(stream, buf, from, to);
+  }
+
+  /** The framing of a stream from its first bytes; null until there are enough of them. */
+  private classify(buf: Buffer, from: number, to: number): TcpPayloadKind | null {
+    if (this.framing.hep) {
+      const magic = hepMagicAt(buf, from, to);
+      if (magic === null) return null;
+      if (magic) return 'hep';
+    }
+    const ws = isWebSocketHandshake(buf, from, to);
+    if (ws === null) return null;
+    return ws ? 'ws' : 'sip';
+  }
+
+  /** HEP3 packets back to back, cut on their 16-bit total length. */
+  private frameHep(stream: Stream<M>, buf: Buffer, from: number, to: number): number {
+    let pos = from;
+    for (;;) {
+      if (to - pos < 6) return pos;
+      if (hepMagicAt(buf, pos, to) !== true) {
+        const next = nextHepMagic(buf, pos + 1, to);
+        const skipTo = next < 0 ? Math.max(pos, to - 3) : next;
+        if (skipTo > pos) this.onDrop('tcp_not_sip', 'skipped bytes that are not a HEP3 packet', 1);
+        if (next < 0) return skipTo;
+        pos = next;
+        continue;
+      }
+      const len = buf.readUInt16BE(pos + 4);
+      if (len < 6) {
+        this.onDrop('tcp_not_sip', `HEP3 packet with total length ${len}`, 1);
+        pos += 4;
+        continue;
+      }
+      if (to - pos < len) return pos;
+      this.counters.messages++;
+      this.onMessage(stream.meta, buf, pos, pos + len, 'hep');
+      pos += len;
+    }
+  }
+
+  /** SIP over WebSocket: skip the HTTP handshake, then one SIP message per WebSocket message. */
+  private frameWs(stream: Stream<M>, buf: Buffer, from: number, to: number): number {
+    let pos = from;
+    if (stream.wsHandshake) {
+      const headerEnd = findHeaderEnd(buf, pos, to);
+      if (headerEnd < 0) return pos;
+      this.onDrop('ws_not_sip', 'WebSocket handshake (HTTP Upgrade)', 1);
+      stream.wsHandshake = false;
+      pos = headerEnd;
+    }
+    for (;;) {
+      const f = readWsFrame(buf, pos, to, this.limits.maxMessageBytes);
+      if (f === null) return pos;
+      if (f === 'bad') {
+        this.onDrop('ws_not_sip', 'WebSocket frame longer than the largest message, or not a frame', 1);
+        stream.kind = 'sip';
+        stream.synced = false;
+        stream.wsParts = [];
+        return to;
+      }
+      pos = f.end;
+      if (f.opcode >= WsOpcode.CLOSE) {
+        this.onDrop('ws_not_sip', `WebSocket control frame (opcode ${f.opcode})`, 1);
+        continue;
+      }
+      if (f.opcode !== WsOpcode.CONTINUATION) stream.wsParts = [];
+      if (!f.fin) {
+        stream.wsParts.push(Buffer.from(f.payload));
+        if (stream.wsParts.reduce((n, b) => n + b.length, 0) > this.limits.maxMessageBytes) {
+          this.onDrop('ws_not_sip', `WebSocket message larger than ${this.limits.maxMessageBytes} bytes`, 1);
+          stream.wsParts = [];
+        }
+        continue;
+      }
+      const whole = stream.wsParts.length === 0 ? f.payload : Buffer.concat([...stream.wsParts, f.payload]);
+      stream.wsParts = [];
+      if (!looksLikeSip(whole, 0, whole.length)) {
+        this.onDrop('ws_not_sip', 'WebSocket message that is not SIP', 1);
+        continue;
+      }
+      this.counters.messages++;
+      this.onMessage(stream.meta, whole, 0, whole.length, 'ws');
+    }
+  }
+
+  /** SIP messages framed by Content-Length. */
+  private frameSip(stream: Stream<M>, buf: Buffer, from: number, to: number): number {
     let pos = from;
     for (;;) {
       if (stream.skip > 0) {
@@ -330,7 +447,7 @@ export class TcpReassembler<M> {
       const msgEnd = headerEnd + bodyLen;
       if (msgEnd > to) return pos;
       this.counters.messages++;
-      this.onMessage(stream.meta, buf, pos, msgEnd);
+      this.onMessage(stream.meta, buf, pos, msgEnd, 'sip');
       pos = msgEnd;
     }
   }
@@ -347,6 +464,23 @@ export class TcpReassembler<M> {
       lineStart = nl + 1;
     }
   }
+}
+
+const HEP3 = Buffer.from('HEP3');
+const EEP1 = Buffer.from('EEP1');
+
+/** Whether buf[at, to) starts with the HEP3 (or EEP1) magic; null when too short to tell. */
+function hepMagicAt(buf: Buffer, at: number, to: number): boolean | null {
+  const n = Math.min(4, to - at);
+  const prefixOf = (magic: Buffer): boolean => buf.compare(magic, 0, n, at, at + n) === 0;
+  if (!prefixOf(HEP3) && !prefixOf(EEP1)) return false;
+  return n < 4 ? null : true;
+}
+
+/** Offset of the next HEP3 magic in buf[from, to), or -1. */
+function nextHepMagic(buf: Buffer, from: number, to: number): number {
+  const at = buf.indexOf(HEP3, from);
+  return at < 0 || at + 4 > to ? -1 : at;
 }
 
 /** First index of `ooo` (sorted by sequence number) whose seq is not before `seq`. */

@@ -1,5 +1,5 @@
 /**
- * What routing reads from a SIP message: the `$rm`, type and Event of Kamailio's script. Taken
+ * What routing reads from a SIP message: the `$rm`, type, Event and `has_totag()` of Kamailio's script. Taken
  * from the parsed message here, so the SIP parser knows nothing about routing.
  */
 import { HdrType } from '../sip/header-types.js';
@@ -12,13 +12,16 @@ export interface RouteFacts {
   method: string;
   /** Body of the Event header (compact `o` included), or '' when absent. */
   event: string;
+  /** The first To header has a non-empty tag (Kamailio's `has_totag()`): an in-dialog message. */
+  hasToTag: boolean;
 }
 
-/** What routing needs (`$rm`, request/reply, Event body). */
+/** What routing needs (`$rm`, request/reply, Event body, To tag). */
 export function routeFactsOf(msg: SipMessage): RouteFacts {
   return {
     type: msg.type,
     method: msg.type === 1 ? msg.method() : msg.cseqMethod(),
     event: msg.firstBody(HdrType.EVENT) ?? '',
+    hasToTag: msg.to.tagEnd > msg.to.tagStart,
   };
 }

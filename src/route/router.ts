@@ -65,7 +65,10 @@ interface CompiledMode {
 }
 
 interface CompiledRule {
+  /** Upper-cased method names. */
   methods: ReadonlySet<string> | null;
+  /** Required presence of a To tag, or null for any. */
+  hasToTag: boolean | null;
   type: 0 | 1 | 2;
   event: RegExp | null;
   store: boolean;
@@ -120,7 +123,9 @@ export class Router {
   route(facts: RouteFacts, hashSources: HashSources, packetTimeSec: number): RouteResult {
     for (const rule of this.rules) {
       if (rule.type !== 0 && rule.type !== facts.type) continue;
-      if (rule.methods !== null && !rule.methods.has(facts.method)) continue;
+      // Kamailio's `$rm =~` is case-insensitive: a request sent as `invite` matches INVITE.
+      if (rule.methods !== null && !rule.methods.has(facts.method.toUpperCase())) continue;
+      if (rule.hasToTag !== null && rule.hasToTag !== facts.hasToTag) continue;
       if (rule.event !== null && !rule.event.test(facts.event)) continue;
       if (!rule.store || rule.target === null) return { drop: DropReason.FILTERED, detail: rule.filteredDetail };
       const target = rule.target;
@@ -166,7 +171,8 @@ export class Router {
     if (store && target === null) throw new Error(`${where}: unknown capture mode ${JSON.stringify(modeName)}`);
     const table = store && rule.table !== undefined && rule.table !== '' ? compileTemplate(rule.table, where) : null;
     return {
-      methods: rule.method !== undefined && rule.method.length > 0 ? new Set(rule.method) : null,
+      methods: rule.method !== undefined && rule.method.length > 0 ? new Set(rule.method.map((m) => m.toUpperCase())) : null,
+      hasToTag: rule.has_to_tag ?? null,
       type: rule.type === 'request' ? 1 : rule.type === 'reply' ? 2 : 0,
       event,
       store,

@@ -10,7 +10,8 @@
  * included) may separate the parts. Parsing stops at the line end that ends the header (the next
  * header starts there), or — for identity lists — at a ',' outside quotes and brackets.
  * The tag is the value of the last `tag` parameter; a quoted parameter value ends at
- * the next '"' (no escapes). A parameter needs a name, and a value when '=' is present.
+ * the next '"' (no escapes). A parameter needs a name; its value may be empty (`;tag=`), as
+ * Kamailio accepts it. Blanks just inside the angle brackets are not part of the URI.
  *
  * The address scanner here is shared with the Contact parser (contact.ts).
  */
@@ -99,8 +100,10 @@ export function scanAddress(buf: Buffer, p: number, end: number, commaStops: boo
       return p;
     }
   }
-  // p is at '<': the URI runs to the matching '>'; quotes inside must close first
-  const us = p + 1;
+  // p is at '<': the URI runs to the matching '>'; quotes inside must close first. Blanks just
+  // inside the brackets (`< sip:bob@example.net >`) are not part of the URI, as Kamailio reads it.
+  let us = p + 1;
+  while (us < end && (buf[us] === SP || buf[us] === HT)) us++;
   let q = us;
   while (q < end) {
     c = buf[q] as number;
@@ -113,9 +116,12 @@ export function scanAddress(buf: Buffer, p: number, end: number, commaStops: boo
     }
     q++;
   }
-  if (q >= end || q === us) return -1;
+  if (q >= end) return -1;
+  let ue = q;
+  while (ue > us && (buf[ue - 1] === SP || buf[ue - 1] === HT)) ue--;
+  if (ue === us) return -1;
   s.uriStart = us;
-  s.uriEnd = q;
+  s.uriEnd = ue;
   return q + 1;
 }
 
@@ -151,8 +157,8 @@ export function scanParams(buf: Buffer, p: number, end: number, commaStops: bool
           if (c === SP || c === HT || c === CR || c === LF || c === SEMI || c === DQUOTE || (commaStops && c === COMMA)) break;
           p++;
         }
+        // an empty value (`;tag=`) is kept as '' (Kamailio stores such messages)
         ve = p;
-        if (ve === vs) return -1;
       }
       p = eatLwsEnd(buf, p, end);
     }

@@ -18,7 +18,8 @@
  *   not followed by a space or tab, and loses only trailing CR, LF and NUL;
  * - Via, To, CSeq, Content-Length and Retry-After bodies are checked while indexing;
  * - a bad header before Via, From, To, Call-ID and CSeq have all been seen rejects the message;
- *   a later one is recorded in `headerError` and ends the index;
+ *   a later one is recorded in `headerError` and ends the index; with `lenient`
+ *   (capture_bad_msgs) bad headers are noted and indexing goes on;
  * - bare LF line ends are accepted everywhere.
  * parseSip() never throws: every input gives a message or a coded error.
  */
@@ -369,8 +370,18 @@ const LAST_OF_TYPE = new Int32Array(HDR_TYPE_COUNT);
 let HDRS_SCRATCH = new Array<number>(STRIDE * 64).fill(0);
 const NO_FIRST: readonly number[] = new Array<number>(HDR_TYPE_COUNT).fill(-1);
 
+export interface SipParseOptions {
+  /**
+   * capture_bad_msgs: a header whose body fails its check (Via, To, CSeq, Content-Length,
+   * Retry-After) is indexed anyway and a line that is not a header is skipped; both are noted in
+   * `headerError` and the message is kept, so the row can be stored with what did parse.
+   */
+  lenient?: boolean;
+}
+
 /** Parses (indexes) a SIP message. Never throws; the buffer is not modified or copied. */
-export function parseSip(buf: Buffer): SipParseResult {
+export function parseSip(buf: Buffer, opts?: SipParseOptions): SipParseResult {
+  const lenient = opts?.lenient === true;
   const n = buf.length;
   let p = 0;
   while (p < n) {
@@ -452,6 +463,8 @@ export function parseSip(buf: Buffer): SipParseResult {
     if (c0 === CR && (p + 1 >= n || buf[p + 1] === LF)) break;
 
     let problem: string | null = null;
+    /** The line is not a header at all (no name, no colon), as opposed to a header with a bad body. */
+    let notHeader = false;
     const nameStart = p;
     let q = p;
     while (q < n && NAME_CHAR[buf[q] as number] === 1) q++;
@@ -463,6 +476,7 @@ export function parseSip(buf: Buffer): SipParseResult {
     let htype: HdrTypeValue = HdrType.OTHER;
     if (nameEnd === nameStart || q >= n || buf[q] !== COLON) {
       problem = 'invalid header name';
+      notHeader = true;
     } else {
       bodyStart = eatLwsEnd(buf, q + 1, n);
       // the header ends at the first LF that is not followed by a space or tab
@@ -476,6 +490,7 @@ export function parseSip(buf: Buffer): SipParseResult {
       }
       if (e < 0) {
         problem = 'header without line end';
+        notHeader = true;
       } else {
         next = e + 1;
         bodyEnd = trimCrLfNulEnd(buf, bodyStart, e);
@@ -516,9 +531,19 @@ export function parseSip(buf: Buffer): SipParseResult {
 
     if (problem !== null) {
       const where = `${problem} at byte ${nameStart}`;
-      if ((seen & REQ_ALL) !== REQ_ALL) return failure('bad_header', where);
-      headerError = where;
-      break;
+      if (lenient) {
+        headerError ??= where;
+        if (notHeader) {
+          const skip = buf.indexOf(LF, p);
+          if (skip < 0) break;
+          p = skip + 1;
+          continue;
+        }
+      } else {
+        if ((seen & REQ_ALL) !== REQ_ALL) return failure('bad_header', where);
+        headerError = where;
+        break;
+      }
     }
 
     const r = count * STRIDE;

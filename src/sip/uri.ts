@@ -10,8 +10,8 @@
  * - tel: user = the number without parameters, empty host;
  * - no percent-decoding and no case changes: every range points into the original bytes.
  * Where the RFC leaves room the checks are permissive (bytes ≥ 0x80 in the user are accepted).
- * Choice without an observation behind it: for `urn:` URIs the user is empty and the host is the
- * text after "urn:".
+ * - urn: user = the namespace id, host = the rest (`urn:service:sos` → `service`, `sos`), as
+ *   Kamailio 5.6.3 stores them; a URN without a second ':' has an empty user.
  */
 import { AT, COLON, DASH, DOT, DQUOTE, GT, LBRACKET, LT, QMARK, RBRACKET, SEMI, isAlnum, isDigit, lower } from './bytes.js';
 
@@ -74,6 +74,13 @@ function parseTel(buf: Buffer, p: number, end: number): ParsedUri | null {
   return result(UriType.TEL, ns, p, p, p, p, p, 0);
 }
 
+function parseUrn(buf: Buffer, p: number, end: number): ParsedUri | null {
+  if (!allAllowed(buf, p, end)) return null;
+  const colon = buf.indexOf(COLON, p);
+  if (colon < 0 || colon >= end) return result(UriType.URN, p, p, p, end, end, end, 0);
+  return result(UriType.URN, p, colon, colon + 1, end, end, end, 0);
+}
+
 /**
  * Checks the URI parameters and headers in [p, end) (p at ';' or '?') and reports whether a
  * `user=phone` parameter is present. Returns -1 for a bad byte, else 1 / 0 for user=phone.
@@ -127,7 +134,7 @@ export function parseUri(buf: Buffer, start: number, end: number): ParsedUri | n
   const p = colon + 1;
   if (p >= end) return null;
   if (type === UriType.TEL) return parseTel(buf, p, end);
-  if (type === UriType.URN) return allAllowed(buf, p, end) ? result(UriType.URN, p, p, p, end, end, end, 0) : null;
+  if (type === UriType.URN) return parseUrn(buf, p, end);
 
   // sip / sips: [ userinfo "@" ] hostport uri-parameters [ headers ]
   let at = -1;

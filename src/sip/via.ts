@@ -23,7 +23,10 @@ export interface ViaResult {
 }
 
 
-/** Parameters whose value RFC 3261 makes mandatory. */
+/**
+ * Parameters whose value RFC 3261 makes mandatory: without '=' the Via is refused, as Kamailio
+ * refuses it; an empty value after '=' is accepted.
+ */
 const NEEDS_VALUE = ['branch', 'received', 'maddr', 'ttl'];
 
 function fail(end: number): ViaResult {
@@ -147,9 +150,9 @@ export function parseVia(buf: Buffer, start: number, end: number): ViaResult {
           ve = q - 1;
           p = q;
         } else {
+          // an empty value (`;branch=`, `;received=`) is accepted as '', as Kamailio does
           vs = p;
           ve = valueEnd(buf, p, end);
-          if (ve === vs) return fail(end);
           p = ve;
         }
         p = eatLwsEnd(buf, p, end);

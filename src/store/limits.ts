@@ -99,7 +99,10 @@ export interface ValueCounters {
   truncatedRows: number;
   /** Text values that contained U+0000 (all NULs removed). */
   nulStripped: number;
-  /** Text values with unpaired surrogates (replaced by U+FFFD). */
+  /**
+   * Text values holding U+FFFD: bytes that were not UTF-8 (replaced when the row was built from
+   * the message) or unpaired surrogates (replaced here). A U+FFFD sent as such counts too.
+   */
   invalidReplaced: number;
 }
 
@@ -164,7 +167,7 @@ export function truncateChars(s: string, max: number): string {
 /** One prepared value: a string for text and dates, a number for ints, a Buffer for msg. */
 export type PreparedValue = string | number | Buffer;
 
-/** Text cleaning without the width limit (NUL strip, U+FFFD for lone surrogates). */
+/** Text cleaning without the width limit (NUL strip, U+FFFD for lone surrogates), counted. */
 export function cleanText(s: string, c: ValueCounters): string {
   let v = s;
   if (v.indexOf('\0') !== -1) {
@@ -173,6 +176,9 @@ export function cleanText(s: string, c: ValueCounters): string {
   }
   if (!(v as unknown as WellFormed).isWellFormed()) {
     v = (v as unknown as WellFormed).toWellFormed();
+    c.invalidReplaced++;
+  } else if (v.indexOf('\uFFFD') !== -1) {
+    // Invalid UTF-8 of the message was replaced when the row was built (sip/bytes.ts text()).
     c.invalidReplaced++;
   }
   return v;

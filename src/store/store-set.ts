@@ -49,6 +49,8 @@ export interface StoreSetOptions {
   replayer?: Omit<SpoolReplayerOptions, 'logger'>;
   /** How often the tables ahead are checked, ms. Default 10 minutes. 0 = only at start. */
   aheadIntervalMs?: number;
+  /** false: no tables ahead at all (a pcap import: its rows create their tables on first use). Default true. */
+  tablesAhead?: boolean;
   /** The clock for the tables ahead, seconds (tests). */
   nowSec?: () => number;
   /** Longest a writer drains with retries at close before the rest goes to the spool, ms. Default 5000. */
@@ -203,7 +205,7 @@ export class StoreSet {
       throw err;
     }
     const set = new StoreSet(dbs, writers, cfg, logger, opts);
-    set.startAhead();
+    if (opts.tablesAhead !== false) set.startAhead();
     return set;
   }
 
@@ -258,6 +260,8 @@ export class StoreSet {
           try {
             await db.store.ensureTable(t.name, t.kind);
           } catch (err) {
+            // Closed under the check (a short run): not a database problem.
+            if (this.closing !== null) return;
             if (!this.aheadFailing.has(db.url)) {
               this.aheadFailing.add(db.url);
               this.logger?.warn({ db: db.store.displayUrl, table: t.name, err: (err as Error).message }, 'cannot create tables ahead yet; retrying later');

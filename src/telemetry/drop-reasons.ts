@@ -3,7 +3,7 @@
  * They are the label values of the drop counter in metrics and the `reason` field in logs.
  */
 export const DropReason = {
-  /** HEP bytes that do not decode (bad magic, lengths, missing chunks …). */
+  /** HEP bytes that do not decode (bad magic, lengths, missing chunks …), also HEP found in a pcap file. */
   HEP_MALFORMED: 'hep_malformed',
   /** A HEP listener received data while hep_capture_on = 0. */
   HEP_CAPTURE_OFF: 'hep_capture_off',
@@ -37,7 +37,7 @@ export const DropReason = {
   SOURCE_DENIED: 'source_denied',
   /** The nonsip_hook returned a negative value: the packet is dropped (Kamailio logs an error and drops it). */
   HOOK_REJECTED: 'hook_rejected',
-  /** Raw capture: a packet or stream whose payload is not SIP (or has no payload: TCP handshakes, SCTP control). */
+  /** Raw capture: a packet or stream whose payload is not SIP (or has no payload: TCP handshakes, SCTP control, WebSocket handshakes and control frames). */
   RAW_NOT_SIP: 'raw_not_sip',
   /** Raw capture: truncated or inconsistent link/IP/transport headers, non-IP frames, unsupported protocols. */
   RAW_MALFORMED: 'raw_malformed',

@@ -209,10 +209,11 @@ describe('bytes and sizes', () => {
 
 describe('rejections and capture_bad_msgs', () => {
   const BAD = { ...WORKED_OPTS, captureBadMsgs: true };
-  test('a bad R-URI drops the row even with capture_bad_msgs', () => {
+  test('a bad R-URI: dropped, or kept with empty user/domain with capture_bad_msgs', () => {
     const buf = request([], 'INVITE sip:bob@exa_mple.com SIP/2.0');
     assert.equal(rejected(buf).reason, 'bad_ruri');
-    assert.equal(rejected(buf, BAD).reason, 'bad_ruri');
+    const r = row(buf, BAD);
+    assert.deepEqual([r.ruri, r.ruri_user, r.ruri_domain, r.from_user], ['sip:bob@exa_mple.com', '', '', 'alice']);
   });
   test('a bad From URI: dropped, or empty user/domain with capture_bad_msgs (tag kept)', () => {
     const buf = sip([

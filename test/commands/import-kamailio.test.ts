@@ -9,6 +9,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import JSON5 from 'json5';
 import { validateConfig } from '../../src/config/load.js';
+import { expandRoutes } from '../../src/config/routes.js';
+import type { RouteRule } from '../../src/config/types.js';
 import { translateKamailioCfg } from '../../src/commands/import-kamailio.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTmpDir } from '../control/helpers.js';
@@ -120,6 +122,31 @@ describe('import-kamailio', () => {
     assert.deepEqual(c['listen'], ['udp:127.0.0.1:5090']);
     assert.equal(c['routes'], 'default');
     assert.match(r.notes.join('\n'), /TCP without tcp_accept_hep3 carries no HEP/);
+  });
+
+  test('has_totag() blocks become has_to_tag rules before the homer5 rules', () => {
+    const r = translateKamailioCfg(
+      [
+        'listen=udp:127.0.0.1:9060',
+        'request_route {',
+        '  if (has_totag() && is_method("NOTIFY")) {',
+        '    sip_capture("sip_capture_call_%Y%m%d");',
+        '    drop;',
+        '  }',
+        '  if ($rm =~ "^(INVITE|BYE)$") { sip_capture("sip_capture_call_%Y%m%d"); drop; }',
+        '  if (has_totag() && $ua =~ "x") { sip_capture("odd"); }',
+        '  sip_capture("sip_capture_rest_%Y%m%d");',
+        '}',
+      ].join('\n'),
+    );
+    const c = Object.fromEntries(r.config);
+    const routes = c['routes'] as RouteRule[];
+    assert.deepEqual(routes[0], { has_to_tag: true, method: ['NOTIFY'], table: 'sip_capture_call_%Y%m%d' });
+    assert.deepEqual(routes.slice(1), expandRoutes('homer5'));
+    const notes = r.notes.join('\n');
+    assert.match(notes, /the condition "if \(has_totag\(\) && \$ua =~ "x"\)" is not translated/);
+    assert.match(notes, /has_totag\(\) blocks became the first 1 rule/);
+    validateConfig(c, path.join(dir, 'x.json5'));
   });
 
   test('the CLI writes a config that check-config accepts and lists the notes on stderr', async () => {

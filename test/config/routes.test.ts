@@ -39,6 +39,7 @@ describe('route rules', () => {
       { method: ['OPTIONS'], store: false },
       { method: 'INVITE|BYE', type: 'request', table: 'calls_%Y%m%d', capture_mode: 'calls' },
       { type: 'reply', event: '^refer' },
+      { method: ['NOTIFY'], has_to_tag: true, table: 'calls_%Y%m%d' },
       { table: '', capture_mode: 'default' },
       {},
     ];
@@ -48,11 +49,12 @@ describe('route rules', () => {
       { method: ['OPTIONS'], store: false },
       { method: ['INVITE', 'BYE'], type: 'request', table: 'calls_%Y%m%d', capture_mode: 'calls' },
       { type: 'reply', event: '^refer' },
+      { method: ['NOTIFY'], has_to_tag: true, table: 'calls_%Y%m%d' },
       { capture_mode: 'default' },
       {},
     ]);
     const c = valid({ capture_mode: MODE, routes: rules });
-    assert.equal(c.routeRules.length, 5);
+    assert.equal(c.routeRules.length, 6);
     assert.deepEqual([...modesUsedByRules(c.routeRules)].sort(), ['calls', 'default']);
   });
   test('each bad value is reported with its path', () => {
@@ -68,9 +70,10 @@ describe('route rules', () => {
         { capture_mode: '' },
         { tabel: 'x' },
         'x',
+        { has_to_tag: 'yes' },
       ],
     });
-    assert.equal(ps.length, 10, ps.join('\n'));
+    assert.equal(ps.length, 11, ps.join('\n'));
     assert.match(ps[0]!, /^routes\[0\]\.method: \[\]: expected a non-empty array of method names/);
     assert.match(ps[1]!, /^routes\[1\]\.method: .*"INV ITE" is not a SIP method name/);
     assert.match(ps[2]!, /^routes\[2\]\.type: "response" is not allowed \(allowed: "request", "reply"\)/);
@@ -79,8 +82,9 @@ describe('route rules', () => {
     assert.match(ps[5]!, /^routes\[5\]\.table: "x_%e": "%e" pads with a space; use "%d"/);
     assert.match(ps[6]!, /^routes\[6\]\.store: "no": expected true or false/);
     assert.match(ps[7]!, /^routes\[7\]\.capture_mode: expected a capture mode name/);
-    assert.match(ps[8]!, /^routes\[8\]\.tabel: unknown rule key — did you mean table\? \(allowed: method, type, event, table, capture_mode, store\)/);
+    assert.match(ps[8]!, /^routes\[8\]\.tabel: unknown rule key — did you mean table\? \(allowed: method, type, event, has_to_tag, table, capture_mode, store\)/);
     assert.match(ps[9]!, /^routes\[9\]: expected an object/);
+    assert.match(ps[10]!, /^routes\[10\]\.has_to_tag: "yes": expected true \(in-dialog: a To tag is present\) or false/);
   });
   test('capture modes must exist', () => {
     oneProblem(

@@ -203,3 +203,77 @@ describe('HEP to Homer rows on SQLite, end to end', () => {
     }
   });
 });
+
+describe('HEP → daemon → SQLite: routing as a Kamailio script routes', () => {
+  const send = async (port: number, texts: string[]): Promise<void> =>
+    sendUdp(
+      texts.map((payload, i) => encodeHep({ version: 3, srcIp: '192.0.2.1', dstIp: '192.0.2.2', srcPort: 5060, dstPort: 5060, tsSec: TS_SEC, tsUsec: i, captureId: 1, payload })),
+      port,
+    );
+
+  test("homer5: a request sent as `invite` goes to the call table, as Kamailio's case-insensitive $rm =~ sends it", async () => {
+    const t = await startTestDaemon({ routes: 'homer5' });
+    try {
+      await send(t.port, [sipRequest('invite', 'lower-case@x').text, sipRequest('XINVITE', 'invented@x').text]);
+      assert.ok(await waitFor(() => countRows(t.dbFile) >= 2, 10_000));
+      const tables = new Map(readAllRows(t.dbFile).map((r) => [r.callid, r.table]));
+      assert.equal(tables.get('lower-case@x'), `sip_capture_call_${DAY}`);
+      assert.equal(tables.get('invented@x'), `sip_capture_rest_${DAY}`);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('has_to_tag: in-dialog NOTIFY to the call table, out-of-dialog NOTIFY to the rest', async () => {
+    const t = await startTestDaemon({
+      routes: [{ method: ['NOTIFY'], has_to_tag: true, table: 'sip_capture_call_%Y%m%d' }, { table: 'sip_capture_rest_%Y%m%d' }],
+    });
+    try {
+      const inDialog = sipRequest('NOTIFY', 'in-dialog@x', ['Event: presence']).text.replace('To: <sip:bob@example.com>', 'To: <sip:bob@example.com>;tag=tt-9');
+      const emptyTag = sipRequest('NOTIFY', 'empty-tag@x', ['Event: presence']).text.replace('To: <sip:bob@example.com>', 'To: <sip:bob@example.com>;tag=');
+      await send(t.port, [inDialog, emptyTag, sipRequest('NOTIFY', 'no-tag@x', ['Event: presence']).text]);
+      assert.ok(await waitFor(() => countRows(t.dbFile) >= 3, 10_000));
+      const tables = new Map(readAllRows(t.dbFile).map((r) => [r.callid, r.table]));
+      assert.equal(tables.get('in-dialog@x'), `sip_capture_call_${DAY}`);
+      assert.equal(tables.get('empty-tag@x'), `sip_capture_rest_${DAY}`, 'an empty tag is no tag (has_totag())');
+      assert.equal(tables.get('no-tag@x'), `sip_capture_rest_${DAY}`);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('HEP → daemon → SQLite: the edge cases Kamailio 5.6.3 stores', () => {
+  test('empty parameter values, blanks inside < >, urn: URIs: stored with the columns Kamailio stores', async () => {
+    const t = await startTestDaemon({ routes: 'default' });
+    try {
+      const at = (id: string, lines: Record<string, string>, first = 'INVITE sip:bob@example.net SIP/2.0'): string =>
+        sipRequest('INVITE', id)
+          .text.replace(/^INVITE sip:bob@example\.com SIP\/2\.0/, first)
+          .replace(/^(Via|To|Contact): .*$/gm, (line, name: string) => (lines[name] !== undefined ? `${name}: ${lines[name]}` : line));
+      const messages = [
+        at('edge-1@x', { To: '<sip:bob@example.net>;tag=', Via: 'SIP/2.0/UDP 10.1.2.3:5060;branch=;rport', Contact: '<sip:alice@10.5.5.5:5060>;expires=' }),
+        at('edge-2@x', { To: '< sip:bob@example.net >', Contact: '< sip:alice@10.5.5.5:5060 >' }).replace('User-Agent:', 'P-Asserted-Identity: < sip:pai@example.net >\r\nUser-Agent:'),
+        at('edge-3@x', { To: '<urn:service:sos>' }, 'INVITE urn:service:sos SIP/2.0'),
+      ];
+      await sendUdp(
+        messages.map((payload, i) => encodeHep({ version: 3, srcIp: '192.0.2.1', dstIp: '192.0.2.2', srcPort: 5060, dstPort: 5060, tsSec: TS_SEC, tsUsec: i, captureId: 1, payload })),
+        t.port,
+      );
+      assert.ok(await waitFor(() => countRows(t.dbFile) >= 3, 10_000), `stored ${countRows(t.dbFile)}; dropped ${JSON.stringify(t.daemon.stats.snapshot().dropped)}`);
+      const db = new Database(t.dbFile, { readonly: true });
+      try {
+        const rows = new Map(
+          (db.prepare('SELECT callid, to_user, to_tag, via_1_branch, contact_user, contact_port, pid_user, ruri_user, ruri_domain, to_domain FROM sip_capture').all() as Record<string, string | number>[]).map((r) => [r['callid'], r]),
+        );
+        assert.deepEqual(rows.get('edge-1@x'), { callid: 'edge-1@x', to_user: 'bob', to_tag: '', via_1_branch: '', contact_user: 'alice', contact_port: 5060, pid_user: '', ruri_user: 'bob', ruri_domain: 'example.net', to_domain: 'example.net' });
+        assert.deepEqual(rows.get('edge-2@x'), { callid: 'edge-2@x', to_user: 'bob', to_tag: '', via_1_branch: 'z9hG4bK-edge-2@x', contact_user: 'alice', contact_port: 5060, pid_user: 'pai', ruri_user: 'bob', ruri_domain: 'example.net', to_domain: 'example.net' });
+        assert.deepEqual(rows.get('edge-3@x'), { callid: 'edge-3@x', to_user: 'service', to_tag: '', via_1_branch: 'z9hG4bK-edge-3@x', contact_user: 'alice', contact_port: 5060, pid_user: '', ruri_user: 'service', ruri_domain: 'sos', to_domain: 'sos' });
+      } finally {
+        db.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});

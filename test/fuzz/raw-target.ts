@@ -38,7 +38,7 @@ const KINDS: readonly RawDropKind[] = [
   'port_filter', 'dst_ip_filter', 'other_host', 'not_ip', 'malformed', 'unsupported_protocol', 'not_sip', 'no_payload',
   'sctp_fragment', 'ipc_backlog', 'kernel_drop', 'frag_timeout', 'frag_evicted', 'frag_overlap', 'frag_malformed',
   'frag_discarded', 'tcp_retransmission', 'tcp_gap', 'tcp_not_sip', 'tcp_oversize', 'tcp_bad_content_length',
-  'tcp_incomplete', 'tcp_evicted',
+  'tcp_incomplete', 'tcp_evicted', 'ws_not_sip', 'hep_malformed',
 ];
 const rawLabel = (kind: RawDropKind): string => `${dropReasonOf(kind)}/${kind}`;
 const DROP_REASONS: ReadonlySet<DropReasonValue> = new Set(Object.values(DropReason));

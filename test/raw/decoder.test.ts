@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { KamailioProto } from '../../src/capture/message.js';
+import { encodeHep } from '../../src/hep/encode.js';
 import { RawDecoder, type RawDecoderOptions } from '../../src/raw/decoder.js';
 import { LinkType } from '../../src/raw/link.js';
 import { rawListenOf } from '../../src/raw/port-filter.js';
@@ -281,5 +282,82 @@ describe('IPIP raw-socket input', () => {
     const o = outer('198.18.0.77');
     any.decodeIpip(o, 0, o.length, 1, 0, false);
     assert.equal(sink.messages.length, 2, '0.0.0.0 and no port: everything');
+  });
+});
+
+describe('HEP inside captured packets (pcap import)', () => {
+  const hepOpts = { srcIp: '10.0.0.7', dstIp: '10.0.0.8', srcPort: 5062, dstPort: 5064, tsSec: 1_750_000_000, tsUsec: 42, captureId: 7, payload: msg };
+  test('HEP v1, v2 and v3 (plain and compressed) in UDP datagrams are delivered with their own addresses and time', () => {
+    const { out, frame, drops } = setup({ hep: true });
+    for (const hep of [encodeHep({ ...hepOpts, version: 1 }), encodeHep({ ...hepOpts, version: 2 }), encodeHep(hepOpts), encodeHep({ ...hepOpts, compress: true })]) {
+      frame(LinkType.RAW, ipv4({ src: A4, dst: B4, proto: 17, payload: udp(40000, 9060, hep) }));
+    }
+    assert.equal(out.length, 4);
+    for (const m of out) {
+      assert.deepEqual([m.srcIp, m.srcPort, m.dstIp, m.dstPort, m.source], ['10.0.0.7', 5062, '10.0.0.8', 5064, 'hep']);
+      assert.ok(m.payload.equals(msg));
+    }
+    assert.deepEqual(out[2]?.hepTime, { sec: 1_750_000_000, usec: 42, captureId: 7 });
+    assert.deepEqual(drops(), {});
+  });
+  test('HEP3 over a TCP stream, a packet split over segments and two in one segment', () => {
+    const { out, frame, drops } = setup({ hep: true });
+    const a = encodeHep(hepOpts);
+    const b = encodeHep({ ...hepOpts, srcPort: 6000 });
+    const stream = Buffer.concat([a, b, a]);
+    const cut1 = 10;
+    const cut2 = a.length + b.length + 3;
+    const seg = (seq: number, data: Buffer, flags = TCP.ACK | TCP.PSH): Buffer => ipv4({ src: A4, dst: B4, proto: 6, payload: tcp(40000, 9060, seq, flags, data) });
+    frame(LinkType.RAW, seg(99, Buffer.alloc(0), TCP.SYN));
+    frame(LinkType.RAW, seg(100, stream.subarray(0, cut1)));
+    frame(LinkType.RAW, seg(100 + cut1, stream.subarray(cut1, cut2)));
+    frame(LinkType.RAW, seg(100 + cut2, stream.subarray(cut2)));
+    assert.deepEqual(
+      out.map((m) => m.srcPort),
+      [5062, 6000, 5062],
+    );
+    assert.deepEqual(drops(), { no_payload: 1 });
+  });
+  test('without the option (live capture) HEP stays not SIP; a broken HEP packet is counted', () => {
+    const live = setup();
+    live.frame(LinkType.RAW, ipv4({ src: A4, dst: B4, proto: 17, payload: udp(40000, 9060, encodeHep(hepOpts)) }));
+    assert.deepEqual([live.out.length, live.drops()], [0, { not_sip: 1 }]);
+    const imp = setup({ hep: true });
+    imp.frame(LinkType.RAW, ipv4({ src: A4, dst: B4, proto: 17, payload: udp(40000, 9060, encodeHep({ ...hepOpts, malformed: { totalLength: 9999 } })) }));
+    assert.deepEqual([imp.out.length, imp.drops()], [0, { hep_malformed: 1 }]);
+  });
+});
+
+describe('SIP over WebSocket (RFC 7118)', () => {
+  const wsFrame = (payload: Buffer, opts: { opcode?: number; fin?: boolean; mask?: boolean } = {}): Buffer => {
+    const mask = opts.mask ?? true;
+    const len = payload.length;
+    const head = len < 126 ? Buffer.from([0, len]) : Buffer.from([0, 126, len >> 8, len & 0xff]);
+    head[0] = ((opts.fin ?? true) ? 0x80 : 0) | (opts.opcode ?? 1);
+    if (!mask) return Buffer.concat([head, payload]);
+    head[1] = (head[1] as number) | 0x80;
+    const key = Buffer.from([0x11, 0x22, 0x33, 0x44]);
+    const body = Buffer.from(payload.map((b, i) => b ^ (key[i & 3] as number)));
+    return Buffer.concat([head, key, body]);
+  };
+  const upgrade = Buffer.from('GET / HTTP/1.1\r\nHost: example.invalid\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: sip\r\n\r\n');
+  const accepted = Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: sip\r\n\r\n');
+
+  test('masked client frames, unmasked server frames, fragmented messages; control frames counted', () => {
+    const { out, frame, drops } = setup();
+    const seg = (from: string, seq: number, data: Buffer, flags = TCP.ACK | TCP.PSH): Buffer =>
+      ipv4({ src: from, dst: from === A4 ? B4 : A4, proto: 6, payload: from === A4 ? tcp(40000, 8080, seq, flags, data) : tcp(8080, 40000, seq, flags, data) });
+    frame(LinkType.RAW, seg(A4, 0, Buffer.alloc(0), TCP.SYN));
+    frame(LinkType.RAW, seg(B4, 0, Buffer.alloc(0), TCP.SYN | TCP.ACK));
+    const client = Buffer.concat([upgrade, wsFrame(msg), wsFrame(msg.subarray(0, 20), { fin: false }), wsFrame(msg.subarray(20), { opcode: 0 }), wsFrame(Buffer.from('hi'), { opcode: 9 })]);
+    frame(LinkType.RAW, seg(A4, 1, client.subarray(0, upgrade.length + 5)));
+    frame(LinkType.RAW, seg(A4, 1 + upgrade.length + 5, client.subarray(upgrade.length + 5)));
+    const reply = sip('SIP/2.0 200 OK');
+    frame(LinkType.RAW, seg(B4, 1, Buffer.concat([accepted, wsFrame(reply, { mask: false })])));
+    assert.equal(out.length, 3);
+    assert.ok(out[0]?.payload.equals(msg) && out[1]?.payload.equals(msg) && out[2]?.payload.equals(reply));
+    assert.deepEqual([out[0]?.proto, out[0]?.srcPort, out[2]?.srcPort], [KamailioProto.WS, 40000, 8080]);
+    // the two handshakes and the ping
+    assert.deepEqual(drops(), { no_payload: 2, ws_not_sip: 3 });
   });
 });

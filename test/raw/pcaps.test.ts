@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { KamailioProto, type CapturedMessage } from '../../src/capture/message.js';
 import { importPcap, type ImportPcapResult } from '../../src/commands/import-pcap.js';
@@ -159,19 +159,39 @@ describe('real captures through importPcap', { skip }, () => {
     assert.deepEqual(countBy(msgs, 'proto'), { [KamailioProto.UDP]: 14 });
   });
 
-  test('sip_tcp_websocket.pcap: the 28 SIP/UDP messages; SIP inside WebSocket frames is not decoded', async () => {
+  test('sip_tcp_websocket.pcap: 28 SIP/UDP messages and the 11 SIP messages in WebSocket frames', async () => {
     const { res, msgs } = await run('sip_tcp_websocket.pcap');
-    assert.deepEqual([res.packets, res.messages], [61, 28]);
-    assert.deepEqual(countBy(msgs, 'proto'), { [KamailioProto.UDP]: 28 });
+    assert.deepEqual([res.packets, res.messages, res.websocket], [61, 39, 11]);
+    assert.deepEqual(countBy(msgs, 'proto'), { [KamailioProto.UDP]: 28, [KamailioProto.WS]: 11 });
+    for (const m of msgs.filter((x) => x.proto === KamailioProto.WS)) assert.match(text(m), /^([A-Z]+ \S+ SIP\/2\.0|SIP\/2\.0 \d{3} )/);
+    assertFramed(msgs.filter((x) => x.proto === KamailioProto.WS));
   });
 
-  test('HEP captures: HEP payloads are not SIP for the raw path (they belong to the HEP listener)', async () => {
-    for (const [name, packets] of [
-      ['hep3-mixed.pcap', 8],
-      ['hep3-compressed.pcapng', 21],
+  test('HEP captures: every HEP packet is decoded and delivered as if received (compressed payloads too)', async () => {
+    for (const [name, packets, sip] of [
+      ['hep3-mixed.pcap', 8, 6],
+      ['hep3-compressed.pcapng', 21, 21],
     ] as const) {
-      const { res } = await run(name);
-      assert.deepEqual([res.packets, res.messages, res.dropped], [packets, 0, { not_sip: packets }], name);
+      const { res, msgs } = await run(name);
+      assert.deepEqual([res.packets, res.messages, res.hep, res.dropped], [packets, packets, packets, {}], name);
+      assert.equal(msgs.filter((m) => m.protoType === 1).length, sip, name);
+      assert.ok(msgs.every((m) => m.source === 'hep' && m.hepTime !== null), name);
+    }
+  });
+
+  test('every capture adds up: packets = packets with messages + packets joined into one + packets dropped', async () => {
+    const names = readdirSync(PCAPS).filter((n) => /\.pcap(ng)?$/.test(n)).sort();
+    assert.ok(names.length >= 15, 'the shared captures are there');
+    for (const name of names) {
+      const { res, stats } = await run(name);
+      const a = res.accounting;
+      assert.equal(a.withMessages + a.joined + a.dropped, res.packets, `${name}: ${JSON.stringify(a)}`);
+      const counted = Object.values(stats.snapshot().dropped).reduce((x, y) => x + y, 0);
+      // each dropped packet has at least one counted drop; a drop without its own packet is a
+      // reassembly that ended incomplete, whose packets are among the joined ones
+      assert.ok(counted >= a.dropped, `${name}: ${counted} drops counted for ${a.dropped} dropped packets`);
+      assert.ok(res.messages >= a.withMessages, name);
+      process.stdout.write(`# ${name}: ${res.packets} packets = ${a.withMessages} with messages + ${a.joined} joined + ${a.dropped} dropped; ${res.messages} messages\n`);
     }
   });
 

@@ -18,8 +18,8 @@ function modes(...list: Partial<CaptureMode>[]): Map<string, CaptureMode> {
   }
   return m;
 }
-const req = (method: string, event = ''): RouteFacts => ({ type: 1, method, event });
-const reply = (cseqMethod: string): RouteFacts => ({ type: 2, method: cseqMethod, event: '' });
+const req = (method: string, event = '', hasToTag = false): RouteFacts => ({ type: 1, method, event, hasToTag });
+const reply = (cseqMethod: string): RouteFacts => ({ type: 2, method: cseqMethod, event: '', hasToTag: true });
 const hs = (call_id = 'cid-0001@10.0.0.1', from_user = 'alice', to_user = 'bob'): Record<HashSource, string> => ({ call_id, from_user, to_user });
 
 function table(r: RouteResult): string {
@@ -49,7 +49,9 @@ describe('Router: Homer 5 preset', () => {
     ['486 reply to INVITE', reply('INVITE'), 'sip_capture_call'],
     ['200 reply to REGISTER', reply('REGISTER'), 'sip_capture_registration'],
     ['200 reply to OPTIONS', reply('OPTIONS'), 'sip_capture_rest'],
-    ['lowercase invite is another method', req('invite'), 'sip_capture_rest'],
+    ["lower-case invite matches INVITE, as Kamailio's case-insensitive $rm =~", req('invite'), 'sip_capture_call'],
+    ['mixed-case Register matches REGISTER', req('Register'), 'sip_capture_registration'],
+    ['XINVITE is another method', req('XINVITE'), 'sip_capture_rest'],
   ];
   for (const [name, facts, base] of cases) {
     test(`${name} → ${base}_${DAY}`, () => {
@@ -66,6 +68,20 @@ describe('Router: Homer 5 preset', () => {
 });
 
 describe('Router: rules and capture modes', () => {
+  test('has_to_tag: in-dialog NOTIFY to the call table, the rest elsewhere', () => {
+    const router = new Router(
+      [
+        { method: ['notify'], has_to_tag: true, table: 'calls' },
+        { method: ['NOTIFY'], has_to_tag: false, table: 'subs' },
+        { table: 'rest' },
+      ],
+      modes(),
+    );
+    assert.equal(table(router.route(req('NOTIFY', 'presence', true), hs(), T)), 'calls');
+    assert.equal(table(router.route(req('NOTIFY', 'presence', false), hs(), T)), 'subs');
+    assert.equal(table(router.route(req('INVITE', '', true), hs(), T)), 'rest');
+  });
+
   test('default preset: the default mode and its list', () => {
     const router = new Router(DEFAULT_RULES, modes());
     const r = router.route(req('OPTIONS'), hs(), T);

@@ -66,6 +66,15 @@ describe('name-addr / addr-spec (parse_addr_spec)', () => {
   test('a comma is part of a tag value when commas do not separate', () => {
     assert.equal(na('<sip:a@b>;tag=a,b\r\n').tag, 'a,b');
   });
+  test('empty parameter values are kept as empty, as Kamailio stores them', () => {
+    assert.deepEqual([na('<sip:bob@b>;tag=\r\n').ok, na('<sip:bob@b>;tag=\r\n').tag], [true, '']);
+    assert.equal(na('"A" <sip:a@b>;foo=;tag=7\r\n').tag, '7');
+    assert.deepEqual([na('sip:bob@b;tag=\r\n').ok, na('sip:bob@b;tag=\r\n').uri], [true, 'sip:bob@b']);
+  });
+  test('blanks just inside the angle brackets are not part of the URI', () => {
+    for (const s of ['< sip:bob@b >', '<sip:bob@b >', '< sip:bob@b>', '<\tsip:bob@b\t>']) assert.equal(na(`${s};tag=1\r\n`).uri, 'sip:bob@b', s);
+    assert.equal(na('<  >\r\n').ok, false);
+  });
   test('errors', () => {
     for (const bad of ['<sip:a@b\r\n', '"unterminated <sip:a@b>\r\n', '<sip:a@b> junk\r\n', '<sip:a@b>;;tag=1\r\n', '<sip:a@b>;tag="x\\"y"\r\n', '\r\n', '>', '<sip:a@b>;tag=1 2\r\n']) {
       assert.equal(na(bad).ok, false, JSON.stringify(bad));

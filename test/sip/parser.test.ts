@@ -220,6 +220,23 @@ describe('required headers and bad headers', () => {
     assert.match(ok(sip([...base, 'l: 12 34'])).headerError ?? '', /Content-Length/);
     assert.equal(ok(sip([...base, 'Content-Length:  42 '])).firstBody(HdrType.CONTENT_LENGTH), '42 ');
   });
+  test('lenient (capture_bad_msgs): bad headers are noted and indexed, lines that are not headers skipped', () => {
+    const v6 = sip(base.map((l, k) => (k === 1 ? 'Via: SIP/2.0/UDP 2001:db8::1:5060;branch=z9hG4bK1' : l)));
+    assert.equal(err(v6), 'bad_header');
+    const p = parseSip(v6, { lenient: true });
+    assert.ok(p.ok);
+    assert.match(p.message.headerError ?? '', /bad Via/);
+    assert.equal(p.message.firstBody(HdrType.VIA), 'SIP/2.0/UDP 2001:db8::1:5060;branch=z9hG4bK1');
+    assert.equal(p.message.via1BranchStart, -1, 'no branch from a Via that does not parse');
+    const junk = parseSip(sip([...base.slice(0, 2), 'no colon here', ...base.slice(2), 'User-Agent: ua']), { lenient: true });
+    assert.ok(junk.ok);
+    assert.equal(junk.message.firstBody(HdrType.USER_AGENT), 'ua', 'indexing goes on after the bad line');
+    const badTo = parseSip(sip(base.map((l, k) => (k === 3 ? 'To: "Bob <sip:bob@example.com>' : l))), { lenient: true });
+    assert.ok(badTo.ok);
+    assert.equal(badTo.message.to.ok, false);
+    const noCallId = parseSip(sip(base.filter((_, k) => k !== 4)), { lenient: true });
+    assert.ok(!noCallId.ok, 'the required headers are still required');
+  });
   test('a header without a line end at the end of the buffer is bad', () => {
     const text = `${base.join('\r\n')}\r\nSubject: no newline`;
     assert.match(ok(Buffer.from(text)).headerError ?? '', /line end/);
@@ -260,11 +277,13 @@ describe('bytes, sizes and odd inputs', () => {
 });
 
 describe('routeFactsOf', () => {
-  test('request: its method; reply: the CSeq method; Event body or empty', () => {
-    assert.deepEqual(routeFactsOf(ok(WORKED_REQUEST)), { type: 1, method: 'INVITE', event: '' });
-    assert.deepEqual(routeFactsOf(ok(WORKED_REPLY)), { type: 2, method: 'INVITE', event: '' });
+  test('request: its method; reply: the CSeq method; Event body or empty; a To tag or not', () => {
+    assert.deepEqual(routeFactsOf(ok(WORKED_REQUEST)), { type: 1, method: 'INVITE', event: '', hasToTag: false });
+    assert.deepEqual(routeFactsOf(ok(WORKED_REPLY)), { type: 2, method: 'INVITE', event: '', hasToTag: true });
     const notify = ok(request(['Event: refer;id=7'], 'NOTIFY sip:bob@example.com SIP/2.0'));
-    assert.deepEqual(routeFactsOf(notify), { type: 1, method: 'NOTIFY', event: 'refer;id=7' });
+    assert.deepEqual(routeFactsOf(notify), { type: 1, method: 'NOTIFY', event: 'refer;id=7', hasToTag: false });
+    const toTag = (to: string): boolean => routeFactsOf(ok(sip(['BYE sip:b@c SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1', 'From: <sip:a@b>;tag=1', to, 'Call-ID: x', 'CSeq: 2 BYE']))).hasToTag;
+    assert.deepEqual([toTag('To: <sip:b@c>;tag=9'), toTag('To: <sip:b@c>;tag='), toTag('To: sip:b@c;tag=x')], [true, false, true]);
     assert.equal(routeFactsOf(ok(request(['o: presence']))).event, 'presence');
   });
 });

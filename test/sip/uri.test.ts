@@ -70,6 +70,13 @@ describe('parse_uri rules', () => {
     assert.equal(uri('sips:bob@secure.example.com')?.host, 'secure.example.com');
     assert.equal(uri('urn:service:sos')?.type, UriType.URN);
   });
+  test('urn: user = the namespace id, host = the rest, as Kamailio 5.6.3 stores them', () => {
+    assert.deepEqual(uri('urn:service:sos'), { user: 'service', host: 'sos', port: 0, portText: '', type: UriType.URN });
+    assert.deepEqual([uri('urn:uuid:f81d4fae-7dec')?.user, uri('urn:uuid:f81d4fae-7dec')?.host], ['uuid', 'f81d4fae-7dec']);
+    // Kamailio fails on a second ':' (docs/kamailio-differences.md R12); we split at the first
+    assert.deepEqual([uri('urn:a:b:c')?.user, uri('urn:a:b:c')?.host], ['a', 'b:c']);
+    assert.deepEqual([uri('urn:nocolon')?.user, uri('urn:nocolon')?.host], ['', 'nocolon']);
+  });
   test('errors', () => {
     for (const bad of [
       '',

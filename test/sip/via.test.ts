@@ -31,6 +31,13 @@ describe('Via', () => {
     }
     assert.equal(via('sip/2.0/udp h;BRANCH=z9hG4bKcase').branch, 'z9hG4bKcase');
   });
+  test('empty parameter values are accepted as empty, as Kamailio stores them', () => {
+    assert.deepEqual(via('SIP/2.0/UDP 10.1.2.3:5060;branch=;rport'), { ok: true, branch: '', rest: 'Next: x' });
+    for (const ok of ['SIP/2.0/UDP h;received=;branch=z9hG4bK1', 'SIP/2.0/UDP h;rport=;branch=z9hG4bK1', 'SIP/2.0/UDP h;maddr=;ttl=;x=']) {
+      assert.equal(via(ok).ok, true, ok);
+    }
+    assert.equal(via('SIP/2.0/UDP h;received=;branch=z9hG4bK1').branch, 'z9hG4bK1');
+  });
   test('errors', () => {
     for (const bad of [
       'SIP/2.0/UDP',
@@ -41,7 +48,6 @@ describe('Via', () => {
       'SIP/2.0/UDP h:65536',
       'SIP/2.0/UDP h:abc',
       'SIP/2.0/UDP h;branch',
-      'SIP/2.0/UDP h;branch=',
       'SIP/2.0/UDP h;=x',
       'SIP/2.0/UDP h;x="open',
       'SIP/2.0/UDP [::1',

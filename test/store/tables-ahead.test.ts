@@ -55,7 +55,7 @@ describe('tables ahead', () => {
 
 describe('table_date_window_days', () => {
   const c = cfg({ routes: 'homer5' });
-  const facts = { type: 1 as const, method: 'INVITE', event: '' };
+  const facts = { type: 1 as const, method: 'INVITE', event: '' , hasToTag: false };
   const sources = { call_id: 'x', from_user: '', to_user: '' };
   const table = (r: Router, t: number): string => {
     const res = r.route(facts, sources, t);

@@ -112,7 +112,8 @@ describe('mysql store', { skip }, () => {
       assert.equal(byTag.get('invalid-utf8')!['user_agent'], 'bad \ufffd mid \ufffd end \ufffd');
       assert.equal(byTag.get('big')!['user_agent'], 'é'.repeat(512));
       assert.equal(byTag.get('astral')!['cseq'], '😀'.repeat(64));
-      assert.deepEqual({ ...s.valueCounters }, { truncatedValues: 6, truncatedRows: 2, nulStripped: 2, invalidReplaced: 1 });
+      // invalidReplaced: the user agent's lone surrogates and the reply reason decoded with U+FFFD
+      assert.deepEqual({ ...s.valueCounters }, { truncatedValues: 6, truncatedRows: 2, nulStripped: 2, invalidReplaced: 2 });
       await s.close();
     });
   }
