@@ -45,8 +45,8 @@ export interface RunningDaemon {
   readonly hook: HookRunner | null;
   /** The dedup table, or null when `dedup` is off; replaced by a reload that changes it. */
   readonly dedup: DedupTable | null;
-  /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. */
-  reload(): Promise<ReloadReport>;
+  /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. `by`: who asked. */
+  reload(by?: string): Promise<ReloadReport>;
   /** Stops receiving, drains queues to the databases, closes connections. */
   stop(): Promise<void>;
 }
@@ -190,7 +190,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
         udpKernelDrops: () => udpKernelDrops(listeners),
         memory: () => guard?.state() ?? null,
-        reload: () => reloader.reload(),
+        reload: (by) => reloader.reload(by),
         version: packageVersion(),
         startedAtMs,
       },
@@ -285,7 +285,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     get dedup() {
       return dedup;
     },
-    reload: () => reloader.reload(),
+    reload: (by) => reloader.reload(by),
     stop,
   };
 }
