@@ -27,6 +27,7 @@ import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
+import { SummaryLog } from './telemetry/summary-log.js';
 import type { StoreWriter } from './store/writer.js';
 
 export interface RunningDaemon {
@@ -123,6 +124,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         }
       },
     });
+  const summaryLog = new SummaryLog(stats, logger);
   const reloader = new Reloader({
     configFile: options.configFile ?? null,
     load: loadConfig,
@@ -148,6 +150,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     applyLogging: (c) => {
       logger.level = c.log_level;
       stats.setLogInterval(c.log_rate_limit_s * 1000);
+      summaryLog.setInterval(c.log_summary_s);
     },
     applyHook: async (c) => {
       // The new hook must load before the old one is let go; if it does not, the old one stays.
@@ -250,11 +253,13 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   applyHeapGrowingPercent(cfg.heap_growing_percent);
   guard?.start();
   const kernelDropWatch = watchUdpKernelDrops(listeners, logger);
+  summaryLog.setInterval(cfg.log_summary_s);
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       guard?.stop();
       clearInterval(kernelDropWatch);
+      summaryLog.stop();
       const kernelDrops = udpKernelDrops(listeners);
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.

@@ -390,6 +390,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     udp_receive_thread: num('udp_receive_thread'),
     log_level: values.get('log_level') as SipcaptureConfig['log_level'],
     log_rate_limit_s: num('log_rate_limit_s'),
+    log_summary_s: num('log_summary_s'),
     http_listen: str('http_listen'),
     http_rpc: num('http_rpc'),
     rpc_socket: rpcSocket,

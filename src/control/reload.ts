@@ -7,7 +7,7 @@
  *   survives an unrelated reload), routes and table templates, capture modes and the default
  *   mode (as long as their databases are already open), the row options (capture_node,
  *   callid_aleg_header, custom_field*_header, topoh_*, capture_bad_msgs, date_time_zone),
- *   log_level, log_rate_limit_s, dedup / dedup_window_ms / dedup_max_entries (a new, empty
+ *   log_level, log_rate_limit_s, log_summary_s, dedup / dedup_window_ms / dedup_max_entries (a new, empty
  *   table), and the hook (nonsip_hook, event_callback, hook_module, hook_timeout_ms; the hook
  *   module is re-imported on every reload);
  * - restart: everything that owns a socket, a connection or a queue (listen, raw capture,
@@ -41,7 +41,7 @@ const ROW_KEYS: ReadonlySet<string> = new Set([
   'date_time_zone',
 ]);
 const HOOK_KEYS: ReadonlySet<string> = new Set(['nonsip_hook', 'event_callback', 'hook_module', 'hook_timeout_ms']);
-const LOG_KEYS: ReadonlySet<string> = new Set(['log_level', 'log_rate_limit_s']);
+const LOG_KEYS: ReadonlySet<string> = new Set(['log_level', 'log_rate_limit_s', 'log_summary_s']);
 const SWITCH_KEYS: ReadonlySet<string> = new Set(['capture_on', 'hep_capture_on']);
 const DEDUP_KEYS: ReadonlySet<string> = new Set(['dedup', 'dedup_window_ms', 'dedup_max_entries']);
 
@@ -175,5 +175,5 @@ export class Reloader {
       host.logger.error({ config: host.configFile, by, err: (err as Error).message }, 'configuration reload failed; nothing changed');
       throw err;
     }
-   }
+  }
 }
