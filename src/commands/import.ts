@@ -15,10 +15,12 @@ import { Router } from '../route/router.js';
 import { StoreSet } from '../store/store-set.js';
 import { importPcap, type ImportPcapResult } from './import-pcap.js';
 import type { StatsSnapshot } from '../telemetry/stats.js';
+import { formatCount, formatCounts } from './format.js';
 
 interface ImportArgs {
   file: string;
   config: string;
+  json: boolean;
 }
 
 export interface ImportSummary {
@@ -57,20 +59,30 @@ export async function runImport(file: string, configFile: string): Promise<Impor
   }
 }
 
+/** The result as `sipcapture send` prints its own: a few lines for people, or one JSON line. */
+export function formatImport(file: string, summary: ImportSummary, json: boolean): string {
+  const stored = Object.values(summary.stats.stored).reduce((a, b) => a + b, 0);
+  const dropped = Object.values(summary.stats.dropped).reduce((a, b) => a + b, 0);
+  if (json) return JSON.stringify({ packets: summary.file.packets, messages: summary.file.messages, stored, stored_by_table: summary.stats.stored, dropped: summary.stats.dropped });
+  return [
+    `read ${formatCount(summary.file.packets)} packets, ${formatCount(summary.file.messages)} SIP messages from ${file}`,
+    `stored ${formatCount(stored)} rows: ${formatCounts(summary.stats.stored)}`,
+    `dropped: ${dropped === 0 ? '0' : `${formatCount(dropped)} (${formatCounts(summary.stats.dropped)})`}`,
+  ].join('\n');
+}
+
 export const importCommand: CommandModule<object, ImportArgs> = {
   command: 'import <file>',
   describe: 'Store the SIP of a pcap/pcapng file (same decoding as raw capture: IPIP, VLAN, fragments, TCP)',
   builder: (y) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' })
-      .option('config', { alias: 'c', type: 'string', default: 'config/sipcapture.json5', describe: 'JSON5 config file' }),
+      .option('config', { alias: 'c', type: 'string', default: 'config/sipcapture.json5', describe: 'JSON5 config file' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as one JSON line' }),
   handler: async (argv) => {
     try {
       const summary = await runImport(argv.file, argv.config);
-      const stored = Object.values(summary.stats.stored).reduce((a, b) => a + b, 0);
-      process.stdout.write(
-        `${JSON.stringify({ packets: summary.file.packets, messages: summary.file.messages, stored, dropped: summary.stats.dropped })}\n`,
-      );
+      process.stdout.write(`${formatImport(argv.file, summary, argv.json)}\n`);
     } catch (err) {
       process.stderr.write(`sipcapture import: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
       process.exitCode = 2;
