@@ -305,7 +305,7 @@ const PARAM_TABLE = {
     check: (v) => (v === '' || /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(v) ? undefined : 'is not a JavaScript function name'),
     doc: 'Name of the function, exported by hook_module, that nonsip_hook calls.',
     kamailio: true,
-    note: `${HOOK}. Replaces Kamailio's KEMI callback (broken there, spec §8.3).`,
+    note: `${HOOK}. Replaces Kamailio's KEMI callback (broken there in 5.6).`,
   },
   // ---- Kamailio parameters outside the admin guide (spec §15.1) ----
   capture_bad_msgs: {
