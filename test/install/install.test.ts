@@ -193,7 +193,7 @@ describe('install as docs/operations.md says', { skip, timeout: 900_000 }, () =>
       // systemctl reload: SIGHUP, after an edit switching capture off.
       writeFileSync(cfgFile, config.replace('capture_on: 1,', 'capture_on: 0,'));
       daemon.child.kill('SIGHUP');
-      assert.ok(await waitFor(() => daemon.log().includes('capture_on switched off by a reload (SIGHUP)'), 10_000), daemon.log());
+      assert.ok(await waitFor(() => daemon.log().includes('capture_on switched off by reload (SIGHUP)'), 10_000), daemon.log());
       run('sipcapture', ['send', '--port', String(hepPort), '--count', '5', '--rate', '0', '--mix', 'call'], { env });
       const dropped = (): number => {
         const r = asUser(['rpc', '-c', cfgFile, '--json', 'sipcapture.stats']);
