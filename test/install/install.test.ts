@@ -289,6 +289,9 @@ describe('install as docs/operations.md says', { skip, timeout: 1_800_000 }, () 
       await proxy.restore();
       const next = startAs(user, ['sipcapture', 'run', '-c', cfgFile], env);
       try {
+        // The spool is replayed while the store opens, before the signal handlers are in place:
+        // wait for the start to finish, so the SIGTERM below is a clean stop.
+        assert.ok(await waitFor(() => next.log().includes('sipcapture running'), 20_000), next.log());
         let n = 0;
         assert.ok(await waitFor(async () => (n = await rows()) === 20, 30_000, 300), `rows ${n}\n${next.log()}`);
       } finally {
