@@ -11,7 +11,10 @@ import {
   derivedConfigForDisplay,
   effectiveConfigForDisplay,
   loadConfig,
+  readConfigFile,
 } from './config/load.js';
+import { unwritableDataPaths } from './config/writable.js';
+import { PARAM_NAMES } from './config/params.js';
 import type { SipcaptureConfig } from './config/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { packageVersion } from './util/package-info.js';
@@ -25,10 +28,18 @@ const DEFAULT_CONFIG = 'config/sipcapture.json5';
 /** SIGTERM must not hang forever on a dead database: drain for at most this long. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 
-/** Loads the config or prints every problem and exits 2. */
-function loadOrExit(file: string): SipcaptureConfig {
+/**
+ * Loads the config or prints every problem and exits 2. `dataPaths`: also refuse SQLite files,
+ * spool and socket folders this user cannot write (what `run` would die on).
+ */
+function loadOrExit(file: string, opts: { dataPaths?: boolean } = {}): SipcaptureConfig {
   try {
-    return loadConfig(file);
+    const cfg = loadConfig(file);
+    if (opts.dataPaths === true) {
+      const problems = unwritableDataPaths(cfg);
+      if (problems.length > 0) throw new ConfigError(file, problems);
+    }
+    return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -39,7 +50,7 @@ function loadOrExit(file: string): SipcaptureConfig {
 }
 
 async function runCommand(file: string): Promise<void> {
-  const cfg = loadOrExit(file);
+  const cfg = loadOrExit(file, { dataPaths: true });
   const logger = createLogger(cfg.log_level);
   for (const warning of configWarnings(cfg)) logger.warn({ config: file }, warning);
   let daemon;
@@ -58,6 +69,12 @@ async function runCommand(file: string): Promise<void> {
     logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
     daemon.reload().catch(() => undefined);
   });
+}
+
+/** The parameters the file sets itself (the others have their default), for check-config's output. */
+function keysSetInFile(file: string): string[] {
+  const raw = readConfigFile(file);
+  return typeof raw === 'object' && raw !== null ? Object.keys(raw).filter((k) => PARAM_NAMES.has(k)) : [];
 }
 
 function installSignalHandlers(logger: Logger, stop: () => Promise<void>): void {
@@ -99,12 +116,17 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'check-config',
-    'Validate a config file and print the effective configuration (defaults included)',
-    (y) => y.option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' }),
+    'Validate a config file (and that this user can write its data paths) and print the effective configuration (defaults included)',
+    (y) =>
+      y
+        .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' })
+        .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing when the config is valid (problems still go to stderr, exit 2): for ExecStartPre' }),
     (argv) => {
-      const cfg = loadOrExit(argv.config);
-      const shown = { parameters: effectiveConfigForDisplay(cfg), derived: derivedConfigForDisplay(cfg) };
-      process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+      const cfg = loadOrExit(argv.config, { dataPaths: true });
+      if (!argv.quiet) {
+        const shown = { parameters: effectiveConfigForDisplay(cfg), set_in_file: keysSetInFile(argv.config), derived: derivedConfigForDisplay(cfg) };
+        process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+      }
       for (const warning of configWarnings(cfg)) process.stderr.write(`warning: ${warning}\n`);
     },
   )

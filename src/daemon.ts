@@ -25,6 +25,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { routerFrom, type Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
+import { SummaryLog } from './telemetry/summary-log.js';
 import type { StoreWriter } from './store/writer.js';
 import { DropReason } from './telemetry/drop-reasons.js';
 import type { Logger } from './telemetry/logger.js';
@@ -47,8 +48,8 @@ export interface RunningDaemon {
   readonly hook: HookRunner | null;
   /** The dedup table, or null when `dedup` is off; replaced by a reload that changes it. */
   readonly dedup: DedupTable | null;
-  /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. */
-  reload(): Promise<ReloadReport>;
+  /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. `by`: who asked. */
+  reload(by?: string): Promise<ReloadReport>;
   /** Stops receiving, drains queues to the databases, closes connections. */
   stop(): Promise<void>;
 }
@@ -107,11 +108,12 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         }
       },
     });
+  const summaryLog = new SummaryLog(stats, logger);
   const setHook = (hook: HookRunner | null): void => {
     live.hook = hook;
     ingest.hook = hook;
   };
-  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, startHook, setHook }));
+  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, startHook, setHook, summaryLog }));
 
   const listeners: Listener[] = [];
   let control: ControlPlane;
@@ -131,7 +133,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         tcpConnections: () => tcpConnections(listeners),
         udpKernelDrops: () => udpKernelDrops(listeners),
         memory: () => guard?.state() ?? null,
-        reload: () => reloader.reload(),
+        reload: (by) => reloader.reload(by),
         version: packageVersion(),
         startedAtMs,
       },
@@ -166,11 +168,13 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   applyHeapGrowingPercent(cfg.heap_growing_percent);
   guard?.start();
   const kernelDropWatch = watchUdpKernelDrops(listeners, logger);
+  summaryLog.setInterval(cfg.log_summary_s);
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       guard?.stop();
       clearInterval(kernelDropWatch);
+      summaryLog.stop();
       const kernelDrops = udpKernelDrops(listeners);
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
@@ -201,7 +205,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     get dedup() {
       return live.dedup;
     },
-    reload: () => reloader.reload(),
+    reload: (by) => reloader.reload(by),
     stop,
   };
 }
@@ -218,6 +222,7 @@ function reloadHost(
     pipeline: Pipeline;
     startHook: (c: SipcaptureConfig) => Promise<HookRunner>;
     setHook: (hook: HookRunner | null) => void;
+    summaryLog: SummaryLog;
   },
 ): ReloadHost {
   return {
@@ -245,6 +250,7 @@ function reloadHost(
     applyLogging: (c) => {
       d.logger.level = c.log_level;
       d.stats.setLogInterval(c.log_rate_limit_s * 1000);
+      d.summaryLog.setInterval(c.log_summary_s);
     },
     applyHook: async (c) => {
       // The new hook must load before the old one is let go; if it does not, the old one stays.

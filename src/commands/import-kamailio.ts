@@ -21,6 +21,8 @@ import type { RouteRule } from '../config/types.js';
 const KAMAILIO_DEFAULT_DB_URL = 'mysql://kamailio:kamailiorw@localhost/kamailio';
 
 export interface KamailioImport {
+  /** modparam("sipcapture", …) lines found (0: not a sipcapture config at all). */
+  sipcaptureModparams: number;
   /** sipcapture parameters, in output order. */
   config: Map<string, unknown>;
   /** Where each value came from (a comment line in the output). */
@@ -182,6 +184,7 @@ export function translateKamailioCfg(text: string): KamailioImport {
   // ---- modparam("module", "name", value) ----
   const captureModes: string[] = [];
   let maskCallid: number | undefined;
+  let sipcaptureModparams = 0;
   for (const { text: lineText, line } of pre.lines) {
     for (const m of lineText.matchAll(/modparamx?\s*\(([^)]*(?:"[^"]*"[^)]*)*)\)/g)) {
       const args = splitArgs(m[1] ?? '');
@@ -198,6 +201,7 @@ export function translateKamailioCfg(text: string): KamailioImport {
         else if (name === 'mask_callid' && typeof value === 'number') maskCallid = value;
       }
       if (!modules.includes('sipcapture')) continue;
+      sipcaptureModparams++;
       if (value === undefined) {
         notes.push(`${from}: the value is not a literal (or a #!define of one); not translated`);
         continue;
@@ -306,7 +310,7 @@ export function translateKamailioCfg(text: string): KamailioImport {
   if (/\breport_capture\s*\(/.test(source)) notes.push('report_capture() calls in the script are not translated: RTCP (5), reports (32, 34, 35, 99) and logs (100) are stored automatically; other uses need a hook module (docs/hooks.md)');
   if (/\bsip_capture_forward\s*\(/.test(source)) notes.push('sip_capture_forward() is not supported by sipcapture');
   set('date_time_zone', 'local', 'Kamailio writes `date` in local time');
-  return { config, origin, notes };
+  return { sipcaptureModparams, config, origin, notes };
 }
 
 /** Method names of `$rm =~ "^(A|B)$"`, `$rm == "A"` or `is_method("A|B")`, or null for anything else. */
@@ -385,6 +389,13 @@ export const importKamailioCommand: CommandModule<object, ImportArgs> = {
       return;
     }
     const result = translateKamailioCfg(text);
+    if (result.sipcaptureModparams === 0) {
+      process.stderr.write(
+        `error: ${argv.file} has no modparam("sipcapture", …) line: it does not configure Kamailio's sipcapture module, so there is nothing to translate (no file written). Start from config/sipcapture.json5 instead.\n`,
+      );
+      process.exitCode = 2;
+      return;
+    }
     const out = renderImport(result, path.basename(argv.file));
     // Validate as the daemon would; problems are reported, the file is still written.
     const target = argv.output ?? path.join(process.cwd(), 'imported.json5');

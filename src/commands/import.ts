@@ -15,10 +15,12 @@ import { Router } from '../route/router.js';
 import { StoreSet } from '../store/store-set.js';
 import { importPcap, type ImportPcapResult } from './import-pcap.js';
 import type { StatsSnapshot } from '../telemetry/stats.js';
+import { formatCount, formatCounts } from './format.js';
 
 interface ImportArgs {
   file: string;
   config: string;
+  json: boolean;
 }
 
 export interface ImportSummary {
@@ -62,24 +64,36 @@ export async function runImport(file: string, configFile: string): Promise<Impor
 }
 
 /**
- * The one-line summary `sipcapture import` prints. `packets` = `packets_with_messages` +
- * `packets_joined` + `packets_dropped`; `messages` counts what those packets held (a TCP segment
- * may hold several), `from_hep` and `from_websocket` how many of them came out of HEP packets
- * and WebSocket frames; `dropped` counts drops by reason, packets and messages alike.
+ * The result as `sipcapture send` prints its own: a few lines for people, or one JSON line.
+ * `packets` = `packets_with_messages` + `packets_joined` + `packets_dropped`; `messages` counts
+ * what those packets held (a TCP segment may hold several), `from_hep` and `from_websocket` how
+ * many of them came out of HEP packets and WebSocket frames; `dropped` counts drops by reason,
+ * packets and messages alike.
  */
-export function importSummaryLine(summary: ImportSummary): Record<string, unknown> {
+export function formatImport(file: string, summary: ImportSummary, json: boolean): string {
   const f = summary.file;
-  return {
-    packets: f.packets,
-    packets_with_messages: f.accounting.withMessages,
-    packets_joined: f.accounting.joined,
-    packets_dropped: f.accounting.dropped,
-    messages: f.messages,
-    from_hep: f.hep,
-    from_websocket: f.websocket,
-    stored: Object.values(summary.stats.stored).reduce((a, b) => a + b, 0),
-    dropped: summary.stats.dropped,
-  };
+  const stored = Object.values(summary.stats.stored).reduce((a, b) => a + b, 0);
+  const dropped = Object.values(summary.stats.dropped).reduce((a, b) => a + b, 0);
+  if (json) {
+    return JSON.stringify({
+      packets: f.packets,
+      packets_with_messages: f.accounting.withMessages,
+      packets_joined: f.accounting.joined,
+      packets_dropped: f.accounting.dropped,
+      messages: f.messages,
+      from_hep: f.hep,
+      from_websocket: f.websocket,
+      stored,
+      stored_by_table: summary.stats.stored,
+      dropped: summary.stats.dropped,
+    });
+  }
+  return [
+    `read ${formatCount(f.packets)} packets from ${file}: ${formatCount(f.accounting.withMessages)} with messages, ${formatCount(f.accounting.joined)} joined into a reassembled message, ${formatCount(f.accounting.dropped)} dropped`,
+    `${formatCount(f.messages)} SIP messages (${formatCount(f.hep)} from HEP, ${formatCount(f.websocket)} from WebSocket frames)`,
+    `stored ${formatCount(stored)} rows: ${formatCounts(summary.stats.stored)}`,
+    `dropped: ${dropped === 0 ? '0' : `${formatCount(dropped)} (${formatCounts(summary.stats.dropped)})`}`,
+  ].join('\n');
 }
 
 export const importCommand: CommandModule<object, ImportArgs> = {
@@ -88,11 +102,12 @@ export const importCommand: CommandModule<object, ImportArgs> = {
   builder: (y) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' })
-      .option('config', { alias: 'c', type: 'string', default: 'config/sipcapture.json5', describe: 'JSON5 config file' }),
+      .option('config', { alias: 'c', type: 'string', default: 'config/sipcapture.json5', describe: 'JSON5 config file' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the result as one JSON line' }),
   handler: async (argv) => {
     try {
       const summary = await runImport(argv.file, argv.config);
-      process.stdout.write(`${JSON.stringify(importSummaryLine(summary))}\n`);
+      process.stdout.write(`${formatImport(argv.file, summary, argv.json)}\n`);
     } catch (err) {
       process.stderr.write(`sipcapture import: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
       process.exitCode = 2;

@@ -8,6 +8,7 @@ import { MIX_NAMES, type MixName } from '../loadgen/mix.js';
 import type { LoadOptions } from '../loadgen/load.js';
 import type { HepVersion } from '../loadgen/packets.js';
 import type { SendSummary, Transport } from '../loadgen/sender.js';
+import { formatCount, formatCounts } from './format.js';
 
 export interface SendArgs {
   host: string;
@@ -59,11 +60,8 @@ export function loadOptionsFromArgs(a: Omit<SendArgs, 'json'>): LoadOptions {
 }
 
 export function formatSummary(s: SendSummary): string {
-  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
-  const kv = (r: Record<string, number>): string =>
-    Object.entries(r)
-      .map(([k, v]) => `${k} ${n(v)}`)
-      .join(', ');
+  const n = formatCount;
+  const kv = formatCounts;
   const lines = [
     `sent ${n(s.sent)} of ${n(s.count)} messages (${n(s.flows)} flows, ${(s.sentBytes / 1e6).toFixed(1)} MB) in ${s.durationS.toFixed(2)} s`,
     `rate: requested ${s.requestedRate === 0 ? 'unlimited' : `${n(s.requestedRate)}/s`}, achieved ${n(s.achievedRate)}/s (${s.workers} sender thread${s.workers === 1 ? '' : 's'}, CPU ${(s.cpuUserS + s.cpuSystemS).toFixed(2)} s)`,

@@ -29,21 +29,24 @@ export interface ValidateOptions {
 
 /** Reads, parses (JSON5) and validates a configuration file. Throws ConfigError. */
 export function loadConfig(file: string): SipcaptureConfig {
+  return validateConfig(readConfigFile(file), file);
+}
+
+/** Reads and parses (JSON5) a configuration file without validating it. Throws ConfigError. */
+export function readConfigFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
   }
-  let raw: unknown;
   try {
-    raw = JSON5.parse<unknown>(text);
+    return JSON5.parse<unknown>(text);
   } catch (e) {
     const err = e as Error & { lineNumber?: number; columnNumber?: number };
     const where = err.lineNumber === undefined ? '' : ` at line ${err.lineNumber}, column ${err.columnNumber ?? '?'}`;
     throw new ConfigError(file, [{ key: '(syntax)', message: `not valid JSON5${where}: ${err.message.replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '')}` }]);
   }
-  return validateConfig(raw, file);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -744,6 +744,16 @@ const PARAM_TABLE = {
     kamailio: false,
     reload: 'log',
   },
+  log_summary_s: {
+    type: 'int',
+    default: 300,
+    min: 0,
+    max: 86400,
+    unit: 's',
+    reload: 'log',
+    doc: 'Every this many seconds, one log line `summary` with the packets received, rows stored and packets dropped (per reason) since the previous one, zeros included: a silent log then means a quiet network, not a dead daemon. 0 = off.',
+    kamailio: false,
+  },
   http_listen: {
     type: 'string',
     default: '127.0.0.1:9061',

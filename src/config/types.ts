@@ -179,6 +179,8 @@ export interface SipcaptureConfig {
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Minimum seconds between two log lines for the same drop reason. */
   log_rate_limit_s: number;
+  /** Seconds between two `summary` log lines (0 = none). */
+  log_summary_s: number;
   /** Control HTTP server `IP:PORT` (JSON-RPC /RPC, /metrics, /health), or '' for none. */
   http_listen: string;
   /** 1: answer JSON-RPC on http_listen too (0: only /metrics and /health). */

@@ -110,15 +110,18 @@ export class Reloader {
 
   constructor(private readonly host: ReloadHost) {}
 
-  /** Reloads the config file. Rejects (changing nothing) when it cannot be read or is invalid. */
-  reload(): Promise<ReloadReport> {
+  /**
+   * Reloads the config file. Rejects (changing nothing) when it cannot be read or is invalid.
+   * `by`: who asked (SIGHUP, or the RPC caller), logged with the switches it flips.
+   */
+  reload(by = 'SIGHUP'): Promise<ReloadReport> {
     // Two SIGHUPs in a row: the second waits for the first, then reads the file again.
-    const run = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.once());
+    const run = (this.running ?? Promise.resolve()).catch(() => undefined).then(() => this.once(by));
     this.running = run;
     return run;
   }
 
-  private async once(): Promise<ReloadReport> {
+  private async once(by: string): Promise<ReloadReport> {
     const host = this.host;
     try {
       if (host.configFile === null) throw new Error('this daemon was not started from a config file');
@@ -129,20 +132,20 @@ export class Reloader {
       // The hook re-imports its module on every reload, so edited hook code takes effect too.
       if (plan.next.nonsip_hook === 1 || plan.hookChanged) await host.applyHook(plan.next);
       commitRouting?.();
-      if (plan.captureOnChanged) host.state.captureOn = plan.next.capture_on !== 0;
-      if (plan.hepCaptureOnChanged) host.state.hepCaptureOn = plan.next.hep_capture_on !== 0;
+      if (plan.captureOnChanged) host.state.switchTo('capture_on', plan.next.capture_on !== 0, `reload (${by})`, host.logger);
+      if (plan.hepCaptureOnChanged) host.state.switchTo('hep_capture_on', plan.next.hep_capture_on !== 0, `reload (${by})`, host.logger);
       if (plan.logChanged) host.applyLogging(plan.next);
       if (plan.dedupChanged) host.applyDedup(plan.next);
       host.setRunning(plan.next);
       this.counts.ok++;
-      host.logger.info({ config: host.configFile, applied: plan.report.applied, restartNeeded: plan.report.restartNeeded }, 'configuration reloaded');
+      host.logger.info({ config: host.configFile, by, applied: plan.report.applied, restartNeeded: plan.report.restartNeeded }, 'configuration reloaded');
       if (plan.report.restartNeeded.length > 0) {
         host.logger.warn({ keys: plan.report.restartNeeded }, 'changed parameters keep their running value until a restart');
       }
       return plan.report;
     } catch (err) {
       this.counts.failed++;
-      host.logger.error({ config: host.configFile, err: (err as Error).message }, 'configuration reload failed; nothing changed');
+      host.logger.error({ config: host.configFile, by, err: (err as Error).message }, 'configuration reload failed; nothing changed');
       throw err;
     }
   }

@@ -98,8 +98,33 @@ export async function initConfigDatabases(cfg: SipcaptureConfig, print: (line: s
       print(`${maskUrl(url)}: ${res.tables.length} tables ready: ${res.tables.map((t) => t.name).join(', ')}`);
     } catch (err) {
       ok = false;
-      print(`${maskUrl(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+      const hint = whatToDo(err);
+      print(`${maskUrl(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}${hint === '' ? '' : `\n  ${hint}`}`);
     }
   }
   return ok;
+}
+
+/**
+ * The next step for the errors a new installation meets: the database or its user not created
+ * yet (sipcapture creates tables, never databases or users).
+ */
+function whatToDo(err: unknown): string {
+  const e = err as { code?: unknown; errno?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : '';
+  const recipe = 'docs/operations.md, "Creating the database and its user"';
+  // PostgreSQL 3D000 / MySQL ER_BAD_DB_ERROR: no such database.
+  if (code === '3D000' || code === 'ER_BAD_DB_ERROR' || /database .* does not exist|Unknown database/i.test(message)) {
+    return `the database does not exist: create it (and a user owning it) first, then run db init again — ${recipe}`;
+  }
+  // PostgreSQL 28P01 / 28000, MySQL ER_ACCESS_DENIED_ERROR: the user or its password.
+  if (code === '28P01' || code === '28000' || code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
+    return `the server refused the user of db_url: create it with the password of db_url and grant it the database — ${recipe}`;
+  }
+  // PostgreSQL 42501 / MySQL ER_TABLEACCESS_DENIED_ERROR: no right to create tables.
+  if (code === '42501' || code === 'ER_TABLEACCESS_DENIED_ERROR') {
+    return `the user may not create tables: sipcapture creates one per day, so it needs CREATE (the database owner has it) — ${recipe}`;
+  }
+  return '';
 }

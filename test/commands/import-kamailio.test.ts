@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import JSON5 from 'json5';
 import { validateConfig } from '../../src/config/load.js';
@@ -162,5 +162,16 @@ describe('import-kamailio', () => {
     assert.equal(parsed['routes'], 'homer5');
     const check = await runCli(['check-config', '-c', out]);
     assert.equal(check.code, 0, check.stderr);
+  });
+
+  test('a config without any sipcapture modparam is refused with the reason, and nothing is written', async () => {
+    const cfgFile = path.join(dir, 'proxy.cfg');
+    const out = path.join(dir, 'nothing.json5');
+    writeFileSync(cfgFile, 'loadmodule "tm.so"\nmodparam("tm", "fr_timer", 5000)\nlisten=udp:127.0.0.1:5060\nrequest_route { t_relay(); }\n');
+    assert.equal(translateKamailioCfg(readFileSync(cfgFile, 'utf8')).sipcaptureModparams, 0);
+    const r = await runCli(['import-kamailio', cfgFile, '-o', out]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /proxy\.cfg has no modparam\("sipcapture", …\) line/);
+    assert.equal(existsSync(out), false);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { encodeHep, type HepEncodeOptions } from '../../src/hep/encode.js';
 
-export { makeTmpDir, memoryLogger, startTestDaemon, tableNames, tableRows, type TestDaemon } from '../helpers/daemon.js';
+export { makeTmpDir, startTestDaemon, tableNames, tableRows, type TestDaemon } from '../helpers/daemon.js';
 
 export const TS_SEC = 1795348800; // 2026-11-22 12:00:00 UTC
 export const DAY = '20261122';

@@ -9,10 +9,13 @@ import { CaptureState } from '../../src/pipeline/capture-state.js';
 import { Stats } from '../../src/telemetry/stats.js';
 import { RpcDispatcher, type RpcResponse } from '../../src/control/rpc/jsonrpc.js';
 import { createRpcMethods, type ControlContext } from '../../src/control/rpc/methods.js';
+import { pino } from 'pino';
 
 function setup(reload: ControlContext['reload'] = () => Promise.resolve({ applied: ['routes'], restartNeeded: ['listen'] })) {
   const state = new CaptureState({ capture_on: 0, hep_capture_on: 1 });
   const stats = new Stats(null);
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void logs.push(JSON.parse(s) as Record<string, unknown>) });
   let d: RpcDispatcher | null = null;
   const ctx: ControlContext = {
     stats,
@@ -23,13 +26,13 @@ function setup(reload: ControlContext['reload'] = () => Promise.resolve({ applie
     version: '9.9.9',
     startedAtMs: Date.now() - 5000,
   };
-  d = new RpcDispatcher(createRpcMethods(ctx, () => d?.names() ?? [], (n) => d?.method(n)?.doc));
-  const call = async (method: string, params?: unknown, id: unknown = 1): Promise<RpcResponse> => {
+  d = new RpcDispatcher(createRpcMethods(ctx, () => d?.names() ?? [], (n) => d?.method(n)?.doc, logger));
+  const call = async (method: string, params?: unknown, id: unknown = 1, caller?: string): Promise<RpcResponse> => {
     const req: Record<string, unknown> = { jsonrpc: '2.0', method, id };
     if (params !== undefined) req['params'] = params;
-    return (await d.handleText(JSON.stringify(req))) as RpcResponse;
+    return (await d.handleText(JSON.stringify(req), caller)) as RpcResponse;
   };
-  return { state, stats, d, call };
+  return { state, stats, d, call, logs };
 }
 
 describe('sipcapture.status (Kamailio replies and faults)', () => {
@@ -195,5 +198,36 @@ describe('JSON-RPC protocol errors', () => {
     const d = new RpcDispatcher([{ name: 'boom', doc: 'x', handler: () => { throw new TypeError('bug'); } }], (m) => seen.push(m));
     assert.deepEqual(await d.handleText('{"jsonrpc":"2.0","method":"boom","id":1}'), { jsonrpc: '2.0', error: { code: -32603, message: 'Internal Error' }, id: 1 });
     assert.deepEqual(seen, ['boom']);
+  });
+});
+
+describe('switching capture is logged with who asked', () => {
+  test('sipcapture.status, sipcapture.hep_status and the MI sip_capture each log the switch and the caller', async () => {
+    const { call, logs } = setup();
+    await call('sipcapture.status', ['on'], 1, 'rpc_socket /run/sipcapture/sipcapture.sock');
+    await call('sipcapture.status', ['check'], 2, 'http 127.0.0.1:40000');
+    await call('sipcapture.hep_status', ['off'], 3, 'http 127.0.0.1:40001');
+    await call('sip_capture', ['off'], 4, 'http 127.0.0.1:40002');
+    await call('sip_capture', ['off'], 5, 'http 127.0.0.1:40003');
+    assert.deepEqual(
+      logs.map((l) => l['msg']),
+      [
+        'capture_on switched on by rpc_socket /run/sipcapture/sipcapture.sock',
+        'hep_capture_on switched off by http 127.0.0.1:40001',
+        'capture_on switched off by http 127.0.0.1:40002 (MI sip_capture)',
+        'capture_on already off (asked by http 127.0.0.1:40003 (MI sip_capture))',
+      ],
+    );
+    assert.deepEqual([logs[0]?.['key'], logs[0]?.['on'], logs[0]?.['was'], logs[0]?.['by']], ['capture_on', true, false, 'rpc_socket /run/sipcapture/sipcapture.sock']);
+  });
+
+  test('sipcapture.reload passes its caller to the reload', async () => {
+    let by: string | undefined;
+    const { call } = setup((b) => {
+      by = b;
+      return Promise.resolve({ applied: [], restartNeeded: [] });
+    });
+    await call('sipcapture.reload', undefined, 1, 'http 127.0.0.1:40004');
+    assert.equal(by, 'http 127.0.0.1:40004');
   });
 });

@@ -38,6 +38,19 @@ describe('config/sipcapture.service', () => {
     assert.match(d.get('ExecReload')?.[0] ?? '', /kill -HUP \$MAINPID/);
     assert.ok(Number.parseInt(d.get('TimeoutStopSec')?.[0] ?? '0', 10) > 15, 'longer than the 15 s shutdown deadline');
     assert.equal(d.get('RestrictAddressFamilies')?.[0]?.includes('AF_PACKET'), false, 'AF_PACKET only in the raw-capture drop-in');
+    // The command `npm install -g --prefix /opt/sipcapture` installs, on the /etc config; the check is quiet.
+    assert.deepEqual(d.get('ExecStartPre'), ['/opt/sipcapture/bin/sipcapture check-config --quiet -c /etc/sipcapture/sipcapture.json5']);
+    assert.deepEqual(d.get('ExecStart'), ['/opt/sipcapture/bin/sipcapture run -c /etc/sipcapture/sipcapture.json5']);
+    assert.deepEqual([d.get('StateDirectory'), d.get('RuntimeDirectory')], [['sipcapture'], ['sipcapture']]);
+  });
+
+  test('the shipped /etc config keeps its data in the unit\'s directories and says who may send', () => {
+    const file = path.join(PROJECT_ROOT, 'config', 'sipcapture.etc.json5');
+    const cfg = validateConfig(JSON5.parse<unknown>(readFileSync(file, 'utf8')), '/etc/sipcapture/sipcapture.json5');
+    assert.equal(cfg.captureModes.get('default')?.db_url, 'sqlite:///var/lib/sipcapture/sipcapture.sqlite');
+    assert.equal(cfg.spool_dir, '/var/lib/sipcapture/spool');
+    assert.equal(cfg.rpc_socket, '/run/sipcapture/sipcapture.sock');
+    assert.ok(cfg.allow_sources.length > 0, 'allow_sources');
   });
 
   test('systemd-analyze verifies it and rates its exposure low', { skip: requireOrSkip(hasSystemd, 'systemd-analyze') }, () => {
@@ -47,7 +60,9 @@ describe('config/sipcapture.service', () => {
       copyFileSync(UNIT, copy);
       const verify = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
       // Only complaints about this unit matter (the host may lack /opt/sipcapture or the user).
-      const own = verify.stderr.split('\n').filter((l) => l.includes('sipcapture.service:'));
+      const own = verify.stderr
+        .split('\n')
+        .filter((l) => l.includes('sipcapture.service:') && !l.includes('/opt/sipcapture/bin/sipcapture is not executable: No such file'));
       assert.deepEqual(own, []);
       const security = execFileSync('systemd-analyze', ['security', '--offline=yes', copy], { encoding: 'utf8' });
       const level = /Overall exposure level for sipcapture\.service: ([0-9.]+)/.exec(security);
@@ -65,5 +80,7 @@ describe('config/sipcapture.service', () => {
     const cfg = validateConfig(JSON5.parse<unknown>(m[1] ?? ''), '/etc/sipcapture/sipcapture.json5');
     assert.equal(cfg.rpc_socket, '/run/sipcapture/sipcapture.sock');
     assert.equal(cfg.http_listen, '127.0.0.1:9061');
+    // The production example says who may send.
+    assert.ok(cfg.allow_sources.length > 0 && cfg.hep_auth_keys.length > 0);
   });
 });

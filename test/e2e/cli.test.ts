@@ -47,6 +47,29 @@ describe('sipcapture CLI', () => {
     assert.match(r.stderr, /mt_mode: .*HASH/);
   });
 
+  test('check-config marks the parameters the file sets, and --quiet prints nothing for a valid config', async () => {
+    const r = await runCli(['check-config', '-c', 'config/sipcapture.json5']);
+    const shown = JSON.parse(r.stdout) as { set_in_file: string[] };
+    assert.ok(shown.set_in_file.includes('db_url') && shown.set_in_file.includes('routes'), r.stdout);
+    assert.ok(!shown.set_in_file.includes('batch_size'), 'a default is not marked');
+    const quiet = await runCli(['check-config', '--quiet', '-c', 'config/sipcapture.json5']);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stdout, '');
+  });
+
+  test('check-config and run refuse data paths the daemon could not create', async () => {
+    const notAFolder = path.join(dir, 'plain-file');
+    writeFileSync(notAFolder, '');
+    const file = path.join(dir, 'unwritable.json5');
+    writeFileSync(file, JSON.stringify({ db_url: `sqlite://${notAFolder}/sub/x.sqlite`, spool_dir: `${notAFolder}/spool`, rpc_socket: '', http_listen: '' }));
+    for (const args of [['check-config', '--quiet', '-c', file], ['run', '-c', file]]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args[0] ?? ''}: ${r.stderr}`);
+      assert.match(r.stderr, /db_url: .*plain-file\/sub cannot be created: .*plain-file is not a folder/);
+      assert.match(r.stderr, /spool_dir: .*plain-file\/spool cannot be created/);
+    }
+  });
+
   test('run stores HEP and drains its queue on SIGTERM, exiting 0', async () => {
     const port = await freePort();
     const dbFile = path.join(dir, 'run.sqlite');

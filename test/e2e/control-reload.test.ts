@@ -60,6 +60,12 @@ describe('sipcapture.reload', () => {
     t.rewrite({ routes: [{ table: 'second_%Y%m%d' }], capture_node: 'reloaded', log_level: 'debug', capture_on: 1 });
     assert.deepEqual((await rpcHttp(t.httpPort, 'sipcapture.reload')).body.result, { applied: ['capture_on'], restart_needed: [] });
     assert.equal(t.daemon.state.captureOn, true);
+    // Each switch is logged with who asked: the RPC over HTTP, then the reloads it asked for.
+    const switches = t.logs.map((l) => JSON.parse(l) as { msg: string }).filter((l) => l.msg.startsWith('capture_on ')).map((l) => l.msg);
+    assert.equal(switches.length, 3, switches.join('\n'));
+    assert.match(switches[0] ?? '', /^capture_on switched off by http 127\.0\.0\.1:\d+$/);
+    assert.match(switches[1] ?? '', /^capture_on already off \(asked by reload \(http 127\.0\.0\.1:\d+\)\)$/);
+    assert.match(switches[2] ?? '', /^capture_on switched on by reload \(http 127\.0\.0\.1:\d+\)$/);
     const text = await (await fetch(`http://127.0.0.1:${t.httpPort}/metrics`)).text();
     assert.match(text, /^sipcapture_config_reloads_total\{result="ok"\} 4$/m);
     assert.match(text, /^sipcapture_config_reloads_total\{result="failed"\} 1$/m);

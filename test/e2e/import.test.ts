@@ -54,7 +54,7 @@ describe('sipcapture import', { skip }, () => {
     rmSync(db, { force: true });
     const cfg = path.join(dir, `${name}.json5`);
     writeFileSync(cfg, JSON.stringify({ db_url: `sqlite://${db}`, log_level: 'warn', spool_dir: path.join(dir, 'spool'), ...extra }));
-    const r = await runCli(['import', path.join(PCAPS, name), '-c', cfg], 60_000);
+    const r = await runCli(['import', path.join(PCAPS, name), '-c', cfg, '--json'], 60_000);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Summary;
     const conn = new Database(db, { readonly: true });
@@ -69,6 +69,17 @@ describe('sipcapture import', { skip }, () => {
       conn.close();
     }
   }
+
+  test('prints a human summary by default, in the style of sipcapture send', async () => {
+    const db = path.join(dir, 'human.sqlite');
+    const cfg = path.join(dir, 'human.json5');
+    writeFileSync(cfg, JSON.stringify({ db_url: `sqlite://${db}`, log_level: 'warn' }));
+    const file = path.join(PCAPS, 'ipip-rawip.pcap');
+    const r = await runCli(['import', file, '-c', cfg], 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(r.stdout, new RegExp(`^read \\d+ packets from ${escaped}: \\d+ with messages, \\d+ joined into a reassembled message, \\d+ dropped\n8 SIP messages \\(0 from HEP, 0 from WebSocket frames\\)\nstored 8 rows: sip_capture 8\ndropped: `));
+  });
 
   test('IPIP capture: rows carry the inner addresses and ports', async () => {
     const { rows, summary } = await importInto('ipip-rawip.pcap');

@@ -35,6 +35,7 @@ export class ControlPlane {
       ctx,
       () => dispatcher?.names() ?? [],
       (name) => dispatcher?.method(name)?.doc,
+      logger,
     );
     dispatcher = new RpcDispatcher(methods, (method, err) => logger.error({ err, method }, 'RPC method failed'));
     this.rpc = dispatcher;

@@ -93,7 +93,7 @@ export class ControlHttpServer {
       if (method !== 'POST') return notAllowed(res, 'POST');
       const body = await readBody(req, MAX_REQUEST_BYTES);
       if (body === null) return send(res, 413, 'text/plain', `request larger than ${MAX_REQUEST_BYTES} bytes\n`);
-      const reply = await rpc.handleText(body);
+      const reply = await rpc.handleText(body, `http ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`);
       if (reply === null) return send(res, 204, 'text/plain', '');
       return send(res, httpStatusFor(reply), JSON_TYPE, `${JSON.stringify(reply)}\n`);
     }

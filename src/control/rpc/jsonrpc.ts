@@ -7,11 +7,14 @@
 
 export type RpcParams = readonly unknown[];
 
+/** Who sent a request, for the log of what it changed: `rpc_socket PATH` or `http ADDRESS:PORT`. */
+export type RpcCaller = string;
+
 export interface RpcMethod {
   name: string;
   /** One line, returned by system.methodHelp (Kamailio's RPC doc string). */
   doc: string;
-  handler(params: RpcParams): unknown;
+  handler(params: RpcParams, caller: RpcCaller): unknown;
 }
 
 /** A method's failure: becomes `{"error": {"code": code, "message": message}}`. */
@@ -89,7 +92,7 @@ export class RpcDispatcher {
    * One request or a batch (array) as text. Resolves to the reply (serialise it with
    * JSON.stringify), or null when nothing is to be sent (only notifications: no id).
    */
-  async handleText(text: string): Promise<RpcResponse | RpcResponse[] | null> {
+  async handleText(text: string, caller: RpcCaller = 'unknown'): Promise<RpcResponse | RpcResponse[] | null> {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -100,16 +103,16 @@ export class RpcDispatcher {
       if (parsed.length === 0) return errorResponse(null, standardFault(RpcErrorCode.INVALID_REQUEST));
       const replies: RpcResponse[] = [];
       for (const req of parsed) {
-        const r = await this.handleOne(req);
+        const r = await this.handleOne(req, caller);
         if (r !== null) replies.push(r);
       }
       return replies.length === 0 ? null : replies;
     }
-    return this.handleOne(parsed);
+    return this.handleOne(parsed, caller);
   }
 
   /** One parsed request object. */
-  async handleOne(req: unknown): Promise<RpcResponse | null> {
+  async handleOne(req: unknown, caller: RpcCaller = 'unknown'): Promise<RpcResponse | null> {
     if (!isRecord(req)) return errorResponse(null, standardFault(RpcErrorCode.INVALID_REQUEST));
     const rawId = req['id'];
     const hasId = Object.hasOwn(req, 'id');
@@ -133,7 +136,7 @@ export class RpcDispatcher {
       response = errorResponse(id, standardFault(RpcErrorCode.METHOD_NOT_FOUND));
     } else {
       try {
-        const result: unknown = await method.handler(params);
+        const result: unknown = await method.handler(params, caller);
         response = { jsonrpc: '2.0', result: result ?? null, id };
       } catch (err) {
         if (err instanceof RpcFault) {

@@ -3,12 +3,13 @@
  * faults, the MI command `sip_capture` of the older admin guide, and what an operator needs
  * besides (statistics, reload, the core introspection methods).
  */
-import type { CaptureState } from '../../pipeline/capture-state.js';
+import type { CaptureState, CaptureSwitchKey } from '../../pipeline/capture-state.js';
 import type { MemoryGuardState } from '../memory-guard.js';
 import type { Stats } from '../../telemetry/stats.js';
 import type { ReloadReport } from '../reload.js';
 import type { StoreSet } from '../../store/store-set.js';
-import { RpcErrorCode, RpcFault, standardFault, type RpcMethod, type RpcParams } from './jsonrpc.js';
+import type { Logger } from '../../telemetry/logger.js';
+import { RpcErrorCode, RpcFault, standardFault, type RpcCaller, type RpcMethod, type RpcParams } from './jsonrpc.js';
 
 /** One database's writer as the control plane sees it. */
 export interface StoreView {
@@ -62,8 +63,8 @@ export interface ControlContext {
   udpKernelDrops?: () => Record<string, number>;
   /** The memory guard's state, or null without memory_limit_mb. */
   memory?: () => MemoryGuardState | null;
-  /** Re-reads the config file; rejects with the reason it could not. */
-  reload(): Promise<ReloadReport>;
+  /** Re-reads the config file; rejects with the reason it could not. `by`: who asked, for the log. */
+  reload(by?: string): Promise<ReloadReport>;
   version: string;
   /** Date.now() at start-up. */
   startedAtMs: number;
@@ -85,30 +86,40 @@ export function statusKeyword(params: RpcParams): 'on' | 'off' | 'check' {
   throw new RpcFault(500, STATUS_BAD);
 }
 
-function statusMethod(name: string, doc: string, get: () => boolean, set: (on: boolean) => void): RpcMethod {
+/** One of the two run-time switches as the methods use it. */
+interface CaptureSwitch {
+  get(): boolean;
+  set(on: boolean, caller: RpcCaller): void;
+}
+
+function captureSwitch(state: CaptureState, key: CaptureSwitchKey, logger: Logger | undefined): CaptureSwitch {
+  return { get: () => state.get(key), set: (on, caller) => state.switchTo(key, on, caller, logger) };
+}
+
+function statusMethod(name: string, doc: string, sw: CaptureSwitch): RpcMethod {
   return {
     name,
     doc,
-    handler: (params) => {
+    handler: (params, caller) => {
       const k = statusKeyword(params);
-      if (k !== 'check') set(k === 'on');
-      return get() ? 'Enabled' : 'Disabled';
+      if (k !== 'check') sw.set(k === 'on', caller);
+      return sw.get() ? 'Enabled' : 'Disabled';
     },
   };
 }
 
 /** The MI command removed in 2017: `on`/`off` exactly (any case), or nothing to read. */
-function miSipCapture(state: CaptureState): RpcMethod {
+function miSipCapture(sw: CaptureSwitch): RpcMethod {
   return {
     name: 'sip_capture',
     doc: 'Old MI command: without a parameter, the capture status (on or off); with on or off, switch capture.',
-    handler: (params) => {
-      if (params.length === 0) return state.captureOn ? 'on' : 'off';
+    handler: (params, caller) => {
+      if (params.length === 0) return sw.get() ? 'on' : 'off';
       const p = params[0];
       if (params.length > 1 || typeof p !== 'string') throw new RpcFault(400, 'Bad parameter');
       const lower = p.toLowerCase();
       if (lower !== 'on' && lower !== 'off') throw new RpcFault(400, 'Bad parameter');
-      state.captureOn = lower === 'on';
+      sw.set(lower === 'on', `${caller} (MI sip_capture)`);
       return 'OK';
     },
   };
@@ -182,22 +193,17 @@ function noParams(params: RpcParams): void {
   if (params.length > 0) throw standardFault(RpcErrorCode.INVALID_PARAMS);
 }
 
-export function createRpcMethods(ctx: ControlContext, listNames: () => string[], helpOf: (name: string) => string | undefined): RpcMethod[] {
-  const { state } = ctx;
+/** `logger`: where switching capture on or off is logged, with who asked. */
+export function createRpcMethods(ctx: ControlContext, listNames: () => string[], helpOf: (name: string) => string | undefined, logger?: Logger): RpcMethod[] {
+  const capture = captureSwitch(ctx.state, 'capture_on', logger);
   return [
-    statusMethod(
-      'sipcapture.status',
-      'Get status or turn on/off sipcapture.',
-      () => state.captureOn,
-      (on) => (state.captureOn = on),
-    ),
+    statusMethod('sipcapture.status', 'Get status or turn on/off sipcapture.', capture),
     statusMethod(
       'sipcapture.hep_status',
       'Get status or turn on/off HEP decoding on the listeners (hep_capture_on). Parameters: on, off or check.',
-      () => state.hepCaptureOn,
-      (on) => (state.hepCaptureOn = on),
+      captureSwitch(ctx.state, 'hep_capture_on', logger),
     ),
-    miSipCapture(state),
+    miSipCapture(capture),
     {
       name: 'sipcapture.stats',
       doc: 'Counters: packets received per listener and HEP version, drops per reason, rows stored per table, queues and stores.',
@@ -209,10 +215,10 @@ export function createRpcMethods(ctx: ControlContext, listNames: () => string[],
     {
       name: 'sipcapture.reload',
       doc: 'Re-read the config file (as SIGHUP): lists what took effect and what needs a restart.',
-      handler: async (params) => {
+      handler: async (params, caller) => {
         noParams(params);
         try {
-          const r = await ctx.reload();
+          const r = await ctx.reload(caller);
           return { applied: r.applied, restart_needed: r.restartNeeded };
         } catch (err) {
           throw new RpcFault(500, `Reload failed: ${(err as Error).message}`);

@@ -75,7 +75,7 @@ export class ControlSocketServer {
     const answer = (line: string): void => {
       if (line.trim() === '') return;
       chain = chain.then(async () => {
-        const reply = await this.rpc.handleText(line);
+        const reply = await this.rpc.handleText(line, `rpc_socket ${this.socketPath}`);
         if (reply !== null && !sock.destroyed) sock.write(`${JSON.stringify(reply)}\n`);
       });
     };
