@@ -12,6 +12,7 @@ import { ConfigError, show, typeName } from './errors.js';
 import type { NamedParamSpec, ParamName } from './params.js';
 import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
 import { parseCaptureMode } from './capture-mode.js';
+import { checkDataHeaderNames } from './homer7-fields.js';
 import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
 import { parseListenList, parseRawSocketListen } from './listen.js';
 import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './access.js';
@@ -217,6 +218,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     table_name: defaultTables,
     mt_mode: values.get('mt_mode') as CaptureMode['mt_mode'],
     hash_source: values.get('hash_source') as CaptureMode['hash_source'],
+    ...(values.get('schema') === 'homer7' ? { schema: 'homer7' as const } : {}),
   };
   const defaultUsed = ok('routes') && modesUsedByRules(routeRules).has('default');
   const defaultValid = ok('db_url', 'table_name', 'mt_mode', 'hash_source') && dbUrl !== '' && defaultTables.length > 0;
@@ -322,12 +324,33 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     });
   }
     // insert_retry_timeout without insert_retries is deliberately not reported (spec §13.25).
+  checkSchemas(orderedModes, named, modeKey, problems);
+  if (ok('homer7_data_header')) {
+    const why = checkDataHeaderNames(list('homer7_data_header'));
+    if (why !== undefined) problems.push({ key: 'homer7_data_header', message: `${show(list('homer7_data_header'))} ${why}` });
+  }
+  if (ok('homer7_partition_minutes') && 1440 % num('homer7_partition_minutes') !== 0) {
+    problems.push({ key: 'homer7_partition_minutes', message: `${num('homer7_partition_minutes')} does not divide a day (allowed: 5..1440 minutes dividing 1440, e.g. 60, 120, 360, 1440)` });
+  }
 
   if (problems.length > 0) throw new ConfigError(source, problems);
 
   return {
     db_url: dbUrl,
     table_name: str('table_name'),
+    schema: values.get('schema') as SipcaptureConfig['schema'],
+    homer7_data_header: list('homer7_data_header'),
+    homer7_partition_minutes: num('homer7_partition_minutes'),
+    retention_days: num('retention_days'),
+    retention_days_call: num('retention_days_call'),
+    retention_days_registration: num('retention_days_registration'),
+    retention_days_default: num('retention_days_default'),
+    retention_days_rtcp: num('retention_days_rtcp'),
+    retention_days_logs: num('retention_days_logs'),
+    retention_days_report: num('retention_days_report'),
+    retention_max_db_mb: num('retention_max_db_mb'),
+    retention_min_free_disk_mb: num('retention_min_free_disk_mb'),
+    retention_interval_s: num('retention_interval_s'),
     mt_mode: values.get('mt_mode') as SipcaptureConfig['mt_mode'],
     hash_source: values.get('hash_source') as SipcaptureConfig['hash_source'],
     db_insert_mode: num('db_insert_mode'),
@@ -394,6 +417,35 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     listenAddresses,
     routeRules,
   };
+}
+
+/**
+ * `schema: homer7` needs PostgreSQL (homer-app reads HOMER 7 tables from PostgreSQL only, and
+ * they rely on its partitioning and jsonb), and one database URL has one schema (one store).
+ */
+function checkSchemas(modes: ReadonlyMap<string, CaptureMode>, modeIndex: ReadonlyMap<string, number>, modeKey: (i: number) => string, problems: ConfigProblem[]): void {
+  const keyOf = (m: CaptureMode): string => {
+    const i = m.name === 'default' ? undefined : modeIndex.get(m.name);
+    return m.name === 'default' ? 'schema' : i === undefined ? 'capture_mode' : modeKey(i);
+  };
+  const schemaByUrl = new Map<string, CaptureMode>();
+  for (const m of modes.values()) {
+    const schema = m.schema ?? 'homer5';
+    if (schema === 'homer7' && dbUrlKind(m.db_url) !== 'postgres') {
+      problems.push({
+        key: keyOf(m),
+        message: `homer7 in capture mode ${m.name} needs a postgres:// db_url, not ${maskPasswords(m.db_url)} (homer-app reads HOMER 7 tables from PostgreSQL only; use schema homer5 for SQLite or MySQL)`,
+      });
+    }
+    const other = schemaByUrl.get(m.db_url);
+    if (other !== undefined && (other.schema ?? 'homer5') !== schema) {
+      problems.push({
+        key: keyOf(m),
+        message: `capture mode ${m.name} writes ${schema} but mode ${other.name} writes ${other.schema ?? 'homer5'} to the same db_url ${maskPasswords(m.db_url)}; one database URL has one schema (give each its own database)`,
+      });
+    }
+    if (other === undefined) schemaByUrl.set(m.db_url, m);
+  }
 }
 
 /**
