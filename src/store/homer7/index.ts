@@ -55,8 +55,11 @@ export interface Homer7StoreOptions {
 /** What the partition manager did, for metrics and stats. */
 export interface Homer7Counters {
   partitionsCreated: number;
-  /** Rows written to a DEFAULT partition because no ranged partition could take them. */
-  defaultPartitionRows: number;
+  /**
+   * Rows whose own partition could not be created (too old or too far ahead, or overlapping a
+   * partition of another step): PostgreSQL put them in an overlapping partition or the DEFAULT one.
+   */
+  fallbackRows: number;
 }
 
 export interface Homer7Store extends Store {
@@ -115,7 +118,7 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
   const ensured = new Map<string, Promise<void>>();
   /** Partitions known to be unavailable (creation failed): their rows go to DEFAULT. */
   const unavailable = new Set<string>();
-  const counters: Homer7Counters = { partitionsCreated: 0, defaultPartitionRows: 0 };
+  const counters: Homer7Counters = { partitionsCreated: 0, fallbackRows: 0 };
   const buffers = new BufferPool();
   let closed = false;
 
@@ -305,7 +308,7 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
     clearTimeout(timer);
     client.release();
     for (const [, b] of encoded) buffers.give(b.buffer);
-    counters.defaultPartitionRows += toDefault;
+    counters.fallbackRows += toDefault;
   }
 
   const store: Homer7Store = {
