@@ -184,6 +184,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
             failing: s.failing,
             ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
             ...(s.values === null ? {} : { values: s.values }),
+            ...(s.homer7 === null ? {} : { homer7: s.homer7 }),
           })),
         hookQueueDepth: () => hook?.queueDepth ?? null,
         dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),

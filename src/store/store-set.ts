@@ -20,6 +20,7 @@ import { maskUrl } from './limits.js';
 import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
 import type { Store } from './store.js';
+import type { Homer7Counters, Homer7Store } from './homer7/index.js';
 import { tablesAhead } from './tables-ahead.js';
 import { StoreWriter, type StoreWriterOptions } from './writer.js';
 
@@ -76,6 +77,8 @@ export interface StorageStats {
    * committed by an earlier run (their marker row exists) and not written again.
    */
   spool: (SpoolStats & { dir: string; maxBytes: number; replaying: boolean; alreadyCommittedBatches: number; alreadyCommittedRows: number }) | null;
+  /** What a `schema: homer7` store did about partitions (homer7/index.ts); null for other stores. */
+  homer7: Readonly<Homer7Counters> | null;
   /** Text values changed to fit (limits.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
   values: Readonly<ValueCounters> | null;
 }
@@ -262,6 +265,7 @@ export class StoreSet {
               alreadyCommittedRows: db.writer.replayedAlreadyCommitted.rows,
             },
       values: isCounting(db.store) ? db.store.valueCounters : null,
+      homer7: (db.store as Partial<Homer7Store>).homer7Counters ?? null,
     }));
   }
 

@@ -172,6 +172,13 @@ describe('homer7 end to end', { skip: pgSkip }, () => {
     }
   });
 
+  test('metrics count the partitions created', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${d.httpPort}/metrics`)).text();
+    const created = /^sipcapture_homer7_partitions_created_total\{db="[^"]+"\} (\d+)$/m.exec(text);
+    assert.ok(created !== null && Number(created[1]) > 0, text.split('\n').filter((l) => l.includes('homer7')).join('\n'));
+    assert.match(text, /^sipcapture_homer7_fallback_rows_total\{db="[^"]+"\} 0$/m);
+  });
+
   test('the HEP auth key is never stored', async () => {
     const probe = await db.query(`SELECT protocol_header::text AS p FROM hep_proto_1_default WHERE sid = 'auth-key-probe@192.0.2.9'`);
     assert.equal(probe.rows.length, 1);

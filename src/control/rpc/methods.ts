@@ -22,6 +22,8 @@ export interface StoreView {
   spoolBytes?: number;
   /** Text values the store changed (cut to the column, NULs removed, invalid text replaced). */
   values?: { truncatedValues: number; truncatedRows: number; nulStripped: number; invalidReplaced: number };
+  /** HOMER 7 partitions created, and rows whose own partition could not be (schema homer7 only). */
+  homer7?: { partitionsCreated: number; fallbackRows: number };
 }
 
 /** The dedup table as the control plane sees it. */
@@ -127,6 +129,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
         batches_in_flight: s.inFlightBatches,
         failing: s.failing,
         ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
+        ...(s.homer7 === undefined ? {} : { homer7: { partitions_created: s.homer7.partitionsCreated, fallback_rows: s.homer7.fallbackRows } }),
         ...(s.values === undefined
           ? {}
           : {

@@ -206,14 +206,20 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
   async function ensureAhead(at = nowMs()): Promise<string[]> {
     await ensureParents();
     const names: string[] = [];
-    const from = partitionStartUs(at * 1000, 1440);
-    for (let s = from; s < from + 2 * DAY_US; s += stepMin * 60_000_000) {
+    const midnight = partitionStartUs(at * 1000, 1440);
+    const current = partitionStartUs(at * 1000, stepMin);
+    const step = stepMin * 60_000_000;
+    // The current partition first, then the rest of today and tomorrow, then today's earlier ones.
+    const starts: number[] = [];
+    for (let s = current; s < midnight + 2 * DAY_US; s += step) starts.push(s);
+    for (let s = midnight; s < current; s += step) starts.push(s);
+    for (const s of starts) {
       for (const p of HOMER7_PARENTS) {
         await ensurePartition(p, s);
         names.push(partitionName(p, s));
       }
     }
-    return names;
+    return names.sort();
   }
 
   let aheadTimer: NodeJS.Timeout | null = null;
