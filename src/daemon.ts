@@ -28,6 +28,7 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
 import type { StoreWriter } from './store/writer.js';
+import { RetentionScheduler } from './store/retention/run.js';
 
 export interface RunningDaemon {
   readonly config: SipcaptureConfig;
@@ -43,6 +44,8 @@ export interface RunningDaemon {
   readonly control: ControlPlane;
   /** The nonsip_hook, or null when it is off. */
   readonly hook: HookRunner | null;
+  /** Retention (retention_days, size guard): its schedule and counters. */
+  readonly retention: RetentionScheduler;
   /** The dedup table, or null when `dedup` is off; replaced by a reload that changes it. */
   readonly dedup: DedupTable | null;
   /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. */
@@ -58,6 +61,8 @@ export interface DaemonOptions {
   processMetrics?: boolean;
   /** Where the memory guard reads the RSS, bytes (tests). Default process.memoryUsage.rss. */
   rss?: () => number;
+  /** The clock retention prunes by, ms since 1970 (tests). Default Date.now. */
+  nowMs?: () => number;
 }
 
 export function rowOptionsFrom(cfg: SipcaptureConfig): SipRowOptions {
@@ -77,6 +82,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
+  const retention = new RetentionScheduler(cfg, logger, options.nowMs);
   const guard =
     cfg.memory_limit_mb > 0
       ? new MemoryGuard({
@@ -191,6 +197,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
         udpKernelDrops: () => udpKernelDrops(listeners),
         memory: () => guard?.state() ?? null,
+        retention: () => retention.counters,
         reload: () => reloader.reload(),
         version: packageVersion(),
         startedAtMs,
@@ -250,11 +257,13 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   // After start-up: loading the modules with the bound set ran extra full GCs (+120 ms to listening).
   applyHeapGrowingPercent(cfg.heap_growing_percent);
   guard?.start();
+  retention.start();
   const kernelDropWatch = watchUdpKernelDrops(listeners, logger);
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       guard?.stop();
+      await retention.stop();
       clearInterval(kernelDropWatch);
       const kernelDrops = udpKernelDrops(listeners);
       await Promise.allSettled(listeners.map((l) => l.stop()));
@@ -273,6 +282,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     },
     stats,
     state,
+    retention,
     listeners,
     writers: storeSet.writers,
     storage: storeSet,

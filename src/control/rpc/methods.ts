@@ -42,6 +42,8 @@ export interface ControlContext {
   stores(): StoreView[];
   /** Packets waiting for the nonsip_hook, or null when no hook is configured. */
   hookQueueDepth(): number | null;
+  /** What retention dropped (tables by `db|kind|reason`) and its passes; absent in contexts without it. */
+  retention?: () => { dropped: ReadonlyMap<string, number>; runs: { ok: number; failed: number; skipped: number } };
   /** The dedup table, or null (or absent) when dedup is off. */
   dedup?: () => DedupView | null;
   /** Open TCP/TLS connections per listener (absent in contexts without listeners). */
