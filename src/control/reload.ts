@@ -12,7 +12,8 @@
  *   module is re-imported on every reload);
  * - restart: everything that owns a socket, a connection or a queue (listen, raw capture,
  *   http_listen, rpc_socket, batching and retry settings, db_insert_mode, a database URL that
- *   is not open yet, spool settings …). Unknown keys count as restart, the safe side.
+ *   is not open yet or changes its schema, spool settings, retention …). Unknown keys count
+ *   as restart, the safe side.
  */
 import type { CaptureState } from '../pipeline/capture-state.js';
 import type { SipcaptureConfig } from '../config/types.js';
@@ -73,7 +74,10 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
   const next: Record<string, unknown> = { ...running };
 
   const routingChanged = changed.some((k) => ROUTING_KEYS.has(k));
-  const routingOk = routingChanged && [...loaded.captureModes.values()].every((m) => openDbUrls.has(m.db_url));
+  // The store of an open URL writes one schema: another one for it needs a restart.
+  const runningSchema = new Map([...running.captureModes.values()].map((m) => [m.db_url, m.schema ?? 'homer5']));
+  const routingOk =
+    routingChanged && [...loaded.captureModes.values()].every((m) => openDbUrls.has(m.db_url) && runningSchema.get(m.db_url) === (m.schema ?? 'homer5'));
   for (const k of changed) {
     let live = SWITCH_KEYS.has(k) || ROW_KEYS.has(k) || HOOK_KEYS.has(k) || LOG_KEYS.has(k) || DEDUP_KEYS.has(k);
     if (ROUTING_KEYS.has(k)) live = routingOk;
