@@ -605,7 +605,7 @@ const PARAM_TABLE = {
     min: 0,
     max: 1073741824,
     unit: 'MiB',
-    doc: 'Size guard: while the database (PostgreSQL, MySQL: its size; SQLite: the file) is larger than this, the oldest prunable tables are dropped first. 0 = no limit.',
+    doc: 'Size guard: while the database (PostgreSQL: pg_database_size; MySQL: its tables\' data and indexes; SQLite: the pages in use) is larger than this, the oldest prunable tables are dropped first, never one whose day or partition reaches the present. 0 = no limit.',
     kamailio: false,
     note: 'behaviour: retention (docs/retention.md)',
   },

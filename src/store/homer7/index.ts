@@ -277,7 +277,13 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
       throw err;
     }
     const client = await pool.connect();
-    client.on('error', () => {});
+    // A socket dying under a checked-out client would otherwise crash the process.
+    const onError = (): void => {};
+    client.on('error', onError);
+    const release = (err?: unknown): void => {
+      client.removeListener('error', onError);
+      client.release(err === undefined ? undefined : err instanceof Error ? err : true);
+    };
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -301,18 +307,18 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
       const sqlState = typeof (err as { code?: unknown }).code === 'string';
       if (!committing && !timedOut && sqlState) {
         await client.query('ROLLBACK').then(
-          () => client.release(),
-          (e: unknown) => client.release(e instanceof Error ? e : true),
+          () => release(),
+          (e: unknown) => release(e),
         );
       } else {
-        client.release(err instanceof Error ? err : true);
+        release(err);
       }
       // Without an answer to COMMIT the outcome is open: the writer settles it with wasCommitted().
       if (committing && !sqlState && txid !== '') throw Object.assign(err instanceof Error ? err : new Error(String(err)), { commitToken: `pg:${txid}` });
       throw err;
     }
     clearTimeout(timer);
-    client.release();
+    release();
     for (const [, b] of encoded) buffers.give(b.buffer);
     counters.fallbackRows += toDefault;
   }
