@@ -7,7 +7,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
+import { makeTmpDir } from '../../helpers/daemon.js';
+import { runCli } from '../../helpers/cli.js';
 import { createHomer7Store, type Homer7Store, type Homer7StoreOptions } from '../../../src/store/homer7/index.js';
 import { HOMER7_PARENTS } from '../../../src/store/homer7/row.js';
 import { PG_URL, RUN, makeEdgeRows, makeReportRows, makeSipRows, skipReason } from '../postgres/helpers.js';
@@ -86,6 +90,23 @@ describe('HOMER 7 store', { skip: pgSkip }, () => {
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }
+  });
+
+  test('sipcapture db init creates the HOMER 7 schema (through the CLI)', async () => {
+    const { schema, url } = await freshSchema();
+    const dir = makeTmpDir('sipcapture-h7-init-');
+    const file = path.join(dir, 'c.json5');
+    writeFileSync(file, JSON.stringify({ db_url: url, schema: 'homer7', homer7_partition_minutes: 360 }));
+    const r = await runCli(['db', 'init', '-c', file], 120_000);
+    const check = await runCli(['check-config', '-c', file]);
+    rmSync(dir, { recursive: true, force: true });
+    const shown = JSON.parse(check.stdout) as { parameters: { schema: string }; derived: { captureModes: { schema?: string }[] } };
+    assert.equal(shown.parameters.schema, 'homer7');
+    assert.equal(shown.derived.captureModes[0]!.schema, 'homer7');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /HOMER 7 schema ready: hep_proto_1_call, .*; 48 partitions of 360 min/);
+    const names = await tables(schema);
+    assert.equal(names.filter((t) => /_\d{8}_\d{4}$/.test(t)).length, 48);
   });
 
   test('rows: by parent, microsecond create_date, into partitions created on demand; report rows too', async () => {

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -20,6 +20,7 @@ import { pruneCommand } from '../../../src/commands/prune.js';
 import { DatedTemplate } from '../../../src/store/retention/policy.js';
 import { openRetentionDb } from '../../../src/store/retention/databases.js';
 import { makeTmpDir, startTestDaemon } from '../../helpers/daemon.js';
+import { runCli } from '../../helpers/cli.js';
 import { MYSQL_URL, PG_URL, RUN, makeSipRows, skipReason } from '../postgres/helpers.js';
 
 const NOW = Date.UTC(2026, 10, 20, 10, 30); // 2026-11-20 10:30 UTC
@@ -249,6 +250,30 @@ describe('retention of HOMER 7 partitions by their range', { skip: pgSkip }, () 
     for (const t of ['hep_proto_1_call', 'hep_proto_1_call_default', 'hep_proto_1_call_20261101_0000_old', 'hep_proto_1_call_20261120_1000']) assert.ok(left.includes(t), t);
     assert.equal(r.drops.length, 5 * 24 + 12 + 5 /* logs: 11-10 all, 11-11 those ending by 10:00 */);
   });
+});
+
+test('sipcapture db prune through the CLI: --dry-run lists, then it drops; retention off says so', async () => {
+  const dir = makeTmpDir('sipcapture-prune-cli-');
+  cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+  const url = `sqlite://${path.join(dir, 'c.sqlite')}`;
+  // Tables dated by the real clock: the CLI prunes by now.
+  const old = `sip_capture_call_${ymd(Date.now() - 20 * DAY)}`;
+  const today = `sip_capture_call_${ymd(Date.now())}`;
+  await createTables(url, [old, today, `${old}_keep`]);
+  const file = path.join(dir, 'c.json5');
+  writeFileSync(file, JSON.stringify({ db_url: url, routes: 'homer5', retention_days: 7 }));
+  const dry = await runCli(['db', 'prune', '-c', file, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`would drop ${old} \\(call, older than its retention`));
+  assert.match(dry.stdout, /1 table\(s\) would drop/);
+  assert.deepEqual(await listTables(url), [old, `${old}_keep`, today].sort());
+  const real = await runCli(['db', 'prune', '-c', file]);
+  assert.equal(real.code, 0, real.stderr);
+  assert.match(real.stdout, new RegExp(`dropped ${old} `));
+  assert.deepEqual(await listTables(url), [`${old}_keep`, today].sort());
+  writeFileSync(file, JSON.stringify({ db_url: url, routes: 'homer5' }));
+  const off = await runCli(['db', 'prune', '-c', file]);
+  assert.match(off.stdout, /retention is off/);
 });
 
 describe('the daemon prunes on its schedule, logs and counts every drop', () => {
