@@ -8,14 +8,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { buildSipRow, type SipRowOptions } from '../../src/capture/sip-row.js';
+import { buildSipRow } from '../../src/capture/sip-row.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
 import { decodeHep } from '../../src/hep/decode.js';
 import { hepToCapturedMessage } from '../../src/hep/to-captured.js';
 import { parseSip } from '../../src/sip/parser.js';
-import { PROJECT_ROOT } from '../helpers/env.js';
+import { GOLDEN_ROW_OPTIONS, goldenCorpus } from '../helpers/golden.js';
 
 interface CorpusLine {
   set: 's3' | 'd3' | 'd2' | 'd1';
@@ -24,22 +22,8 @@ interface CorpusLine {
   kamailio_row: Record<string, string | number>;
 }
 
-const CORPUS = path.join(PROJECT_ROOT, 'test/fixtures/golden/kamailio-5.6.3-corpus.jsonl');
-const lines: CorpusLine[] = readFileSync(CORPUS, 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as CorpusLine);
-
-// Kamailio's configuration for the corpus: capture_node "homer01", TZ UTC, default X-CID,
-// default custom field headers, topoh_unmask 0, capture_bad_msgs 0.
-const OPTS: SipRowOptions = {
-  captureNode: 'homer01',
-  callidAlegHeaders: ['X-CID'],
-  customFieldHeaders: ['Mac', 'IP', 'Port'],
-  topoh: null,
-  captureBadMsgs: false,
-  dateTimeZone: 'UTC',
-};
+const lines = goldenCorpus<CorpusLine>();
+const OPTS = GOLDEN_ROW_OPTIONS;
 const RECEIVED_AT_US = 1_800_000_000_123_456;
 const COLON = 0x3a;
 

@@ -9,11 +9,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { encodeHep } from '../../src/hep/encode.js';
-import { PROJECT_ROOT } from '../helpers/env.js';
+import { goldenCorpus } from '../helpers/golden.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { runCli } from '../helpers/cli.js';
 import { PG_URL, RUN, skipReason } from '../store/postgres/helpers.js';
@@ -25,10 +23,7 @@ interface CorpusLine {
   kamailio_row: Record<string, string | number>;
 }
 
-const corpus: CorpusLine[] = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/golden/kamailio-5.6.3-corpus.jsonl'), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as CorpusLine);
+const corpus = goldenCorpus<CorpusLine>();
 
 const CALL_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'PRACK', 'REFER', 'INFO', 'NOTIFY']);
 function expectedParent(cseq: string): string {

@@ -19,12 +19,12 @@
  * failing.
  */
 import { once } from 'node:events';
-import pg from 'pg';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
 import { SPOOL_DONE_TABLE, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { BinaryCopyBatch, BufferPool, copyPlanOf, type CopyPlan } from '../postgres/copy-binary.js';
-import { createPostgresStore, isPgRowError, pgTableName, type PostgresStore } from '../postgres/index.js';
+import { createPostgresStore, isPgRowError, newPgPool, pgTableName, type PostgresStore } from '../postgres/index.js';
 import { ensureOnce, maskUrl, newCounters } from '../limits.js';
 import { DEFAULT_DATA_HEADER, HOMER7_PARENTS, homer7Row, type Homer7Parent, type Homer7Row } from './row.js';
 import { HOMER7_COLUMNS, defaultPartitionDdl, defaultPartitionName, indexDdl, parentDdl, partitionDdl, partitionName, partitionStartUs } from './schema.js';
@@ -96,18 +96,7 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
   const nowMs = opts.nowMs ?? Date.now;
   const pastUs = (opts.onDemandPastDays ?? 30) * DAY_US;
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: opts.poolSize ?? 2,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
-    statement_timeout: opts.statementTimeoutMs ?? 30_000,
-    idleTimeoutMillis: 30_000,
-    keepAlive: true,
-    client_encoding: 'UTF8',
-    application_name: 'sipcapture',
-  });
-  // An idle client losing its connection emits 'error' on the pool; the next checkout reconnects.
-  pool.on('error', () => {});
+  const pool = newPgPool(url, opts);
   // The PostgreSQL store answers the lost-COMMIT and spool-marker questions on the same database.
   const markers: PostgresStore = await createPostgresStore(url, {
     poolSize: 1,

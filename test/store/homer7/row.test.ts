@@ -7,8 +7,6 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { buildSipRow, type SipRowOptions } from '../../../src/capture/sip-row.js';
 import { buildReportRow } from '../../../src/capture/report-row.js';
 import { decodeHep } from '../../../src/hep/decode.js';
@@ -19,7 +17,7 @@ import { homer7Row, jsonString } from '../../../src/store/homer7/row.js';
 import { utf8TextBytes } from '../../../src/store/homer7/raw-text.js';
 import { DEFAULT_DATA_HEADER } from '../../../src/config/homer7-fields.js';
 import type { SipCaptureRow } from '../../../src/capture/rows.js';
-import { PROJECT_ROOT } from '../../helpers/env.js';
+import { GOLDEN_ROW_OPTIONS, goldenCorpus } from '../../helpers/golden.js';
 
 interface Meta {
   seq: number;
@@ -43,19 +41,9 @@ interface CorpusLine {
   meta: Meta;
 }
 
-const lines: CorpusLine[] = readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/golden/kamailio-5.6.3-corpus.jsonl'), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as CorpusLine);
-
-const OPTS: SipRowOptions = {
-  captureNode: 'homer01',
-  callidAlegHeaders: ['X-CID'],
-  customFieldHeaders: ['', '', ''],
-  topoh: null,
-  captureBadMsgs: false,
-  dateTimeZone: 'UTC',
-};
+const lines = goldenCorpus<CorpusLine>();
+// The corpus's Kamailio settings, without custom fields (heplify-server has none by default).
+const OPTS: SipRowOptions = { ...GOLDEN_ROW_OPTIONS, customFieldHeaders: ['', '', ''] };
 
 function sipRowOf(hex: string): SipCaptureRow {
   const hep = decodeHep(Buffer.from(hex, 'hex'));
