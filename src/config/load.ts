@@ -488,6 +488,9 @@ export function configWarnings(cfg: SipcaptureConfig): string[] {
       w.push(`${a.spec}: TLS encrypts, but anyone who reaches it may send (no tls_verify_client, hep_auth_keys or allow_sources)`);
     }
   }
+  if (cfg.retention_min_free_disk_mb > 0 && ![...cfg.captureModes.values()].some((m) => dbUrlKind(m.db_url) === 'sqlite')) {
+    w.push('retention_min_free_disk_mb only guards SQLite databases (a server\'s disk is not visible to a client); set retention_max_db_mb for PostgreSQL and MySQL');
+  }
   if (cfg.spool_max_bytes === 0) w.push('spool_max_bytes is 0: rows the database cannot take are dropped (counted db_error) instead of spooled');
   return w;
 }

@@ -212,8 +212,13 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
   }
 
   let aheadTimer: NodeJS.Timeout | null = null;
+  let aheadRunning = false;
   const aheadInBackground = (): void => {
-    ensureAhead().catch((err: unknown) => opts.onAheadError?.(err instanceof Error ? err : new Error(String(err))));
+    if (aheadRunning || closed) return;
+    aheadRunning = true;
+    ensureAhead()
+      .catch((err: unknown) => opts.onAheadError?.(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => (aheadRunning = false));
   };
   const every = opts.aheadIntervalMs ?? 600_000;
   if (every > 0) {
@@ -317,7 +322,9 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
     schema: 'homer7',
     displayUrl: maskUrl(url),
     homer7Counters: counters,
-    isRowError: isPgRowError,
+    // 23514 here is "no partition for this row": a partition dropped behind our back (retention),
+    // created again by the retry — never the row's fault.
+    isRowError: (err) => (err as { code?: unknown } | null)?.code !== '23514' && isPgRowError(err),
     wasCommitted: (token) => markers.wasCommitted?.(token) ?? Promise.resolve(false),
     replayMarked: (mark) => markers.replayMarked?.(mark) ?? Promise.resolve(false),
     ensureAhead,

@@ -207,7 +207,13 @@ describe('HOMER 7 store', { skip: pgSkip }, () => {
       await s.insert({ table: 'x', kind: 'sip', rows: rows.slice(0, 10) });
       const part = (await tables(schema)).filter((t) => t.startsWith('hep_proto_1_call_2'));
       for (const t of part) await admin.query(`DROP TABLE ${schema}.${t}`);
-      await assert.rejects(s.insert({ table: 'x', kind: 'sip', rows: rows.slice(10) }));
+      const err = await s.insert({ table: 'x', kind: 'sip', rows: rows.slice(10) }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.ok(err !== null);
+      // Not the rows' fault: the writer retries the batch instead of isolating and dropping rows.
+      assert.equal(s.isRowError!(err), false);
       await s.insert({ table: 'x', kind: 'sip', rows: rows.slice(10) }); // the writer's retry
       const r = await admin.query(`SELECT count(*)::int AS n FROM ${schema}.hep_proto_1_call`);
       assert.equal(r.rows[0].n, 10);
