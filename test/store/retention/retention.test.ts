@@ -252,6 +252,22 @@ describe('retention of HOMER 7 partitions by their range', { skip: pgSkip }, () 
   });
 });
 
+test('SQLite free-disk guard: below the free space wanted, the old tables go oldest first, today\'s and tomorrow\'s stay', async () => {
+  const url = await BACKENDS[0]!.setup();
+  const { daily } = homer5Tables();
+  await createTables(url, daily);
+  // More free space than any disk has: everything old enough goes, and the pass says it is still short.
+  const cfg = configFor(url, { retention_days: 0, retention_days_registration: -1, retention_min_free_disk_mb: 1073741824 });
+  const r = (await pruneAll(cfg, { nowMs: NOW }))[0]!;
+  assert.equal(r.error, undefined);
+  const ended = daily.filter((t) => Date.UTC(+t.slice(-8, -4), +t.slice(-4, -2) - 1, +t.slice(-2)) + DAY <= NOW);
+  assert.deepEqual(r.drops.map((d) => d.name).sort(), ended.sort());
+  const order = r.drops.map((d) => d.endMs);
+  assert.deepEqual(order, [...order].sort((a, b) => a - b));
+  assert.match(r.overLimit ?? '', /free on the database's disk and no table old enough left/);
+  assert.deepEqual(await listTables(url), daily.filter((t) => !ended.includes(t)).sort());
+});
+
 test('sipcapture db prune through the CLI: --dry-run lists, then it drops; retention off says so', async () => {
   const dir = makeTmpDir('sipcapture-prune-cli-');
   cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
