@@ -193,6 +193,8 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
   }
 
   async function ensureAhead(at = nowMs()): Promise<string[]> {
+    // A partition that overlapped one of another step may be creatable now (retention dropped the old one).
+    unavailable.clear();
     await ensureParents();
     const names: string[] = [];
     const midnight = partitionStartUs(at * 1000, 1440);
