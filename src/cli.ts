@@ -136,14 +136,26 @@ await yargs(hideBin(process.argv))
   .command(importKamailioCommand)
   .command(
     'db <action>',
-    'Database schema: `db init` creates the tables of every db_url of the config (today\'s and tomorrow\'s daily tables included)',
+    'Database schema and retention: `db init` creates the tables of every db_url of the config (today\'s and tomorrow\'s daily tables or partitions included); `db prune` drops what retention_days and the size guard say, listing each table',
     (y) =>
       y
-        .positional('action', { choices: ['init'] as const, demandOption: true, describe: 'init: create missing tables (existing ones are left as they are)' })
-        .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' }),
+        .positional('action', {
+          choices: ['init', 'prune'] as const,
+          demandOption: true,
+          describe: 'init: create missing tables (existing ones are left as they are); prune: drop tables past their retention (see --dry-run)',
+        })
+        .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'prune: list what would be dropped, drop nothing' }),
     async (argv) => {
+      const cfg = loadOrExit(argv.config);
+      const print = (line: string): void => void process.stdout.write(`${line}\n`);
+      if (argv.action === 'prune') {
+        const { pruneCommand } = await import('./commands/prune.js');
+        process.exitCode = (await pruneCommand(cfg, { dryRun: argv['dry-run'], print })) ? 0 : 1;
+        return;
+      }
       const { initConfigDatabases } = await import('./store/db-init.js');
-      const ok = await initConfigDatabases(loadOrExit(argv.config), (line) => process.stdout.write(`${line}\n`));
+      const ok = await initConfigDatabases(cfg, print);
       process.exitCode = ok ? 0 : 1;
     },
   )

@@ -31,6 +31,7 @@ import { DropReason } from './telemetry/drop-reasons.js';
 import type { Logger } from './telemetry/logger.js';
 import { Stats } from './telemetry/stats.js';
 import { packageVersion } from './util/package-info.js';
+import { RetentionScheduler } from './store/retention/run.js';
 
 export interface RunningDaemon {
   readonly config: SipcaptureConfig;
@@ -46,6 +47,8 @@ export interface RunningDaemon {
   readonly control: ControlPlane;
   /** The nonsip_hook, or null when it is off. */
   readonly hook: HookRunner | null;
+  /** Retention (retention_days, size guard): its schedule and counters. */
+  readonly retention: RetentionScheduler;
   /** The dedup table, or null when `dedup` is off; replaced by a reload that changes it. */
   readonly dedup: DedupTable | null;
   /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. `by`: who asked. */
@@ -61,6 +64,8 @@ export interface DaemonOptions {
   processMetrics?: boolean;
   /** Where the memory guard reads the RSS, bytes (tests). Default process.memoryUsage.rss. */
   rss?: () => number;
+  /** The clock retention prunes by, ms since 1970 (tests). Default Date.now. */
+  nowMs?: () => number;
 }
 
 /** The parts a reload swaps; everything else lives as long as the daemon. */
@@ -79,6 +84,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
+  const retention = new RetentionScheduler(cfg, logger, options.nowMs);
   const guard = memoryGuardFrom(cfg, { logger, queuedBytes: () => storeSet.queuedBytes(), ...(options.rss === undefined ? {} : { rss: options.rss }) });
   const live: Swappable = { config: cfg, router: routerFrom(cfg), dedup: dedupFrom(cfg), dedupEvictedBefore: 0, hook: null };
   const pipeline = new Pipeline({
@@ -133,6 +139,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         tcpConnections: () => tcpConnections(listeners),
         udpKernelDrops: () => udpKernelDrops(listeners),
         memory: () => guard?.state() ?? null,
+        retention: () => retention.counters,
         reload: (by) => reloader.reload(by),
         version: packageVersion(),
         startedAtMs,
@@ -167,12 +174,14 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   // After start-up: loading the modules with the bound set ran extra full GCs (+120 ms to listening).
   applyHeapGrowingPercent(cfg.heap_growing_percent);
   guard?.start();
+  retention.start();
   const kernelDropWatch = watchUdpKernelDrops(listeners, logger);
   summaryLog.setInterval(cfg.log_summary_s);
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       guard?.stop();
+      await retention.stop();
       clearInterval(kernelDropWatch);
       summaryLog.stop();
       const kernelDrops = udpKernelDrops(listeners);
@@ -192,6 +201,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     },
     stats,
     state,
+    retention,
     listeners,
     writers: storeSet.writers,
     storage: storeSet,

@@ -14,12 +14,15 @@
  * Kept from Kamailio: db_url, table_name and mt_mode are required; mt_mode is case-sensitive;
  * hash_source is case-insensitive and defaults to call_id.
  */
-import type { CaptureMode, HashSource, MtMode } from './types.js';
+import type { CaptureMode, HashSource, MtMode, Schema } from './types.js';
 import { checkDbUrl } from './db-url.js';
 import { checkTableTemplate, splitTableList } from './table-template.js';
 import { didYouMean } from './suggest.js';
 
-export const CAPTURE_MODE_PARAMS = ['db_url', 'table_name', 'mt_mode', 'hash_source'] as const;
+export const CAPTURE_MODE_PARAMS = ['db_url', 'table_name', 'mt_mode', 'hash_source', 'schema'] as const;
+export const SCHEMAS: readonly Schema[] = ['homer5', 'homer7'];
+/** The table name a `schema=homer7` mode routes to when it names none (the HOMER 7 store does not use it). */
+export const HOMER7_TABLE_PLACEHOLDER = 'hep_proto';
 export const MT_MODES: readonly MtMode[] = ['rand', 'round_robin', 'hash'];
 export const HASH_SOURCES: readonly HashSource[] = ['call_id', 'from_user', 'to_user'];
 
@@ -157,21 +160,29 @@ export function parseCaptureMode(text: string): CaptureModeResult {
     if (why !== undefined) problems.push(`db_url at offset ${dbUrl.offset} ${why}`);
   }
 
+  const schemaValue = values.get('schema');
+  let schema: Schema = 'homer5';
+  if (schemaValue !== undefined) {
+    if ((SCHEMAS as readonly string[]).includes(schemaValue.value)) schema = schemaValue.value as Schema;
+    else problems.push(`schema at offset ${schemaValue.offset}: "${schemaValue.value}" is not allowed (allowed: ${SCHEMAS.join(', ')})${didYouMean(schemaValue.value, SCHEMAS)}`);
+  }
+  // HOMER 7 rows go to hep_proto_* by HEP type and CSeq method: table_name and mt_mode are optional.
+  const homer7 = schema === 'homer7';
   const tableList = values.get('table_name');
-  const tables = tableList === undefined ? [] : splitTableList(tableList.value);
-  if (tableList === undefined || tables.length === 0) {
+  const tables = tableList === undefined ? (homer7 ? [HOMER7_TABLE_PLACEHOLDER] : []) : splitTableList(tableList.value);
+  if (tables.length === 0) {
     problems.push('table_name is not set (required, as in Kamailio; one name or a|b|…)');
   } else {
     for (const t of tables) {
       const why = checkTableTemplate(t);
-      if (why !== undefined) problems.push(`table_name at offset ${tableList.offset}: "${t}": ${why}`);
+      if (why !== undefined) problems.push(`table_name at offset ${tableList?.offset ?? 0}: "${t}": ${why}`);
     }
   }
 
   const mt = values.get('mt_mode');
-  if (mt === undefined || mt.value === '') {
+  if ((mt === undefined || mt.value === '') && !homer7) {
     problems.push(`mt_mode is not set (required, as in Kamailio; allowed: ${MT_MODES.join(', ')})`);
-  } else {
+  } else if (mt !== undefined && mt.value !== '') {
     const why = checkMtMode(mt.value);
     if (why !== undefined) problems.push(`mt_mode at offset ${mt.offset}: "${mt.value}" ${why}`);
   }
@@ -198,6 +209,7 @@ export function parseCaptureMode(text: string): CaptureModeResult {
       table_name: tables,
       mt_mode: (mt?.value ?? 'rand') as MtMode,
       hash_source: hashSource,
+      ...(homer7 ? { schema } : {}),
     },
   };
 }

@@ -12,6 +12,7 @@ import { ConfigError, show, typeName } from './errors.js';
 import type { NamedParamSpec, ParamName } from './params.js';
 import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
 import { parseCaptureMode } from './capture-mode.js';
+import { checkDataHeaderNames } from './homer7-fields.js';
 import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
 import { parseListenList, parseRawSocketListen, RAW_MIRROR_NEEDS_PORT } from './listen.js';
 import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './access.js';
@@ -221,6 +222,7 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     table_name: defaultTables,
     mt_mode: values.get('mt_mode') as CaptureMode['mt_mode'],
     hash_source: values.get('hash_source') as CaptureMode['hash_source'],
+    ...(values.get('schema') === 'homer7' ? { schema: 'homer7' as const } : {}),
   };
   const defaultUsed = ok('routes') && modesUsedByRules(routeRules).has('default');
   const defaultValid = ok('db_url', 'table_name', 'mt_mode', 'hash_source') && dbUrl !== '' && defaultTables.length > 0;
@@ -313,6 +315,14 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     });
   }
     // insert_retry_timeout without insert_retries is deliberately not reported (docs/kamailio-differences.md C5).
+  checkSchemas(orderedModes, named, modeKey, problems);
+  if (ok('homer7_data_header')) {
+    const why = checkDataHeaderNames(list('homer7_data_header'));
+    if (why !== undefined) problems.push({ key: 'homer7_data_header', message: `${show(list('homer7_data_header'))} ${why}` });
+  }
+  if (ok('homer7_partition_minutes') && 1440 % num('homer7_partition_minutes') !== 0) {
+    problems.push({ key: 'homer7_partition_minutes', message: `${num('homer7_partition_minutes')} does not divide a day (allowed: 5..1440 minutes dividing 1440, e.g. 60, 120, 360, 1440)` });
+  }
 
   if (problems.length > 0) throw new ConfigError(source, problems);
 
@@ -334,6 +344,35 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     listenAddresses,
     routeRules,
   };
+}
+
+/**
+ * `schema: homer7` needs PostgreSQL (homer-app reads HOMER 7 tables from PostgreSQL only, and
+ * they rely on its partitioning and jsonb), and one database URL has one schema (one store).
+ */
+function checkSchemas(modes: ReadonlyMap<string, CaptureMode>, modeIndex: ReadonlyMap<string, number>, modeKey: (i: number) => string, problems: ConfigProblem[]): void {
+  const keyOf = (m: CaptureMode): string => {
+    const i = m.name === 'default' ? undefined : modeIndex.get(m.name);
+    return m.name === 'default' ? 'schema' : i === undefined ? 'capture_mode' : modeKey(i);
+  };
+  const schemaByUrl = new Map<string, CaptureMode>();
+  for (const m of modes.values()) {
+    const schema = m.schema ?? 'homer5';
+    if (schema === 'homer7' && dbUrlKind(m.db_url) !== 'postgres') {
+      problems.push({
+        key: keyOf(m),
+        message: `homer7 in capture mode ${m.name} needs a postgres:// db_url, not ${maskPasswords(m.db_url)} (homer-app reads HOMER 7 tables from PostgreSQL only; use schema homer5 for SQLite or MySQL)`,
+      });
+    }
+    const other = schemaByUrl.get(m.db_url);
+    if (other !== undefined && (other.schema ?? 'homer5') !== schema) {
+      problems.push({
+        key: keyOf(m),
+        message: `capture mode ${m.name} writes ${schema} but mode ${other.name} writes ${other.schema ?? 'homer5'} to the same db_url ${maskPasswords(m.db_url)}; one database URL has one schema (give each its own database)`,
+      });
+    }
+    if (other === undefined) schemaByUrl.set(m.db_url, m);
+  }
 }
 
 /**
@@ -375,6 +414,9 @@ export function configWarnings(cfg: SipcaptureConfig): string[] {
     if (a.protocol === 'tls' && a.access.tls !== null && !a.access.tls.verifyClient && a.access.authKeys.length === 0 && a.access.allowSources.length === 0 && !isLoopbackListen(`[${a.host}]:0`)) {
       w.push(`${a.spec}: TLS encrypts, but anyone who reaches it may send (no tls_verify_client, hep_auth_keys or allow_sources)`);
     }
+  }
+  if (cfg.retention_min_free_disk_mb > 0 && ![...cfg.captureModes.values()].some((m) => dbUrlKind(m.db_url) === 'sqlite')) {
+    w.push('retention_min_free_disk_mb only guards SQLite databases (a server\'s disk is not visible to a client); set retention_max_db_mb for PostgreSQL and MySQL');
   }
   if (cfg.spool_max_bytes === 0) w.push('spool_max_bytes is 0: rows the database cannot take are dropped (counted db_error) instead of spooled');
   return w;

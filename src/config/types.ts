@@ -6,6 +6,8 @@
 
 export type MtMode = 'rand' | 'round_robin' | 'hash';
 export type HashSource = 'call_id' | 'from_user' | 'to_user';
+/** The tables a capture mode writes: Homer 5's `sip_capture*` (default) or HOMER 7's `hep_proto_*` (PostgreSQL only). */
+export type Schema = 'homer5' | 'homer7';
 
 /** A parsed `capture_mode`, or the implicit `default` mode built from the module params. */
 export interface CaptureMode {
@@ -15,6 +17,8 @@ export interface CaptureMode {
   table_name: string[];
   mt_mode: MtMode;
   hash_source: HashSource;
+  /** Absent: homer5. */
+  schema?: Schema;
 }
 
 /**
@@ -148,6 +152,27 @@ export interface SipcaptureConfig {
   spool_max_bytes: number;
   /** Packets dated outside [now − N days, now + 1 day] get today's table name; 0 = no limit. */
   table_date_window_days: number;
+  /** Schema of the default capture mode. */
+  schema: Schema;
+  /** data_header keys of HOMER 7 SIP rows. */
+  homer7_data_header: string[];
+  /** HOMER 7 partition length, minutes (divides a day). */
+  homer7_partition_minutes: number;
+  /** Days tables and partitions are kept; 0 = forever. */
+  retention_days: number;
+  /** Per kind; -1 = retention_days. */
+  retention_days_call: number;
+  retention_days_registration: number;
+  retention_days_default: number;
+  retention_days_rtcp: number;
+  retention_days_logs: number;
+  retention_days_report: number;
+  /** Size guard: database (or SQLite file) size limit, MiB; 0 = none. */
+  retention_max_db_mb: number;
+  /** Size guard for SQLite: free space to keep on its file system, MiB; 0 = off. */
+  retention_min_free_disk_mb: number;
+  /** Seconds between two prune runs of the daemon. */
+  retention_interval_s: number;
   /** De-duplication of SIP copies: off, per capture id (`agent`), or across agents (`all`). */
   dedup: 'off' | 'agent' | 'all';
   /** How long a packet is remembered for dedup, ms. */

@@ -207,6 +207,53 @@ export class Metrics {
       },
     });
     new Counter({
+      name: 'sipcapture_homer7_partitions_created_total',
+      help: 'HOMER 7 partitions this daemon created (ahead, or on demand for a row), per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) if (s.homer7 !== undefined) this.inc({ db: s.db }, s.homer7.partitionsCreated);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_homer7_fallback_rows_total',
+      help: 'HOMER 7 rows whose own partition could not be created (dated beyond the on-demand window, or overlapping a partition of another step): stored in the overlapping or the DEFAULT partition, per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) if (s.homer7 !== undefined) this.inc({ db: s.db }, s.homer7.fallbackRows);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_retention_dropped_tables_total',
+      help: 'Tables and partitions retention dropped, per database, kind (call, registration, default, rtcp, logs, report) and reason (age: older than its retention_days; size: the size guard).',
+      labelNames: ['db', 'kind', 'reason'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const [key, n] of ctx.retention?.().dropped ?? []) {
+          const [db = '', kind = '', reason = ''] = key.split('|');
+          this.inc({ db, kind, reason }, n);
+        }
+      },
+    });
+    new Counter({
+      name: 'sipcapture_retention_runs_total',
+      help: 'Retention passes over one database, by result: ok, failed (logged), skipped (another daemon held the retention lock).',
+      labelNames: ['result'],
+      registers: reg,
+      collect() {
+        this.reset();
+        const r = ctx.retention?.().runs;
+        if (r === undefined) return;
+        this.inc({ result: 'ok' }, r.ok);
+        this.inc({ result: 'failed' }, r.failed);
+        this.inc({ result: 'skipped' }, r.skipped);
+      },
+    });
+    new Counter({
       name: 'sipcapture_udp_kernel_drops_total',
       help: 'Datagrams the kernel dropped on a UDP listener because its receive buffer was full, before sipcapture could read them (the drops column of /proc/net/udp; Linux only). Raise udp_recv_buffer and net.core.rmem_max, or add CPU.',
       labelNames: ['listener'],

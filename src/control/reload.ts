@@ -47,7 +47,10 @@ export function planReload(running: SipcaptureConfig, loaded: SipcaptureConfig, 
 
   // The routing keys decide the table and database of a row: applied together, or not at all.
   const routingChanged = changed.some((k) => RELOAD_OF.get(k) === 'routing');
-  const routingOk = routingChanged && [...loaded.captureModes.values()].every((m) => openDbUrls.has(m.db_url));
+  // The store of an open URL writes one schema: another one for it needs a restart.
+  const runningSchema = new Map([...running.captureModes.values()].map((m) => [m.db_url, m.schema ?? 'homer5']));
+  const routingOk =
+    routingChanged && [...loaded.captureModes.values()].every((m) => openDbUrls.has(m.db_url) && runningSchema.get(m.db_url) === (m.schema ?? 'homer5'));
   for (const k of changed) {
     const reload = RELOAD_OF.get(k);
     const live = reload === 'routing' ? routingOk : reload !== 'restart';

@@ -7,7 +7,10 @@
  * Works for every backend the store factory knows (sqlite, postgres, mysql).
  */
 import type { TableKind } from '../capture/rows.js';
-import type { SipcaptureConfig } from '../config/types.js';
+import type { CaptureMode, SipcaptureConfig } from '../config/types.js';
+import type { Homer7Store } from './homer7/index.js';
+import { HOMER7_PARENTS } from './homer7/row.js';
+import { homer7StoreOptions } from './store-set.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
 import { maskUrl } from './limits.js';
 import { tablesAhead, type TableSpec } from './tables-ahead.js';
@@ -93,6 +96,11 @@ export function tablesForConfig(cfg: SipcaptureConfig, now: Date = new Date()): 
 export async function initConfigDatabases(cfg: SipcaptureConfig, print: (line: string) => void, now: Date = new Date()): Promise<boolean> {
   let ok = true;
   for (const [url, tables] of tablesForConfig(cfg, now)) {
+    const mode = [...cfg.captureModes.values()].find((m) => m.db_url === url);
+    if (mode?.schema === 'homer7') {
+      ok = (await initHomer7(url, mode, cfg, print, now)) && ok;
+      continue;
+    }
     try {
       const res = await initDatabase(url, { tables, storeOptions: { dbInsertMode: cfg.db_insert_mode } });
       print(`${maskUrl(url)}: ${res.tables.length} tables ready: ${res.tables.map((t) => t.name).join(', ')}`);
@@ -127,4 +135,21 @@ function whatToDo(err: unknown): string {
     return `the user may not create tables: sipcapture creates one per day, so it needs CREATE (the database owner has it) — ${recipe}`;
   }
   return '';
+}
+
+/** `db init` of a `schema: homer7` database: the hep_proto_* parents and today's and tomorrow's partitions. */
+async function initHomer7(url: string, mode: CaptureMode, cfg: SipcaptureConfig, print: (line: string) => void, now: Date): Promise<boolean> {
+  try {
+    const store = (await createStore(url, { poolSize: 1, ...homer7StoreOptions(mode, cfg, null), homer7: { ...homer7StoreOptions(mode, cfg, null).homer7, aheadIntervalMs: 0 } })) as Homer7Store;
+    try {
+      const names = await store.ensureAhead(now.getTime());
+      print(`${maskUrl(url)}: HOMER 7 schema ready: ${HOMER7_PARENTS.join(', ')}; ${names.length} partitions of ${cfg.homer7_partition_minutes} min for today and tomorrow (UTC), ${names[0] ?? ''} … ${names.at(-1) ?? ''}`);
+    } finally {
+      await store.close();
+    }
+    return true;
+  } catch (err) {
+    print(`${maskUrl(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  }
 }

@@ -6,6 +6,7 @@ import { maskUrl } from './limits.js';
 import type { MysqlStoreOptions } from './mysql/index.js';
 import type { PostgresStoreOptions } from './postgres/index.js';
 import type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
+import type { Homer7StoreOptions } from './homer7/index.js';
 import type { Store } from './store.js';
 
 export { maskUrl } from './limits.js';
@@ -23,6 +24,9 @@ export interface CreateStoreOptions {
   sqlite?: SqliteStoreOptions;
   postgres?: PostgresStoreOptions;
   mysql?: MysqlStoreOptions;
+  /** The capture mode's schema (default homer5); homer7 needs a PostgreSQL URL. */
+  schema?: 'homer5' | 'homer7';
+  homer7?: Homer7StoreOptions;
 }
 
 type BackendFactory = (url: string, opts: object) => Promise<Store>;
@@ -49,6 +53,11 @@ export async function createStore(url: string, opts: CreateStoreOptions = {}): P
         .map((s) => s + ':')
         .join(', ')}`,
     );
+  }
+  if (opts.schema === 'homer7') {
+    if (backend[1] !== 'createPostgresStore') throw new Error(`schema homer7 needs a PostgreSQL db_url (homer-app reads HOMER 7 tables from PostgreSQL only), not ${maskUrl(url)}`);
+    const factory = await loadBackendFactory(scheme, './homer7/index.js', 'createHomer7Store', url);
+    return factory(url, { ...(opts.poolSize === undefined ? {} : { poolSize: opts.poolSize }), ...opts.homer7 });
   }
   const [modulePath, exportName] = backend;
   const factory = await loadBackendFactory(scheme, modulePath, exportName, url);

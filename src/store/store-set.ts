@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { SipcaptureConfig } from '../config/types.js';
+import type { CaptureMode, SipcaptureConfig } from '../config/types.js';
 import type { Stats } from '../telemetry/stats.js';
 import { createStore, schemeOf, type CreateStoreOptions } from './factory.js';
 import type { CountingStore, ValueCounters } from './limits.js';
@@ -20,6 +20,7 @@ import { maskUrl } from './limits.js';
 import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
 import type { Store } from './store.js';
+import type { Homer7Counters, Homer7Store } from './homer7/index.js';
 import { tablesAhead } from './tables-ahead.js';
 import { StoreWriter, type StoreWriterOptions } from './writer.js';
 
@@ -78,6 +79,8 @@ export interface StorageStats {
    * committed by an earlier run (their marker row exists) and not written again.
    */
   spool: (SpoolStats & { dir: string; maxBytes: number; replaying: boolean; alreadyCommittedBatches: number; alreadyCommittedRows: number }) | null;
+  /** What a `schema: homer7` store did about partitions (homer7/index.ts); null for other stores. */
+  homer7: Readonly<Homer7Counters> | null;
   /** Text values changed to fit (limits.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
   values: Readonly<ValueCounters> | null;
 }
@@ -88,6 +91,21 @@ interface Db {
   writer: StoreWriter;
   spool: Spool | null;
   replayer: SpoolReplayer | null;
+}
+
+/** The schema options of a capture mode's store (store/homer7/ for `schema: homer7`). */
+export function homer7StoreOptions(mode: CaptureMode, cfg: SipcaptureConfig, logger: Logger | null): Pick<CreateStoreOptions, 'schema' | 'homer7'> {
+  if (mode.schema !== 'homer7') return {};
+  return {
+    schema: 'homer7',
+    homer7: {
+      partitionMinutes: cfg.homer7_partition_minutes,
+      dataHeader: cfg.homer7_data_header,
+      // Like Homer 5 table names: a row dated further back goes to the DEFAULT partition, not a new one.
+      onDemandPastDays: cfg.table_date_window_days > 0 ? cfg.table_date_window_days : 36500,
+      onAheadError: (err) => logger?.warn({ db: maskUrl(mode.db_url), err: err.message }, 'cannot create HOMER 7 partitions ahead yet; retrying later'),
+    },
+  };
 }
 
 /** The spool directory of one database URL: a short hash, so the password never shows in a path. */
@@ -150,7 +168,11 @@ export class StoreSet {
                 ? SPOOLING_IN_FLIGHT
                 : SPOOLING_IN_FLIGHT_MYSQL;
         // One connection more than batches in flight: replay and table creation need one too.
-        const store = await (opts.storeFactory ?? createStore)(url, { dbInsertMode: cfg.db_insert_mode, poolSize: maxInFlight + 1 });
+        const store = await (opts.storeFactory ?? createStore)(url, {
+          dbInsertMode: cfg.db_insert_mode,
+          poolSize: maxInFlight + 1,
+          ...homer7StoreOptions(mode, cfg, logger),
+        });
         const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };
         dbs.push(db);
         if (cfg.spool_max_bytes > 0) {
@@ -245,6 +267,7 @@ export class StoreSet {
               alreadyCommittedRows: db.writer.replayedAlreadyCommitted.rows,
             },
       values: isCounting(db.store) ? db.store.valueCounters : null,
+      homer7: (db.store as Partial<Homer7Store>).homer7Counters ?? null,
     }));
   }
 

@@ -8,14 +8,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { buildSipRow, type SipRowOptions } from '../../src/capture/sip-row.js';
+import { buildSipRow } from '../../src/capture/sip-row.js';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
 import { decodeHep } from '../../src/hep/decode.js';
 import { hepToCapturedMessage } from '../../src/hep/to-captured.js';
 import { parseSip } from '../../src/sip/parser.js';
-import { PROJECT_ROOT } from '../helpers/env.js';
-import { assertXoipNul, KAMAILIO_CORPUS_OPTIONS, readJsonLines } from '../helpers/kamailio-corpus.js';
+import { assertXoipNul, goldenCorpus, KAMAILIO_CORPUS_OPTIONS } from '../helpers/kamailio-corpus.js';
 
 interface CorpusLine {
   set: 's3' | 'd3' | 'd2' | 'd1';
@@ -24,11 +22,8 @@ interface CorpusLine {
   kamailio_row: Record<string, string | number>;
 }
 
-const CORPUS = path.join(PROJECT_ROOT, 'test/fixtures/golden/kamailio-5.6.3-corpus.jsonl');
-const lines = readJsonLines<CorpusLine>(CORPUS);
-
-// Kamailio's configuration for the corpus.
-const OPTS: SipRowOptions = KAMAILIO_CORPUS_OPTIONS;
+const lines = goldenCorpus<CorpusLine>();
+const OPTS = KAMAILIO_CORPUS_OPTIONS;
 const RECEIVED_AT_US = 1_800_000_000_123_456;
 
 /** The value Kamailio stored, in our row's representation. */

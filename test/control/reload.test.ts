@@ -58,6 +58,15 @@ describe('planReload', () => {
     assert.ok(p.next.captureModes.has('cm'));
   });
 
+  test('a capture mode that changes its schema on an open database needs a restart', () => {
+    const pgUrl = 'postgres://u@127.0.0.1/h';
+    const mode = (schema: string): Record<string, unknown> => ({ capture_mode: `h=>db_url=${pgUrl};table_name=t;mt_mode=rand;schema=${schema}`, routes: [{ capture_mode: 'h', table: 'x_%Y' }] });
+    const p = planReload(cfg(mode('homer5')), cfg(mode('homer7')), new Set([...OPEN, pgUrl]));
+    assert.deepEqual(p.report.applied, []);
+    assert.deepEqual(p.report.restartNeeded, ['capture_mode']);
+    assert.equal(p.next.captureModes.get('h')!.schema, undefined);
+  });
+
   test('the live keys are the documented ones', () => {
     assert.deepEqual(
       [...liveReloadKeys()].sort(),

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { SipRowOptions } from '../../src/capture/sip-row.js';
+import { PROJECT_ROOT } from './env.js';
 
 /** capture_node "homer01", TZ UTC, default X-CID and custom field headers, no topoh, capture_bad_msgs 0. */
 export const KAMAILIO_CORPUS_OPTIONS: SipRowOptions = {
@@ -23,6 +25,14 @@ export function readJsonLines<T>(file: string): T[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
+}
+
+/** The golden corpus (test/fixtures/golden/README.md): HEP packets and the rows Kamailio 5.6.3 wrote. */
+export const GOLDEN_CORPUS = path.join(PROJECT_ROOT, 'test/fixtures/golden/kamailio-5.6.3-corpus.jsonl');
+
+/** The golden corpus, one object per packet; `L` names the fields a test reads. */
+export function goldenCorpus<L>(): L[] {
+  return readJsonLines<L>(GOLDEN_CORPUS);
 }
 
 /**

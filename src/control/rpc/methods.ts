@@ -24,6 +24,8 @@ export interface StoreView {
   spoolBytes?: number;
   /** Text values the store changed (cut to the column, NULs removed, invalid text replaced). */
   values?: { truncatedValues: number; truncatedRows: number; nulStripped: number; invalidReplaced: number };
+  /** HOMER 7 partitions created, and rows whose own partition could not be (schema homer7 only). */
+  homer7?: { partitionsCreated: number; fallbackRows: number };
 }
 
 /** The writers of a StoreSet as the control plane sees them. */
@@ -36,6 +38,7 @@ export function storeViewsOf(storage: Pick<StoreSet, 'storageStats'>): StoreView
     failing: s.failing,
     ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
     ...(s.values === null ? {} : { values: s.values }),
+    ...(s.homer7 === null ? {} : { homer7: s.homer7 }),
   }));
 }
 
@@ -55,6 +58,8 @@ export interface ControlContext {
   stores(): StoreView[];
   /** Packets waiting for the nonsip_hook, or null when no hook is configured. */
   hookQueueDepth(): number | null;
+  /** What retention dropped (tables by `db|kind|reason`) and its passes; absent in contexts without it. */
+  retention?: () => { dropped: ReadonlyMap<string, number>; runs: { ok: number; failed: number; skipped: number } };
   /** The dedup table, or null (or absent) when dedup is off. */
   dedup?: () => DedupView | null;
   /** Open TCP/TLS connections per listener (absent in contexts without listeners). */
@@ -152,6 +157,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
         batches_in_flight: s.inFlightBatches,
         failing: s.failing,
         ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
+        ...(s.homer7 === undefined ? {} : { homer7: { partitions_created: s.homer7.partitionsCreated, fallback_rows: s.homer7.fallbackRows } }),
         ...(s.values === undefined
           ? {}
           : {

@@ -17,6 +17,27 @@ const K_INT4 = 1;
 const K_INT8 = 2;
 const K_TIMESTAMP = 3;
 const K_BYTEA = 4;
+const K_JSONB = 5;
+const K_EPOCH_US = 6;
+
+/**
+ * How a column's value is encoded, for plans built by `copyPlanOf`: `text` (a string, NUL and lone
+ * surrogates cleaned), `int4`, `int8`, `timestamp` (wall-clock text `YYYY-MM-DD HH:MM:SS[.ffffff]`),
+ * `bytes` (a Buffer sent as is: bytea, or a text column when the bytes are valid UTF-8 without NUL),
+ * `jsonb` (JSON text; jsonb's binary form is a version byte before it), `epoch_us` (microseconds
+ * since 1970 as a number, for timestamp and timestamptz alike: both are µs since 2000 UTC on the wire).
+ */
+export type CopyColumnKind = 'text' | 'int4' | 'int8' | 'timestamp' | 'bytes' | 'jsonb' | 'epoch_us';
+const KIND_CODES: Readonly<Record<CopyColumnKind, number>> = {
+  text: K_TEXT,
+  int4: K_INT4,
+  int8: K_INT8,
+  timestamp: K_TIMESTAMP,
+  bytes: K_BYTEA,
+  jsonb: K_JSONB,
+  epoch_us: K_EPOCH_US,
+};
+const PG_EPOCH_US = 946_684_800_000_000;
 
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 const DATE_RE = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/;
@@ -40,13 +61,19 @@ const TWO_32 = 4_294_967_296;
 const SHORT_STRING = 48;
 
 /** What the encoder needs to know about one table: column kinds and widths, in layout order. */
-export interface CopyPlan {
+export interface CopyPlan<R = SipCaptureRow | ReportRow> {
   readonly columns: readonly string[];
   readonly kinds: Uint8Array;
   /** Width in characters, or -1 (no limit). */
   readonly widths: Int32Array;
   /** Reads a row's values in `columns` order (capture/rows.ts columnValuesFiller). */
-  readonly fill: ColumnValuesFiller;
+  readonly fill: (row: R, out: unknown[]) => void;
+}
+
+/** A plan for any row shape: one kind per column, no width limits. */
+export function copyPlanOf<R>(columns: readonly string[], kinds: readonly CopyColumnKind[], fill: (row: R, out: unknown[]) => void): CopyPlan<R> {
+  if (kinds.length !== columns.length) throw new Error('copyPlanOf: one kind per column');
+  return { columns, kinds: Uint8Array.from(kinds.map((k) => KIND_CODES[k])), widths: new Int32Array(columns.length).fill(-1), fill };
 }
 
 export function copyPlan(layout: TableLayout, limits: ColumnLimits, fill: ColumnValuesFiller): CopyPlan {
@@ -96,10 +123,10 @@ export class BufferPool {
  * Encodes one batch: `new BinaryCopyBatch(plan, buf)`, `add(row, counters)` per row, `end()`.
  * Throws RangeError (a row error for the writer) for a date or integer PostgreSQL cannot take.
  */
-export class BinaryCopyBatch {
+export class BinaryCopyBatch<R = SipCaptureRow | ReportRow> {
   private buf: Buffer;
   private pos: number;
-  private readonly plan: CopyPlan;
+  private readonly plan: CopyPlan<R>;
   /** Upper bound of a row's bytes outside its text and bytea values. */
   private readonly fixed: number;
   /** The current row's values, reused. */
@@ -109,7 +136,7 @@ export class BinaryCopyBatch {
   private lastHi = 0;
   private lastLo = 0;
 
-  constructor(plan: CopyPlan, buf: Buffer) {
+  constructor(plan: CopyPlan<R>, buf: Buffer) {
     this.plan = plan;
     this.fixed = 2 + plan.columns.length * 12;
     this.buf = buf;
@@ -145,7 +172,7 @@ export class BinaryCopyBatch {
     this.pos = p + 4;
   }
 
-  add(row: SipCaptureRow | ReportRow, c: ValueCounters): void {
+  add(row: R, c: ValueCounters): void {
     const { columns, kinds, widths } = this.plan;
     const n = columns.length;
     const values = this.values;
@@ -198,6 +225,27 @@ export class BinaryCopyBatch {
           this.int32(8);
           this.int32(this.lastHi);
           this.int32(this.lastLo);
+          break;
+        }
+        case K_EPOCH_US: {
+          const x = toInt(v) - PG_EPOCH_US;
+          if (!Number.isSafeInteger(x)) throw new RangeError(`invalid timestamp ${String(v)}`);
+          const hi = Math.floor(x / TWO_32);
+          this.int32(8);
+          this.int32(hi);
+          this.int32(x - hi * TWO_32);
+          break;
+        }
+        case K_JSONB: {
+          // jsonb's binary form is version byte 1 and the text. The text is written one byte
+          // further on as an ordinary field ([length][bytes]), then its length word is moved
+          // back over the gap, grown by one, and the version byte put where it ended.
+          const start = this.pos;
+          this.pos = start + 1;
+          if (this.text(asText(v), -1, c)) truncated = true;
+          const b = this.buf;
+          b.writeInt32BE(b.readInt32BE(start + 1) + 1, start);
+          b[start + 4] = 1;
           break;
         }
         default: {

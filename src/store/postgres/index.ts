@@ -169,8 +169,8 @@ function withCommitToken(err: unknown, token: string | undefined): Error {
   return token === undefined ? e : Object.assign(e, { commitToken: token });
 }
 
-export async function createPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
-  const template: SchemaTemplate = await loadSchemaTemplate('postgres', opts.schemaFile);
+/** The connection pool of a PostgreSQL store (this one, or the HOMER 7 store). */
+export function newPgPool(url: string, opts: Pick<PostgresStoreOptions, 'poolSize' | 'connectTimeoutMs' | 'statementTimeoutMs'>): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize ?? 2,
@@ -184,6 +184,12 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   // An idle client losing its connection emits 'error' on the pool; without a listener that
   // would crash the daemon. The next checkout simply opens a new connection.
   pool.on('error', () => {});
+  return pool;
+}
+
+export async function createPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const template: SchemaTemplate = await loadSchemaTemplate('postgres', opts.schemaFile);
+  const pool = newPgPool(url, opts);
   const counters = newCounters();
   const preferred: CopyFormat = opts.copyFormat ?? 'binary';
   const defaultLimits: ColumnLimits = new Map(Object.entries({ ...COLUMN_WIDTHS, ...(opts.limits ?? {}) }));
