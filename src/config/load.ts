@@ -72,6 +72,7 @@ function checkValue(p: NamedParamSpec, v: unknown, problems: ConfigProblem[]): V
       if (v === 0 && p.zero !== undefined) return v;
       if (v >= 0 && v < p.min && p.belowMin !== undefined) return bad(`${v} ${p.belowMin} (allowed ${allowedText(p)})`);
       if (v < p.min || v > p.max) return bad(`${v} is out of range (allowed ${allowedText(p)})`);
+      if (p.divides !== undefined && p.divides % v !== 0) return bad(`${v} does not divide ${p.divides} (allowed ${allowedText(p)})`);
       return v;
     case 'flag':
       if (typeof v === 'boolean') return v ? 1 : 0;
@@ -319,9 +320,6 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
   if (ok('homer7_data_header')) {
     const why = checkDataHeaderNames(list('homer7_data_header'));
     if (why !== undefined) problems.push({ key: 'homer7_data_header', message: `${show(list('homer7_data_header'))} ${why}` });
-  }
-  if (ok('homer7_partition_minutes') && 1440 % num('homer7_partition_minutes') !== 0) {
-    problems.push({ key: 'homer7_partition_minutes', message: `${num('homer7_partition_minutes')} does not divide a day (allowed: 5..1440 minutes dividing 1440, e.g. 60, 120, 360, 1440)` });
   }
 
   if (problems.length > 0) throw new ConfigError(source, problems);

@@ -57,6 +57,8 @@ export interface IntParam extends Common {
   atLeastWhy?: string;
   /** Unit or meaning shown after the range in the docs, e.g. "ms". */
   unit?: string;
+  /** The value must divide this number, e.g. 1440 for a partition length that tiles a day. */
+  divides?: number;
 }
 
 /** 0/1 or false/true. Kamailio treats any non-zero integer as on; we normalise it to 1. */
@@ -603,7 +605,8 @@ const PARAM_TABLE = {
     default: 120,
     min: 5,
     max: 1440,
-    unit: 'minutes, dividing a day',
+    unit: 'minutes',
+    divides: 1440,
     doc: 'Length of each HOMER 7 partition (hep_proto_*_YYYYMMDD_HHMM, UTC); the ones for today and tomorrow are kept created ahead.',
     kamailio: false,
     reload: 'restart',
@@ -940,7 +943,7 @@ export function paramSpec(name: ParamName): NamedParamSpec {
 export function allowedText(p: ParamSpec): string {
   switch (p.type) {
     case 'int': {
-      const range = `${p.min}..${p.max}${p.unit ? ' ' + p.unit : ''}${p.atLeast ? `, and at least ${p.atLeast}` : ''}`;
+      const range = `${p.min}..${p.max}${p.unit ? ' ' + p.unit : ''}${p.atLeast ? `, and at least ${p.atLeast}` : ''}${p.divides ? `, and dividing ${p.divides}` : ''}`;
       return p.zero === undefined ? range : `0 = ${p.zero}, or ${range}`;
     }
     case 'flag':

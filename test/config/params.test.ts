@@ -211,20 +211,21 @@ describe('range boundaries', () => {
   }
 
   test('every documented range is exactly what validation accepts, boundaries included', () => {
-    // The Allowed cell of the generated table, as a reader takes it: "[0 = …, or ]MIN..MAX[ unit][, and at least KEY]".
+    // The Allowed cell of the generated table, as a reader takes it: "[0 = …, or ]MIN..MAX[ unit][, and at least KEY][, and dividing N]".
     const rows = renderParameterTable().trim().split('\n').slice(2);
     const ints = PARAMS.filter((p): p is IntParam & { name: ParamName } => p.type === 'int');
     for (const p of ints) {
       const row = rows.find((r) => r.startsWith(`| \`${p.name}\` |`))!;
       const allowed = row.split(' | ')[3]!;
-      const m = /^(0 = [^,]+, or )?(\d+)\.\.(\d+)(?: [^,]+)?(?:, and at least (\w+))?$/.exec(allowed);
+      const m = /^(0 = [^,]+, or )?(-?\d+)\.\.(\d+)(?: [^,]+)?(?:, and at least (\w+))?(?:, and dividing (\d+))?$/.exec(allowed);
       assert.ok(m, `${p.name}: cannot read the documented range "${allowed}"`);
       const [zeroAllowed, min, max, atLeast] = [m[1] !== undefined, Number(m[2]), Number(m[3]), m[4]];
-      const floor = atLeast === undefined ? 0 : (paramSpec(atLeast as never).default as number);
-      const documented = (v: number): boolean => (zeroAllowed && v === 0) || (v >= min && v <= max && v >= floor);
+      const floor = atLeast === undefined ? min : (paramSpec(atLeast as never).default as number);
+      const divides = m[5] === undefined ? null : Number(m[5]);
+      const documented = (v: number): boolean => (zeroAllowed && v === 0) || (v >= min && v <= max && v >= floor && (divides === null || divides % v === 0));
       // Keep the cross-check of batch_size ≤ queue_max_rows out of the way of batch_size's own range.
       const extra = p.name === 'batch_size' ? { queue_max_rows: 10000000 } : {};
-      const probes = new Set([-1, 0, 1, min - 1, min, min + 1, max - 1, max, max + 1, floor - 1, floor, floor + 1]);
+      const probes = new Set([-1, 0, 1, min - 1, min, min + 1, max - 1, max, max + 1, floor - 1, floor, floor + 1, 7, 60, 120]);
       for (const v of probes) {
         let accepted = true;
         try {

@@ -37,7 +37,7 @@ describe('schema', () => {
     assert.ok(ps.some((p) => /schema at offset \d+: "homer8" is not allowed \(allowed: homer5, homer7\)/.test(p)), ps.join('\n'));
     oneProblem({ homer7_data_header: ['from_user', 'x_custom'] }, 'homer7_data_header:', '"x_custom"', 'allowed: ruri_user');
     oneProblem({ homer7_data_header: ['from_user', 'from_user'] }, 'homer7_data_header:', 'twice');
-    oneProblem({ homer7_partition_minutes: 50 }, 'homer7_partition_minutes:', 'does not divide a day');
+    oneProblem({ homer7_partition_minutes: 50 }, 'homer7_partition_minutes:', 'does not divide 1440');
   });
 
   test('check-config refuses homer7 on SQLite like run does', async () => {

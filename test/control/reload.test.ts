@@ -73,7 +73,7 @@ describe('planReload', () => {
       [
         'callid_aleg_header', 'capture_bad_msgs', 'capture_mode', 'capture_node', 'capture_on', 'custom_field1_header', 'custom_field2_header',
         'custom_field3_header', 'date_time_zone', 'db_url', 'dedup', 'dedup_max_entries', 'dedup_window_ms', 'event_callback', 'hash_source', 'hep_capture_on', 'hook_module', 'hook_timeout_ms',
-        'log_level', 'log_rate_limit_s', 'log_summary_s', 'mt_mode', 'nonsip_hook', 'routes', 'table_name', 'topoh_callid_prefix', 'topoh_mask_key', 'topoh_unmask',
+        'log_level', 'log_rate_limit_s', 'log_summary_s', 'mt_mode', 'nonsip_hook', 'routes', 'schema', 'table_name', 'topoh_callid_prefix', 'topoh_mask_key', 'topoh_unmask',
       ].sort(),
     );
   });
