@@ -11,7 +11,8 @@
  */
 import { columnValuesFiller, type SipCaptureRow } from '../src/capture/rows.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, pgTimestampMicros } from '../src/store/postgres/copy-binary.js';
-import { DEFAULT_LIMITS, SIP_LAYOUT, newCounters, prepareRow, type TableLayout, type ValueCounters } from '../src/store/limits.js';
+import { DEFAULT_LIMITS, SIP_LAYOUT, type TableLayout } from '../src/store/columns.js';
+import { newCounters, prepareRow, type ValueCounters } from '../src/store/values.js';
 import { generateRows } from './throughput/rows.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 20_000);

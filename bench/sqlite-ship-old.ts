@@ -3,7 +3,7 @@
  * the baseline of bench/sqlite-ship.bench.ts only.
  */
 import type { TableKind } from '../src/capture/rows.js';
-import { cleanText, truncateChars } from '../src/store/limits.js';
+import { cleanText, truncateChars } from '../src/store/values.js';
 import { layoutOf, type ColumnLayout, type ColumnType, type TextRules } from '../src/store/sqlite/protocol.js';
 import type { RowBatch } from '../src/store/store.js';
 

@@ -113,6 +113,16 @@ export const SIP_CAPTURE_INT_COLUMNS: ReadonlySet<keyof SipCaptureRow> = new Set
   'type',
 ]);
 
+/** Integer columns of the rtcp / report / logs tables. */
+export const REPORT_INT_COLUMNS: ReadonlySet<keyof ReportRow> = new Set([
+  'micro_ts',
+  'source_port',
+  'destination_port',
+  'proto',
+  'family',
+  'type',
+]);
+
 /** rtcp_capture / report_capture / logs_capture row (spec §8.5–§8.6). */
 export interface ReportRow {
   date: string;

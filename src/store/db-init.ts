@@ -9,7 +9,7 @@
 import type { TableKind } from '../capture/rows.js';
 import type { SipcaptureConfig } from '../config/types.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
-import { maskUrl } from './limits.js';
+import { maskPasswords } from '../config/db-url.js';
 import { tablesAhead, type TableSpec } from './tables-ahead.js';
 
 export interface InitDatabaseOptions {
@@ -95,10 +95,10 @@ export async function initConfigDatabases(cfg: SipcaptureConfig, print: (line: s
   for (const [url, tables] of tablesForConfig(cfg, now)) {
     try {
       const res = await initDatabase(url, { tables, storeOptions: { dbInsertMode: cfg.db_insert_mode } });
-      print(`${maskUrl(url)}: ${res.tables.length} tables ready: ${res.tables.map((t) => t.name).join(', ')}`);
+      print(`${maskPasswords(url)}: ${res.tables.length} tables ready: ${res.tables.map((t) => t.name).join(', ')}`);
     } catch (err) {
       ok = false;
-      print(`${maskUrl(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+      print(`${maskPasswords(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   return ok;

@@ -50,7 +50,7 @@ import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
 import type { RowBatch } from './store.js';
-import { layoutOf } from './limits.js';
+import { layoutOf } from './columns.js';
 
 export interface SpoolOptions {
   /** Directory for the segment files (created if missing). One process per directory. */

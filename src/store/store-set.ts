@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SipcaptureConfig } from '../config/types.js';
 import type { Stats } from '../telemetry/stats.js';
-import { createStore, schemeOf, type CreateStoreOptions } from './factory.js';
-import type { CountingStore, ValueCounters } from './limits.js';
-import { maskUrl } from './limits.js';
+import { dbUrlKind, maskPasswords } from '../config/db-url.js';
+import { createStore, type CreateStoreOptions } from './factory.js';
+import type { CountingStore, ValueCounters } from './values.js';
 import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
 import type { Store } from './store.js';
@@ -76,7 +76,7 @@ export interface StorageStats {
    * committed by an earlier run (their marker row exists) and not written again.
    */
   spool: (SpoolStats & { dir: string; maxBytes: number; replaying: boolean; alreadyCommittedBatches: number; alreadyCommittedRows: number }) | null;
-  /** Text values changed to fit (limits.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
+  /** Text values changed to fit (values.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
   values: Readonly<ValueCounters> | null;
 }
 
@@ -132,12 +132,12 @@ export class StoreSet {
       for (const mode of cfg.captureModes.values()) {
         if (writers.has(mode.db_url)) continue;
         const url = mode.db_url;
-        const scheme = schemeOf(url);
-        const isSqlite = scheme === 'sqlite';
+        const kind = dbUrlKind(url);
+        const isSqlite = kind === 'sqlite';
         // SQLite: the worker thread writes batches one by one in the order they arrive, so two
         // in flight keep the order and let the main thread encode the next batch meanwhile.
         const spills = cfg.spool_max_bytes > 0 && cfg.spool_after_batches > 0;
-        const isPostgres = scheme === 'postgres' || scheme === 'postgresql';
+        const isPostgres = kind === 'postgres';
         const maxInFlight = isSqlite
           ? SQLITE_IN_FLIGHT
           : cfg.db_insert_mode === 2
@@ -217,7 +217,7 @@ export class StoreSet {
   /** The writer for a capture mode's db_url (every mode's URL was opened in `open`). */
   writerFor(dbUrl: string): StoreWriter {
     const writer = this.writers.get(dbUrl);
-    if (writer === undefined) throw new Error(`no writer for ${maskUrl(dbUrl)}`);
+    if (writer === undefined) throw new Error(`no writer for ${maskPasswords(dbUrl)}`);
     return writer;
   }
 

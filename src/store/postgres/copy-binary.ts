@@ -10,7 +10,8 @@
  * BigInt, `msg` is copied with one memmove. Measured in bench/copy-encode.bench.ts.
  */
 import type { ColumnValuesFiller, ReportRow, SipCaptureRow } from '../../capture/rows.js';
-import { cleanText, toInt, truncateChars, type ColumnLimits, type TableLayout, type ValueCounters } from '../limits.js';
+import type { ColumnLimits, TableLayout } from '../columns.js';
+import { cleanText, toInt, truncateChars, type ValueCounters } from '../values.js';
 
 const K_TEXT = 0;
 const K_INT4 = 1;

@@ -19,20 +19,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-binary.js';
-import type { ColumnLimits, CountingStore, SchemaTemplate, TableLayout } from '../limits.js';
-import {
-  COLUMN_WIDTHS,
-  addCounters,
-  assertTableName,
-  ensureOnce,
-  layoutOf,
-  loadSchemaTemplate,
-  maskUrl,
-  newCounters,
-  prepareRow,
-  renderStatements,
-  templateFor,
-} from '../limits.js';
+import { maskPasswords } from '../../config/db-url.js';
+import { assertValidTableName } from '../../route/table-name.js';
+import { COLUMN_WIDTHS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
+import { loadSchemaTemplate, renderStatements, templateFor, type SchemaTemplate } from '../schema-template.js';
+import { SqlTables, type TableChange } from '../sql-tables.js';
+import { addCounters, newCounters, prepareRow, type CountingStore } from '../values.js';
 
 export type CopyFormat = 'text' | 'binary';
 
@@ -93,7 +85,7 @@ const LONGEST_INDEX_SUFFIX = '_correlation_id_idx'.length;
 
 /** PostgreSQL folds unquoted identifiers to lower case; Kamailio sends them unquoted. */
 export function pgTableName(table: string): string {
-  assertTableName(table);
+  assertValidTableName(table);
   return table.toLowerCase();
 }
 
@@ -164,6 +156,21 @@ export function isPgRowError(err: unknown): boolean {
   return PG_ROW_ERROR_CLASSES.has(String((err as { code: string }).code).slice(0, 2));
 }
 
+/**
+ * What a PostgreSQL error says about the table: 42P01 undefined table; other class 42 errors
+ * (undefined column, wrong type) and 22P03 (binary COPY format against other column types)
+ * mean it was altered; 22001 (string data right truncation) means a value passed a column's
+ * width, which was read before and may have been narrowed since.
+ */
+export function pgTableChange(err: unknown): TableChange {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return null;
+  if (code === '42P01') return 'missing';
+  if (code.startsWith('42') || code === '22P03') return 'columns';
+  if (code === '22001') return 'width';
+  return null;
+}
+
 function withCommitToken(err: unknown, token: string | undefined): Error {
   const e = err instanceof Error ? err : new Error(String(err));
   return token === undefined ? e : Object.assign(e, { commitToken: token });
@@ -187,8 +194,6 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   const counters = newCounters();
   const preferred: CopyFormat = opts.copyFormat ?? 'binary';
   const defaultLimits: ColumnLimits = new Map(Object.entries({ ...COLUMN_WIDTHS, ...(opts.limits ?? {}) }));
-  const ensured = new Map<string, Promise<void>>();
-  const infos = new Map<string, TableInfo>();
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
   const buffers = new BufferPool();
   const doneTable = quoteIdent(pgTableName(opts.spoolDoneTable ?? SPOOL_DONE_TABLE));
@@ -196,7 +201,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
 
   /** Creates the marker table of replayed spool records once, and prunes markers of old runs. */
   function ensureDoneTable(): Promise<void> {
-    return ensureOnce(ensured, `\0${doneTable}`, () =>
+    return tables.once(`\0${doneTable}`, () =>
       underCreateLock(doneTable, async (client) => {
         await client.query(
           `CREATE TABLE IF NOT EXISTS ${doneTable} (spool_id varchar(32) NOT NULL, record varchar(48) NOT NULL, ` +
@@ -262,15 +267,6 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     return { limits, format: preferred === 'binary' && binaryOk ? 'binary' : 'text' };
   }
 
-  async function infoFor(name: string, kind: TableKind): Promise<TableInfo> {
-    const cached = infos.get(name);
-    if (cached) return cached;
-    const info = await describe(name, kind);
-    if (!info) return { limits: defaultLimits, format: preferred };
-    infos.set(name, info);
-    return info;
-  }
-
   async function createTable(name: string, kind: TableKind): Promise<void> {
     const stmts = renderStatements(templateFor(template, kind), { table: name, ix: pgIndexPrefix(name) });
     await underCreateLock(name, async (client) => {
@@ -278,10 +274,16 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       // An existing table is used as it is: adding indexes to someone's big table would lock it.
       if (exists.rows[0]?.r == null) for (const s of stmts) await client.query(s);
     });
-    infos.delete(name);
-    // Validates the columns of a pre-existing table and caches its widths.
-    await infoFor(name, kind);
   }
+
+  const tables = new SqlTables<TableInfo>({
+    serverName: (table) => table.toLowerCase(),
+    describe,
+    defaults: { limits: defaultLimits, format: preferred },
+    create: createTable,
+    changeOf: pgTableChange,
+    same: (a, b) => a.format === b.format && sameLimits(a.limits, b.limits),
+  });
 
   /** Checks a client out with an error listener: a socket dying under a checked-out client would otherwise crash the process. */
   async function checkout(): Promise<{ client: pg.PoolClient; release: (err?: unknown) => void }> {
@@ -301,7 +303,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   }
 
   async function copyBatch(name: string, kind: TableKind, rows: readonly (SipCaptureRow | ReportRow)[], mark?: ReplayMark): Promise<void> {
-    const info = await infoFor(name, kind);
+    const info = await tables.info(name, kind);
     const layout = layoutOf(kind);
     const binary = info.format === 'binary';
     // Count changes only once the batch is committed: a failed batch is retried or split by
@@ -427,7 +429,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
 
   const store: PostgresStore = {
     backend: 'postgres',
-    displayUrl: maskUrl(url),
+    displayUrl: maskPasswords(url),
     valueCounters: counters,
     isRowError: isPgRowError,
     async wasCommitted(token: string): Promise<boolean> {
@@ -445,34 +447,18 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       return r.rows.length > 0;
     },
     ensureTable(table: string, kind: TableKind): Promise<void> {
-      let name: string;
-      try {
-        name = pgTableName(table);
-      } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-      return ensureOnce(ensured, name, () => createTable(name, kind));
+      return tables.ensureTable(table, kind);
     },
     async insert(batch: RowBatch): Promise<void> {
       if (closed) throw new Error('store is closed');
-      const name = pgTableName(batch.table);
-      if (batch.rows.length === 0) return;
-      try {
-        if (batch.replayMark !== undefined) await ensureDoneTable();
-        await copyBatch(name, batch.kind, batch.rows, batch.replayMark);
-      } catch (err) {
-        // The table changed behind our back (dropped, altered): forget what we knew, so the
-        // writer's next ensureTable() really creates it and the next insert re-reads its columns.
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string' && (code.startsWith('42') || code === '22P03')) {
-          infos.delete(name);
-          if (code === '42P01') {
-            ensured.delete(name);
-            ensured.delete(`\0${doneTable}`);
-          }
-        }
-        throw err;
-      }
+      await tables.insert(
+        batch,
+        async (name) => {
+          if (batch.replayMark !== undefined) await ensureDoneTable();
+          await copyBatch(name, batch.kind, batch.rows, batch.replayMark);
+        },
+        [`\0${doneTable}`],
+      );
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -12,9 +12,10 @@
  * It also never clones a row's `msg` Buffer, which may be a view of a larger pooled buffer
  * (structured clone would copy the whole backing ArrayBuffer).
  */
-import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
+import { REPORT_COLUMNS, REPORT_INT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import type { ReplayMark, RowBatch } from '../store.js';
-import { cleanText, truncateChars, type ColumnLimits, type ValueCounters } from '../limits.js';
+import type { ColumnLimits } from '../columns.js';
+import { cleanText, truncateChars, type ValueCounters } from '../values.js';
 
 export type ColumnType = 'str' | 'int' | 'blob';
 
@@ -31,14 +32,6 @@ export interface ColumnLayout {
   readonly msgAt: number;
 }
 
-const REPORT_INT_COLUMNS: ReadonlySet<string> = new Set([
-  'micro_ts',
-  'source_port',
-  'destination_port',
-  'proto',
-  'family',
-  'type',
-]);
 
 function layout(columns: readonly string[], ints: ReadonlySet<string>): ColumnLayout {
   const strColumns: string[] = [];

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type mysql from 'mysql2/promise';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS } from '../../../src/capture/rows.js';
-import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/limits.js';
+import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/columns.js';
 import type { MysqlInsertMethod, MysqlStore } from '../../../src/store/mysql/index.js';
 import { createMysqlStore } from '../../../src/store/mysql/index.js';
 import {

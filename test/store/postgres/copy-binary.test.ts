@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { columnValuesFiller, type SipCaptureRow } from '../../../src/capture/rows.js';
-import { DEFAULT_LIMITS, SIP_LAYOUT, newCounters, prepareRow, type ColumnLimits, type ValueCounters } from '../../../src/store/limits.js';
+import { DEFAULT_LIMITS, SIP_LAYOUT, type ColumnLimits } from '../../../src/store/columns.js';
+import { newCounters, prepareRow, type ValueCounters } from '../../../src/store/values.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, pgTimestampMicros } from '../../../src/store/postgres/copy-binary.js';
 import { makeEdgeRows, makeSipRows } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS } from '../../../src/capture/rows.js';
-import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/limits.js';
+import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/columns.js';
 import type { PostgresStore } from '../../../src/store/postgres/index.js';
 import { copyTextEscape, createPostgresStore, pgIndexPrefix, pgTimestampMicros } from '../../../src/store/postgres/index.js';
 import {
