@@ -19,7 +19,7 @@ import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../src/capture/rows.js'
 import { Stats } from '../src/telemetry/stats.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import { loadSqliteSchemaText, parseSchemaTemplate, renderTableStatements } from '../src/store/sqlite/schema.js';
-import { StoreWriter } from '../src/store/writer.js';
+import { StoreWriter } from '../src/store/writer/writer.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 100_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 1000);

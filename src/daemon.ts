@@ -27,7 +27,7 @@ import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
-import type { StoreWriter } from './store/writer.js';
+import type { StoreWriter } from './store/writer/writer.js';
 
 export interface RunningDaemon {
   readonly config: SipcaptureConfig;

@@ -17,11 +17,13 @@ import type { Stats } from '../telemetry/stats.js';
 import { dbUrlKind, maskPasswords } from '../config/db-url.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
 import type { CountingStore, ValueCounters } from './values.js';
-import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
-import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
-import type { Store } from './store.js';
+import { isDiskFull, SpoolFullError } from './spool/errors.js';
+import { rowBatchCodec } from './spool/record-codec.js';
+import { SpoolReplayer, type SpoolReplayerOptions } from './spool/replayer.js';
+import { Spool, type SpoolStats } from './spool/segment-log.js';
+import type { RowBatch, Store } from './store.js';
 import { tablesAhead } from './tables-ahead.js';
-import { StoreWriter, type StoreWriterOptions } from './writer.js';
+import { StoreWriter, type StoreWriterOptions } from './writer/writer.js';
 
 /** Batches in flight per database with db_insert_mode 2 (PostgreSQL and MySQL). */
 export const INSERT_MODE_2_IN_FLIGHT = 4;
@@ -84,8 +86,8 @@ interface Db {
   url: string;
   store: Store;
   writer: StoreWriter;
-  spool: Spool | null;
-  replayer: SpoolReplayer | null;
+  spool: Spool<RowBatch> | null;
+  replayer: SpoolReplayer<RowBatch> | null;
 }
 
 /** The spool directory of one database URL: a short hash, so the password never shows in a path. */
@@ -152,7 +154,7 @@ export class StoreSet {
         const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };
         dbs.push(db);
         if (cfg.spool_max_bytes > 0) {
-          db.spool = await Spool.open({ dir: spoolDirFor(cfg.spool_dir, url), maxBytes: cfg.spool_max_bytes });
+          db.spool = await Spool.open({ dir: spoolDirFor(cfg.spool_dir, url), codec: rowBatchCodec, maxBytes: cfg.spool_max_bytes });
         }
         const spool = db.spool;
         db.writer = new StoreWriter(store, {

@@ -1,6 +1,6 @@
 /**
  * The storage contract. One Store per database URL; the daemon never talks SQL itself.
- * Backends (sqlite/, postgres/, mysql/) implement it; the batching writer (writer.ts) sits in
+ * Backends (sqlite/, postgres/, mysql/) implement it; the batching writer (writer/writer.ts) sits in
  * front of it and owns queues, retries and the spool, so a backend only has to do two things
  * well: make sure a table exists, and write a batch of rows atomically. Optional methods
  * let the writer tell a bad row from a bad database, settle a commit whose answer was lost, and

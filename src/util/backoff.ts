@@ -35,3 +35,35 @@ export class Backoff {
     this.count = 0;
   }
 }
+
+/**
+ * Waits that can all be ended at once (a shutdown that cannot wait for the back-off). After
+ * `wakeAll()` with `stay` set, later waits end at once too.
+ */
+export class WakeableSleep {
+  private readonly sleepers = new Set<() => void>();
+  private awake = false;
+
+  /** `unref`: the wait alone does not keep the process up. */
+  constructor(private readonly unref = false) {}
+
+  sleep(ms: number): Promise<void> {
+    if (this.awake) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      if (this.unref) timer.unref();
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** Ends every wait now; with `stay`, every later wait too. */
+  wakeAll(stay = false): void {
+    if (stay) this.awake = true;
+    for (const wake of [...this.sleepers]) wake();
+  }
+}

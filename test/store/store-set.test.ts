@@ -16,7 +16,7 @@ import type { SipcaptureConfig } from '../../src/config/types.js';
 import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { Stats } from '../../src/telemetry/stats.js';
 import { StoreSet, spoolDirFor, type StoreSetOptions } from '../../src/store/store-set.js';
-import type { StoreWriter } from '../../src/store/writer.js';
+import type { StoreWriter } from '../../src/store/writer/writer.js';
 import { FakeStore } from './_fake-store.js';
 import { sipRow } from './_rows.js';
 

@@ -1,7 +1,7 @@
 /**
  * MySQL 8 / MariaDB backend (mysql2/promise): a batch is one transaction holding multi-row
  * INSERTs of up to `rowsPerStatement` rows (or one LOAD DATA LOCAL INFILE), so on InnoDB it is
- * all or nothing. Values pass through limits.ts first (same rules as PostgreSQL, so both
+ * all or nothing. Values pass through values.ts first (same rules as PostgreSQL, so both
  * backends store identical rows); `msg` goes to a blob byte for byte. Identifiers are
  * backtick-quoted after validation.
  *

@@ -1,6 +1,6 @@
 /**
  * COPY BINARY encoding in one pass: rows go straight from the row object into one growing
- * Buffer per batch (reused across batches), with the text rules of limits.ts applied on the way.
+ * Buffer per batch (reused across batches), with the text rules of values.ts applied on the way.
  *
  * The bytes are exactly those of `prepareRow()` followed by a per-value encoder, but the common
  * case costs far less: an ASCII value without NUL is copied by a JS loop (or one native write for

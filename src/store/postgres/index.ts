@@ -5,7 +5,7 @@
  * (constraint, bad date) aborts the whole batch and nothing is written, which is what the
  * writer's split-and-isolate logic expects. The transaction id makes a lost COMMIT answer
  * (connection cut just then) decidable: the error carries `commitToken` and `wasCommitted()`
- * asks the server with txid_status() instead of guessing, so a retry never duplicates a batch. Values pass through limits.ts first (NUL stripped, lone surrogates replaced,
+ * asks the server with txid_status() instead of guessing, so a retry never duplicates a batch. Values pass through values.ts first (NUL stripped, lone surrogates replaced,
  * text cut to the column width), so a row is never rejected for its text; `msg` goes to a
  * bytea column byte for byte.
  *

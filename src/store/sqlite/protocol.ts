@@ -72,7 +72,7 @@ export interface EncodedBatch {
 type RowLike = Readonly<Record<string, unknown>>;
 
 /**
- * Text rules shared with PostgreSQL and MySQL (limits.ts): NUL removed, lone surrogates → U+FFFD,
+ * Text rules shared with PostgreSQL and MySQL (values.ts, columns.ts): NUL removed, lone surrogates → U+FFFD,
  * each column cut to its width, so the three backends store the same row for the same input.
  */
 export interface TextRules {

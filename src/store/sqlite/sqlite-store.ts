@@ -111,7 +111,7 @@ export class SqliteStore implements Store, CountingStore {
     return store;
   }
 
-  /** Values changed to fit the column widths shared with PostgreSQL and MySQL (limits.ts). */
+  /** Values changed to fit the column widths shared with PostgreSQL and MySQL (values.ts, columns.ts). */
   get valueCounters(): Readonly<ValueCounters> {
     return this.counters;
   }

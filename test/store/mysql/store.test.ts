@@ -57,7 +57,7 @@ describe('mysql store', { skip }, () => {
     assert.deepEqual(new Set(cols.map((r) => r['n'] as string)), new Set(['id', ...SIP_CAPTURE_COLUMNS]));
     for (const r of cols) {
       const w = COLUMN_WIDTHS[r['n'] as string];
-      if (w !== undefined) assert.equal(Number(r['w']), w, `width of ${r['n']} (schema.sql vs limits.ts)`);
+      if (w !== undefined) assert.equal(Number(r['w']), w, `width of ${r['n']} (schema.sql vs columns.ts)`);
     }
     const types = Object.fromEntries(cols.map((r) => [r['n'], r['t']]));
     assert.equal(types['msg'], 'mediumblob');

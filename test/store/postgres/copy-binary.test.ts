@@ -1,5 +1,5 @@
 // The one-pass COPY BINARY encoder without a database: its bytes and counters must equal those
-// of the straightforward reference (prepareRow() of limits.ts, then each value encoded on its
+// of the straightforward reference (prepareRow() of values.ts, then each value encoded on its
 // own), for generated rows, the edge rows, and random text on every path of the encoder
 // (short / long, ASCII / non-ASCII, NUL, lone surrogates, over and under the width).
 import { test } from 'node:test';
