@@ -406,7 +406,7 @@ export class Spool<B extends Spoolable> {
       for (const seg of this.segments) await unlink(join(this.dir, segmentName(seg.seq))).catch(() => {});
       for (const f of [...READ_POSITION_FILES, 'id']) await unlink(join(this.dir, f)).catch(() => {});
     }
-    releaseLock(this.dir);
+    releaseLock(this.dir, remove);
     if (remove) await rmdir(this.dir).catch(() => {});
   }
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
@@ -279,6 +280,47 @@ describe('spool', () => {
     await writeFile(join(dir, 'lock'), '999999999');
     const stale = await Spool.open({ codec: rowBatchCodec, dir });
     await stale.close();
+    // A lock file naming a live process that is not a spool holder (pid reused after a crash or
+    // a reboot) does not block the start either: only a held flock does.
+    await writeFile(join(dir, 'lock'), String(process.ppid));
+    const reused = await Spool.open({ codec: rowBatchCodec, dir });
+    await reused.close();
+  });
+
+  test('the lock is the kernel\'s: refused while another process holds it, free the moment it is killed', { timeout: 20_000 }, async () => {
+    const dir = freshDir();
+    // Run from src/ (tsx) or from the build (dist/): the holder imports the same kind of file.
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    const holder = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import { Spool } from ${JSON.stringify(new URL(`../../../src/store/spool/segment-log.${ext}`, import.meta.url).href)};
+         import { rowBatchCodec } from ${JSON.stringify(new URL(`../../../src/store/spool/record-codec.${ext}`, import.meta.url).href)};
+         await Spool.open({ codec: rowBatchCodec, dir: ${JSON.stringify(dir)} });
+         console.log('held');
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('held')) resolve();
+        });
+        holder.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+      });
+      await assert.rejects(Spool.open({ codec: rowBatchCodec, dir }), /in use by another running process/);
+      const exited = new Promise((resolve) => holder.once('exit', resolve));
+      holder.kill('SIGKILL');
+      await exited;
+      const after = await Spool.open({ codec: rowBatchCodec, dir });
+      await after.close();
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   test('restart keeps pending records and their order (clean close)', async () => {
