@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 /** The part of fs-ext (flock(2) for Node) used here. */
 interface FsExt {
-  flockSync(fd: number, flags: 'exnb' | 'un'): void;
+  flockSync(this: void, fd: number, flags: 'exnb' | 'un'): void;
 }
 const { flockSync } = createRequire(import.meta.url)('fs-ext') as FsExt;
 
