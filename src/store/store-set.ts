@@ -154,7 +154,16 @@ export class StoreSet {
         const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };
         dbs.push(db);
         if (cfg.spool_max_bytes > 0) {
-          db.spool = await Spool.open({ dir: spoolDirFor(cfg.spool_dir, url), codec: rowBatchCodec, maxBytes: cfg.spool_max_bytes });
+          db.spool = await Spool.open({
+            dir: spoolDirFor(cfg.spool_dir, url),
+            codec: rowBatchCodec,
+            maxBytes: cfg.spool_max_bytes,
+            onRecreated: (lost) =>
+              logger?.error(
+                { db: store.displayUrl, spool: db.spool?.dir, lostBytes: lost.bytes, lostRows: lost.rows },
+                'spool directory was deleted while in use: made again, spooling goes on; the records not yet replayed went with it',
+              ),
+          });
         }
         const spool = db.spool;
         db.writer = new StoreWriter(store, {

@@ -21,6 +21,13 @@ export function spoolId(dir: string, sync: boolean): string {
     // missing: a new spool directory (or one written before ids)
   }
   const id = randomBytes(16).toString('hex');
+  writeSpoolId(dir, id, sync);
+  return id;
+}
+
+/** Writes `id` as the directory's id (also to put it back into a directory recreated while open). */
+export function writeSpoolId(dir: string, id: string, sync: boolean): void {
+  const path = join(dir, 'id');
   const tmp = `${path}.tmp`;
   try {
     const fd = openSync(tmp, 'w');
@@ -46,5 +53,4 @@ export function spoolId(dir: string, sync: boolean): string {
       // nothing to clean up
     }
   }
-  return id;
 }

@@ -41,8 +41,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { ReplayMark } from '../store.js';
-import { spoolId } from './dir-id.js';
-import { releaseLock, takeLock } from './lock.js';
+import { spoolId, writeSpoolId } from './dir-id.js';
+import { lockLost, releaseLock, takeLock } from './lock.js';
 import { READ_POSITION_FILES, readPosition, writePosition, type ReadPos } from './read-position.js';
 
 /** What the spool needs of a batch: its rows (counted), and a place for the replay mark. */
@@ -68,6 +68,8 @@ export interface SpoolOptions<B> {
   segmentBytes?: number;
   /** fdatasync every append (default true). false is for tests and benchmarks only. */
   sync?: boolean;
+  /** Told when the directory was deleted while open and made again, with what was lost with it. */
+  onRecreated?: (lost: { bytes: number; rows: number }) => void;
 }
 
 export interface SpoolStats {
@@ -84,6 +86,10 @@ export interface SpoolStats {
   replayedRows: number;
   corruptRecords: number;
   corruptBytes: number;
+  /** Bytes of records not yet replayed that were lost with a directory deleted while open. */
+  lostBytes: number;
+  /** Their rows, where known (segments appended by this process). */
+  lostRows: number;
 }
 
 export interface ReplayResult {
@@ -104,6 +110,8 @@ const segmentName = (seq: number): string => `seg-${String(seq).padStart(16, '0'
 interface Segment {
   seq: number;
   size: number;
+  /** Rows in the segment, when known (appended by this process). */
+  rows?: number;
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -141,14 +149,18 @@ export class Spool<B extends Spoolable> {
     replayedRows: 0,
     corruptRecords: 0,
     corruptBytes: 0,
+    lostBytes: 0,
+    lostRows: 0,
   };
 
   private readonly codec: RecordCodec<B>;
+  private readonly onRecreated: ((lost: { bytes: number; rows: number }) => void) | undefined;
 
   private constructor(opts: SpoolOptions<B>, segments: Segment[], readPos: ReadPos, id: string) {
     this.dir = opts.dir;
     this.id = id;
     this.codec = opts.codec;
+    this.onRecreated = opts.onRecreated;
     this.maxBytes = opts.maxBytes ?? 1024 ** 3;
     this.segmentBytes = opts.segmentBytes ?? 16 * 1024 ** 2;
     this.sync = opts.sync ?? true;
@@ -210,6 +222,9 @@ export class Spool<B extends Spoolable> {
     header.writeUInt32BE(crc32(payload), 8);
     const len = RECORD_HEADER + payload.length;
     return this.serial(async () => {
+      // The directory was deleted (or its lock file) while open: appends would go to files no
+      // longer in any directory, lost at close. Make it again and go on in new segments.
+      if (lockLost(this.dir)) await this.recreate();
       const newSegment = !this.active || (this.active.size + len > this.segmentBytes && this.active.size > HEADER_BYTES);
       const projected = this.totalBytes + len + (newSegment ? HEADER_BYTES : 0);
       if (projected > this.maxBytes) {
@@ -233,12 +248,52 @@ export class Spool<B extends Spoolable> {
         throw err;
       }
       a.size += len;
-      this.segments.at(-1)!.size = a.size;
+      const seg = this.segments.at(-1)!;
+      seg.size = a.size;
+      seg.rows = (seg.rows ?? 0) + batch.rows.length;
       this.totalBytes += len;
       this.counters.appendedBatches++;
       this.counters.appendedRows += batch.rows.length;
       return true;
     });
+  }
+
+  /**
+   * Makes the directory again after it was deleted while open: lock, id (the same one) and read
+   * position are written anew; segments whose files went with it are forgotten, and what they
+   * held is counted (`lostBytes`, `lostRows` where known) and logged by the caller's stats.
+   */
+  private async recreate(): Promise<void> {
+    await this.sealActive().catch(() => {});
+    releaseLock(this.dir);
+    await mkdir(this.dir, { recursive: true });
+    takeLock(this.dir);
+    writeSpoolId(this.dir, this.id, this.sync);
+    const kept: Segment[] = [];
+    const lostBefore = { bytes: this.counters.lostBytes, rows: this.counters.lostRows };
+    for (const seg of this.segments) {
+      const there = await stat(join(this.dir, segmentName(seg.seq))).then(
+        () => true,
+        () => false,
+      );
+      if (there) {
+        kept.push(seg);
+        continue;
+      }
+      if (seg.seq < this.readPos.seq) continue;
+      const start = seg.seq === this.readPos.seq ? Math.max(this.readPos.off, HEADER_BYTES) : HEADER_BYTES;
+      this.counters.lostBytes += Math.max(0, seg.size - start);
+      // Rows of a segment found at start are not known; of a partly replayed one, an upper bound.
+      this.counters.lostRows += seg.rows ?? 0;
+    }
+    this.segments.splice(0, this.segments.length, ...kept);
+    this.totalBytes = kept.reduce((n, x) => n + x.size, 0);
+    if (!kept.some((x) => x.seq === this.readPos.seq)) {
+      this.readPos = { seq: kept.find((x) => x.seq > this.readPos.seq)?.seq ?? this.nextSeq, off: HEADER_BYTES };
+    }
+    for (let i = 0; i < 2; i++) await this.persistOffset();
+    if (this.sync) await fsyncDir(this.dir);
+    this.onRecreated?.({ bytes: this.counters.lostBytes - lostBefore.bytes, rows: this.counters.lostRows - lostBefore.rows });
   }
 
   private async startSegment(): Promise<void> {
@@ -259,7 +314,7 @@ export class Spool<B extends Spoolable> {
       throw err;
     }
     this.active = { seq, fh, size: HEADER_BYTES };
-    this.segments.push({ seq, size: HEADER_BYTES });
+    this.segments.push({ seq, size: HEADER_BYTES, rows: 0 });
     this.totalBytes += HEADER_BYTES;
   }
 

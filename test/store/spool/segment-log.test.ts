@@ -323,6 +323,31 @@ describe('spool', () => {
     }
   });
 
+  test('the directory deleted while open: made again, later records spooled there, no phantom bytes, the loss counted', async () => {
+    const dir = freshDir();
+    const told: { bytes: number; rows: number }[] = [];
+    const s = await Spool.open({ codec: rowBatchCodec, dir, onRecreated: (lost) => told.push(lost) });
+    assert.equal(await s.append(batch('A', 2)), true);
+    assert.equal(await s.append(batch('B', 3)), true);
+    const lostBytes = s.stats().pendingBytes;
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(await s.append(batch('C', 4)), true);
+    const files = await segmentFiles(dir);
+    assert.equal(files.length, 1, 'C is in a segment of the recreated directory');
+    const onDisk = (await stat(join(dir, files[0]!))).size;
+    assert.equal(s.stats().bytes, onDisk, 'spool bytes are what is on disk, not what went with the old directory');
+    assert.equal(s.stats().lostBytes, lostBytes);
+    assert.equal(s.stats().lostRows, 5);
+    assert.deepEqual(told, [{ bytes: lostBytes, rows: 5 }]);
+    assert.deepEqual(await drain(s), ['C']);
+    await s.close();
+    // The recreated directory is a whole spool: its lock, id and read position are there.
+    const again = await Spool.open({ codec: rowBatchCodec, dir });
+    assert.equal(again.id, s.id);
+    assert.equal(again.isEmpty, true);
+    await again.close();
+  });
+
   test('restart keeps pending records and their order (clean close)', async () => {
     const dir = freshDir();
     const s = await Spool.open({ codec: rowBatchCodec, dir, segmentBytes: 6 * 1024 });
