@@ -9,18 +9,17 @@
  * (`close()`) stops the replay, drains every writer — into the database, or after
  * `drainTimeoutMs` into the spool — then closes spools and connections.
  */
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SipcaptureConfig } from '../config/types.js';
 import type { Stats } from '../telemetry/stats.js';
-import { dbUrlKind, maskPasswords } from '../config/db-url.js';
+import { dbUrlKind, destinationOf, maskPasswords } from '../config/db-url.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
 import type { CountingStore, ValueCounters } from './values.js';
 import { isDiskFull, SpoolFullError } from './spool/errors.js';
 import { rowBatchCodec } from './spool/record-codec.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool/replayer.js';
-import { Spool, type SpoolStats } from './spool/segment-log.js';
+import { Spool, spoolLabel, type SpoolStats } from './spool/segment-log.js';
+import { adoptLegacyDir, otherSpoolDirs, spoolDirFor } from './spool-dirs.js';
 import type { RowBatch, Store } from './store.js';
 import { tablesAhead } from './tables-ahead.js';
 import { StoreWriter, type StoreWriterOptions } from './writer/writer.js';
@@ -88,11 +87,16 @@ interface Db {
   writer: StoreWriter;
   spool: Spool<RowBatch> | null;
   replayer: SpoolReplayer<RowBatch> | null;
+  /** Spools of earlier configurations replayed into this database (spool-dirs.ts). */
+  earlier: { spool: Spool<RowBatch>; replayer: SpoolReplayer<RowBatch> }[];
 }
 
-/** The spool directory of one database URL: a short hash, so the password never shows in a path. */
-export function spoolDirFor(spoolDir: string, dbUrl: string): string {
-  return join(spoolDir, createHash('sha256').update(dbUrl).digest('hex').slice(0, 16));
+/** A spool of an earlier configuration that no configured database can be said to own. */
+export interface UnclaimedSpool {
+  dir: string;
+  /** Its label (the destination it was for), when written by a version that labels spools. */
+  destination: string | null;
+  pendingBytes: number;
 }
 
 function isCounting(store: Store): store is Store & CountingStore {
@@ -112,6 +116,8 @@ export class StoreSet {
     cfg: SipcaptureConfig,
     private readonly logger: Logger | null,
     private readonly opts: StoreSetOptions,
+    /** Spools of earlier configurations found at start that no configured database owns. */
+    readonly unclaimedSpools: readonly UnclaimedSpool[] = [],
   ) {
     this.routing = cfg;
   }
@@ -130,6 +136,8 @@ export class StoreSet {
   static async open(cfg: SipcaptureConfig, stats: Stats, logger: Logger | null, opts: StoreSetOptions = {}): Promise<StoreSet> {
     const dbs: Db[] = [];
     const writers = new Map<string, StoreWriter>();
+    const legacyOwners = new Map<string, Db>();
+    let unclaimed: UnclaimedSpool[];
     try {
       for (const mode of cfg.captureModes.values()) {
         if (writers.has(mode.db_url)) continue;
@@ -151,11 +159,14 @@ export class StoreSet {
                 : SPOOLING_IN_FLIGHT_MYSQL;
         // One connection more than batches in flight: replay and table creation need one too.
         const store = await (opts.storeFactory ?? createStore)(url, { dbInsertMode: cfg.db_insert_mode, poolSize: maxInFlight + 1 });
-        const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };
+        const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null, earlier: [] };
         dbs.push(db);
         if (cfg.spool_max_bytes > 0) {
+          const legacy = adoptLegacyDir(cfg.spool_dir, url);
+          if (legacy !== undefined) legacyOwners.set(legacy, db);
           db.spool = await Spool.open({
             dir: spoolDirFor(cfg.spool_dir, url),
+            label: destinationOf(url),
             codec: rowBatchCodec,
             maxBytes: cfg.spool_max_bytes,
             onRecreated: (lost) =>
@@ -207,13 +218,16 @@ export class StoreSet {
         }
         logger?.info({ db: store.displayUrl, mode: mode.name, spool: spool?.dir ?? null, maxInFlight }, 'store ready');
       }
+      unclaimed = await replayEarlierSpools(cfg, dbs, legacyOwners, logger, opts);
     } catch (err) {
       for (const db of dbs) await db.replayer?.stop();
+      for (const db of dbs) for (const e of db.earlier) await e.replayer.stop();
+      await Promise.allSettled(dbs.flatMap((db) => db.earlier.map((e) => e.spool.close())));
       await Promise.allSettled(dbs.map((db) => db.spool?.close({ removeIfEmpty: true }) ?? Promise.resolve()));
       await Promise.allSettled(dbs.map((db) => db.store.close()));
       throw err;
     }
-    const set = new StoreSet(dbs, writers, cfg, logger, opts);
+    const set = new StoreSet(dbs, writers, cfg, logger, opts, unclaimed);
     set.startAhead();
     return set;
   }
@@ -302,7 +316,7 @@ export class StoreSet {
 
   private async doClose(): Promise<void> {
     if (this.aheadTimer !== null) clearInterval(this.aheadTimer);
-    await Promise.allSettled(this.dbs.map((db) => db.replayer?.stop() ?? Promise.resolve()));
+    await Promise.allSettled(this.dbs.flatMap((db) => [db.replayer?.stop() ?? Promise.resolve(), ...db.earlier.map((e) => e.replayer.stop())]));
     const drainMs = this.opts.drainTimeoutMs ?? 5000;
     await Promise.allSettled(
       this.dbs.map(async (db) => {
@@ -322,6 +336,57 @@ export class StoreSet {
         await db.spool.close({ removeIfEmpty: true });
       }),
     );
+    await Promise.allSettled(this.dbs.flatMap((db) => db.earlier.map((e) => e.spool.close({ removeIfEmpty: true }))));
     await Promise.allSettled(this.dbs.map((db) => db.store.close()));
   }
+}
+
+/**
+ * Spools in spool_dir that no configured database opened (spool-dirs.ts): replayed into the
+ * database that owns them (an earlier version's directory of a configured URL; or, with one
+ * database, any), else reported. A directory another running process holds is its own business.
+ */
+async function replayEarlierSpools(
+  cfg: SipcaptureConfig,
+  dbs: readonly Db[],
+  legacyOwners: ReadonlyMap<string, Db>,
+  logger: Logger | null,
+  opts: StoreSetOptions,
+): Promise<UnclaimedSpool[]> {
+  const spooled = dbs.filter((d) => d.spool !== null);
+  if (spooled.length === 0) return [];
+  const unclaimed: UnclaimedSpool[] = [];
+  for (const dir of otherSpoolDirs(cfg.spool_dir, new Set(spooled.map((d) => d.spool!.dir)))) {
+    let spool: Spool<RowBatch>;
+    try {
+      spool = await Spool.open({ dir, codec: rowBatchCodec, maxBytes: cfg.spool_max_bytes });
+    } catch (err) {
+      logger?.debug({ spool: dir, err: (err as Error).message }, 'spool directory not opened');
+      continue;
+    }
+    if (spool.isEmpty) {
+      await spool.close({ removeIfEmpty: true });
+      continue;
+    }
+    const label = (await spoolLabel(dir)) ?? null;
+    const pendingBytes = spool.stats().pendingBytes;
+    const owner = legacyOwners.get(dir) ?? spooled.find((d) => label !== null && destinationOf(d.url) === label) ?? (spooled.length === 1 ? spooled[0] : undefined);
+    if (owner === undefined) {
+      await spool.close();
+      unclaimed.push({ dir, destination: label, pendingBytes });
+      logger?.error(
+        { spool: dir, destination: label ?? 'unknown (an earlier version wrote it)', pendingBytes },
+        'spool of a database URL no longer configured: not replayed (several databases are configured and none is its own); put its db_url back, or keep only one database, to replay it',
+      );
+      continue;
+    }
+    logger?.warn(
+      { db: owner.store.displayUrl, spool: dir, destination: label ?? 'unknown (an earlier version wrote it)', pendingBytes },
+      'spool of an earlier db_url will be replayed into this database',
+    );
+    const replayer = new SpoolReplayer(owner.writer, spool, { ...opts.replayer, logger });
+    owner.earlier.push({ spool, replayer });
+    replayer.start();
+  }
+  return unclaimed;
 }

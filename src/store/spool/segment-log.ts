@@ -36,7 +36,7 @@
  *
  * Pure node:fs; CRC-32 is zlib's.
  */
-import { mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -68,6 +68,11 @@ export interface SpoolOptions<B> {
   segmentBytes?: number;
   /** fdatasync every append (default true). false is for tests and benchmarks only. */
   sync?: boolean;
+  /**
+   * What the spool is for, in words without secrets (e.g. the database it holds rows for):
+   * written to the file `label`, for people and for finding the spools of an earlier configuration.
+   */
+  label?: string;
   /** Told when the directory was deleted while open and made again, with what was lost with it. */
   onRecreated?: (lost: { bytes: number; rows: number }) => void;
 }
@@ -104,6 +109,16 @@ const HEADER_BYTES = SEGMENT_MAGIC.length;
 const RECORD_MAGIC = 0x53435231; // "SCR1"
 const RECORD_HEADER = 12;
 const SEGMENT_RE = /^seg-(\d{16})\.spool$/;
+
+const LABEL_FILE = 'label';
+
+/** The label a spool directory was opened with (SpoolOptions.label), or undefined. */
+export async function spoolLabel(dir: string): Promise<string | undefined> {
+  return readFile(join(dir, LABEL_FILE), 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
+}
 
 const segmentName = (seq: number): string => `seg-${String(seq).padStart(16, '0')}.spool`;
 
@@ -155,12 +170,14 @@ export class Spool<B extends Spoolable> {
 
   private readonly codec: RecordCodec<B>;
   private readonly onRecreated: ((lost: { bytes: number; rows: number }) => void) | undefined;
+  private readonly label: string | undefined;
 
   private constructor(opts: SpoolOptions<B>, segments: Segment[], readPos: ReadPos, id: string) {
     this.dir = opts.dir;
     this.id = id;
     this.codec = opts.codec;
     this.onRecreated = opts.onRecreated;
+    this.label = opts.label;
     this.maxBytes = opts.maxBytes ?? 1024 ** 3;
     this.segmentBytes = opts.segmentBytes ?? 16 * 1024 ** 2;
     this.sync = opts.sync ?? true;
@@ -190,6 +207,7 @@ export class Spool<B extends Spoolable> {
       // Both slots exist from the start, so later offset writes only overwrite: they work on a
       // full disk. Best effort: a disk already full now only delays this to the first replay.
       for (let i = found.slots; i < 2; i++) await spool.persistOffset().catch(() => {});
+      if (opts.label !== undefined) await writeFile(join(opts.dir, LABEL_FILE), `${opts.label}\n`).catch(() => {});
       return spool;
     } catch (err) {
       releaseLock(opts.dir);
@@ -269,6 +287,7 @@ export class Spool<B extends Spoolable> {
     await mkdir(this.dir, { recursive: true });
     takeLock(this.dir);
     writeSpoolId(this.dir, this.id, this.sync);
+    if (this.label !== undefined) await writeFile(join(this.dir, LABEL_FILE), `${this.label}\n`).catch(() => {});
     const kept: Segment[] = [];
     const lostBefore = { bytes: this.counters.lostBytes, rows: this.counters.lostRows };
     for (const seg of this.segments) {
@@ -459,7 +478,7 @@ export class Spool<B extends Spoolable> {
     const remove = opts.removeIfEmpty === true && this.pendingBytes() === 0;
     if (remove) {
       for (const seg of this.segments) await unlink(join(this.dir, segmentName(seg.seq))).catch(() => {});
-      for (const f of [...READ_POSITION_FILES, 'id']) await unlink(join(this.dir, f)).catch(() => {});
+      for (const f of [...READ_POSITION_FILES, 'id', LABEL_FILE]) await unlink(join(this.dir, f)).catch(() => {});
     }
     releaseLock(this.dir, remove);
     if (remove) await rmdir(this.dir).catch(() => {});
