@@ -54,6 +54,12 @@ export interface StoreSetOptions {
   nowSec?: () => number;
   /** Longest a writer drains with retries at close before the rest goes to the spool, ms. Default 5000. */
   drainTimeoutMs?: number;
+  /**
+   * At close, after this long the writers give up the inserts still in flight and spool them
+   * with everything still waiting (StoreWriter.abandon), ms. Default 8000: well within the CLI's
+   * 15 s stop deadline.
+   */
+  abandonAfterMs?: number;
   /** Opens the store of a URL (tests: a fake). Default: factory.ts createStore. */
   storeFactory?: (url: string, opts: CreateStoreOptions) => Promise<Store>;
 }
@@ -306,8 +312,9 @@ export class StoreSet {
 
   /**
    * Stops the replay, drains every writer (with retries for up to drainTimeoutMs, then what is
-   * left goes to the spool), closes the spools (an empty one leaves no directory) and the
-   * connections. Rows still in a spool are replayed by the next start.
+   * left goes to the spool; after abandonAfterMs, inserts that hang are given up and spooled
+   * too), closes the spools (an empty one leaves no directory) and the connections. Rows still
+   * in a spool are replayed by the next start.
    */
   close(): Promise<void> {
     this.closing ??= this.doClose();
@@ -316,6 +323,11 @@ export class StoreSet {
 
   private async doClose(): Promise<void> {
     if (this.aheadTimer !== null) clearInterval(this.aheadTimer);
+    // A database that does not answer at all (a table lock, a frozen server) must not hold the
+    // shutdown past its deadline: what is in flight or waiting then goes to the spool.
+    const abandonTimer = setTimeout(() => {
+      for (const db of this.dbs) void db.writer.abandon();
+    }, this.opts.abandonAfterMs ?? 8000);
     await Promise.allSettled(this.dbs.flatMap((db) => [db.replayer?.stop() ?? Promise.resolve(), ...db.earlier.map((e) => e.replayer.stop())]));
     const drainMs = this.opts.drainTimeoutMs ?? 5000;
     await Promise.allSettled(
@@ -337,7 +349,9 @@ export class StoreSet {
       }),
     );
     await Promise.allSettled(this.dbs.flatMap((db) => db.earlier.map((e) => e.spool.close({ removeIfEmpty: true }))));
-    await Promise.allSettled(this.dbs.map((db) => db.store.close()));
+    clearTimeout(abandonTimer);
+    // A connection stuck in a hung server may keep a pool from ending: not the shutdown's problem.
+    await Promise.allSettled(this.dbs.map((db) => Promise.race([db.store.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())])));
   }
 }
 

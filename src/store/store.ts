@@ -74,6 +74,13 @@ export interface Store {
    * spool's read position moved. Rejects when the database cannot answer.
    */
   replayMarked?(mark: ReplayMark): Promise<boolean>;
+  /**
+   * Gives up every insert in flight now (cutting its connection) and fails every later one at
+   * once: for a shutdown that cannot wait for a hung database (a table lock, a frozen server).
+   * An insert given up before its COMMIT was sent cannot commit; one given up after rejects with
+   * its commit token, so its batch is settled when replayed, never written twice.
+   */
+  abandon?(): void;
   close(): Promise<void>;
 }
 

@@ -120,6 +120,7 @@ function ldRow(values: readonly PreparedValue[]): string {
 }
 
 const LD_CHUNK = 256 * 1024;
+const ABANDONED = 'insert given up: the daemon is stopping and the database does not answer';
 
 /** An error the server sent (it has an SQLSTATE), as opposed to a connection or client error. */
 function isServerError(err: unknown): boolean {
@@ -197,6 +198,9 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
   let isMariaDb: boolean | undefined;
   let closed = false;
+  /** How to give up each insert in flight (Store.abandon). */
+  const inFlight = new Set<() => void>();
+  let abandoned = false;
   const doneName = opts.spoolDoneTable ?? SPOOL_DONE_TABLE;
   assertValidTableName(doneName);
   const doneTable = quoteIdent(doneName);
@@ -386,17 +390,27 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     const local: ValueCounters = newCounters();
     const values = batch.rows.map((r) => prepareRow(r, layout, info.limits, local));
     const conn = await pool.getConnection();
+    if (abandoned) {
+      conn.release();
+      throw new Error(ABANDONED);
+    }
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    let giveUp: (why: string) => void = () => {};
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
+      giveUp = (why: string): void => {
+        if (timedOut) return;
         timedOut = true;
+        clearTimeout(timer);
         // The socket is cut; the server rolls the open transaction back.
         conn.connection.destroy();
-        reject(new Error(`insert into ${name} timed out after ${insertTimeoutMs} ms`));
-      }, insertTimeoutMs);
+        reject(new Error(why));
+      };
+      timer = setTimeout(() => giveUp(`insert into ${name} timed out after ${insertTimeoutMs} ms`), insertTimeoutMs);
     });
     timeout.catch(() => {});
+    const abort = (): void => giveUp(`${ABANDONED} (insert into ${name})`);
+    inFlight.add(abort);
     // Set once COMMIT is on its way: from then on a timeout leaves the outcome open.
     let commitSent = false;
     let commitToken: string | undefined;
@@ -439,6 +453,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       addCounters(counters, local);
     } finally {
       clearTimeout(timer);
+      inFlight.delete(abort);
       if (timedOut) conn.destroy();
       else conn.release();
     }
@@ -472,6 +487,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     },
     async insert(batch: RowBatch): Promise<void> {
       if (closed) throw new Error('store is closed');
+      if (abandoned) throw new Error(ABANDONED);
       await tables.insert(
         batch,
         async (name) => {
@@ -480,6 +496,10 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
         },
         [`\0${doneName}`],
       );
+    },
+    abandon(): void {
+      abandoned = true;
+      for (const abort of [...inFlight]) abort();
     },
     async close(): Promise<void> {
       if (closed) return;

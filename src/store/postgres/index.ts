@@ -137,6 +137,7 @@ function encodeTextRow(values: readonly (string | number | Buffer)[]): string {
 }
 
 const CHUNK_BYTES = 256 * 1024;
+const ABANDONED = 'insert given up: the daemon is stopping and the database does not answer';
 
 function isSqlState(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -198,6 +199,9 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   const buffers = new BufferPool();
   const doneTable = quoteIdent(pgTableName(opts.spoolDoneTable ?? SPOOL_DONE_TABLE));
   let closed = false;
+  /** How to give up each COPY in flight (Store.abandon). */
+  const inFlight = new Set<() => void>();
+  let abandoned = false;
 
   /** Creates the marker table of replayed spool records once, and prunes markers of old runs. */
   function ensureDoneTable(): Promise<void> {
@@ -324,19 +328,30 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     }
     const sql = `COPY ${quoteIdent(name)} (${columnList(layout)}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
     const { client, release } = await checkout();
+    if (abandoned) {
+      release();
+      throw new Error(ABANDONED);
+    }
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    let giveUp: (why: string) => void = () => {};
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
+      giveUp = (why: string): void => {
+        if (timedOut) return;
         timedOut = true;
-        const err = new Error(`COPY into ${name} timed out after ${insertTimeoutMs} ms`);
-        // A stuck server may never answer a CopyFail: cut the socket.
+        clearTimeout(timer);
+        const err = new Error(why);
+        // A stuck server may never answer a CopyFail: cut the socket. Without COMMIT the server
+        // rolls back when it notices; with COMMIT sent the outcome is open (a commit token).
         client.connection.stream.destroy(err);
         reject(err);
-      }, insertTimeoutMs);
+      };
+      timer = setTimeout(() => giveUp(`COPY into ${name} timed out after ${insertTimeoutMs} ms`), insertTimeoutMs);
     });
     // Keep rejections handled even when we fail before awaiting them.
     timeout.catch(() => {});
+    const abort = (): void => giveUp(`${ABANDONED} (COPY into ${name})`);
+    inFlight.add(abort);
     let txid: string;
     try {
       // One round trip for both: a multi-statement simple query answers with one result each.
@@ -344,6 +359,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       txid = txidOf(results);
     } catch (err) {
       clearTimeout(timer);
+      inFlight.delete(abort);
       if (!timedOut) await client.query('ROLLBACK').catch(() => {});
       release(err);
       throw err;
@@ -396,6 +412,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       }
     } catch (err) {
       clearTimeout(timer);
+      inFlight.delete(abort);
       // Our own failure (encoder, timeout) mid-stream: CopyFail rolls the COPY back.
       if (streamError === undefined && !stream.destroyed) stream.destroy(err instanceof Error ? err : new Error(String(err)));
       // A server-side error (SQLSTATE) leaves a healthy connection in an aborted transaction;
@@ -414,12 +431,14 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       await Promise.race([client.query('COMMIT'), timeout]);
     } catch (err) {
       clearTimeout(timer);
+      inFlight.delete(abort);
       release(err);
       // A server error means it did not commit; without an answer the outcome is open.
       if (!timedOut && isSqlState(err)) throw err;
       throw withCommitToken(err, txid === '' ? undefined : `pg:${txid}`);
     }
     clearTimeout(timer);
+    inFlight.delete(abort);
     release();
     // The COPY is over (its bytes were all sent): the buffer can take the next batch. After an
     // error it is not reused, as a write may still hold it.
@@ -451,6 +470,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     },
     async insert(batch: RowBatch): Promise<void> {
       if (closed) throw new Error('store is closed');
+      if (abandoned) throw new Error(ABANDONED);
       await tables.insert(
         batch,
         async (name) => {
@@ -459,6 +479,10 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
         },
         [`\0${doneTable}`],
       );
+    },
+    abandon(): void {
+      abandoned = true;
+      for (const abort of [...inFlight]) abort();
     },
     async close(): Promise<void> {
       if (closed) return;

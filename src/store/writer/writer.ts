@@ -143,6 +143,13 @@ export class StoreWriter {
   private replayCheck = true;
   private closed = false;
   private retriesStopped = false;
+  /** Batches being written (for abandon()). */
+  private readonly writing = new Set<RowBatch>();
+  /** Batches abandon() counted as lost: if their write ends after all, they are not spooled. */
+  private readonly givenUp = new Set<RowBatch>();
+  private abandoning: Promise<void> | null = null;
+  private abandoned!: () => void;
+  private readonly abandonedDone = new Promise<void>((resolve) => (this.abandoned = resolve));
   /** A batch failed for a database reason and was handed on; cleared by the next successful insert. */
   private outage = false;
   private lastOutageAttemptAt = 0;
@@ -164,7 +171,7 @@ export class StoreWriter {
       mergeMaxItems: batchSize * Math.max(1, Math.floor(opts.mergeBatches ?? 1)),
       spillAfterBatches: this.onUnwritable === null ? 0 : (opts.spoolAfterBatches ?? 0),
       bytesOf: estimateRowBytes,
-      write: (b) => this.process(rowBatchOf(b)),
+      write: (b) => this.write(rowBatchOf(b)),
       // In an outage every batch goes to the spool in order anyway; spilling would reorder it.
       maySpill: () => !this.closed && !this.outage,
       spill: (b) => this.unwritable(rowBatchOf(b), new Error(`database behind: more than ${opts.spoolAfterBatches ?? 0} batches waiting`)),
@@ -258,7 +265,35 @@ export class StoreWriter {
    */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flush();
+    await Promise.race([this.flush(), this.abandonedDone]);
+    // Batches abandon() took out of the queue are not in it any more: wait until they are spooled.
+    if (this.abandoning !== null) await this.abandoning;
+  }
+
+  /**
+   * For a shutdown that cannot wait for the database any longer (a table lock, a frozen
+   * server): gives up the inserts in flight (Store.abandon), sends every batch still waiting to
+   * `onUnwritable` (the spool), and waits up to `graceMs` for the batches that were in flight to
+   * come back and go there too. One given up after its COMMIT was sent carries its commit token
+   * into the spool and is settled when replayed. What is still in flight after that (a store that
+   * cannot give up) is counted `shutdown`. `close()` resolves once this is done.
+   */
+  abandon(graceMs = 1000): Promise<void> {
+    this.abandoning ??= (async () => {
+      this.closed = true;
+      this.stopRetrying();
+      this.store.abandon?.();
+      const stopping = new Error(`the daemon is stopping and ${this.store.displayUrl} does not answer`);
+      for (const b of this.queue.takeWaiting()) await this.unwritable(rowBatchOf(b), stopping);
+      const end = Date.now() + graceMs;
+      while (this.writing.size > 0 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const b of this.writing) {
+        this.givenUp.add(b);
+        this.stats.drop(DropReason.SHUTDOWN, `${b.table}: in flight to ${this.store.displayUrl} at the stop deadline; neither written nor spooled`, b.rows.length);
+      }
+      this.abandoned();
+    })();
+    return this.abandoning;
   }
 
   /**
@@ -273,8 +308,21 @@ export class StoreWriter {
 
   // ---- writing ----
 
+  private async write(batch: RowBatch): Promise<void> {
+    this.writing.add(batch);
+    try {
+      await this.process(batch);
+    } finally {
+      this.writing.delete(batch);
+    }
+  }
+
   private async process(batch: RowBatch): Promise<void> {
     try {
+      if (this.abandoning !== null) {
+        await this.unwritable(batch, new Error('the daemon is stopping (writes given up)'));
+        return;
+      }
       if (this.outage && this.onUnwritable !== null) {
         // The database is known to be down and a spool exists: the queue keeps moving instead
         // of filling up behind back-off waits. One batch now and then finds out if it is back.
@@ -348,6 +396,7 @@ export class StoreWriter {
   }
 
   private async unwritable(batch: RowBatch, error: unknown): Promise<void> {
+    if (this.givenUp.has(batch)) return; // already counted by abandon()
     if (this.onUnwritable !== null) {
       try {
         await this.onUnwritable(batch, error);
