@@ -1,24 +1,88 @@
 /**
- * The schema templates `sql/<dialect>/schema.sql`: one `-- @template sip` and one
- * `-- @template report` section of statements with `{{placeholders}}`, rendered per table.
+ * Schema templates: `sql/<dialect>/schema.sql`, an `.sql` file with `-- @kind <kinds…>`
+ * sections and `{{placeholders}}` (`{{table}}`, and for PostgreSQL `{{ix}}`, the index-name
+ * prefix), rendered per table. The file stays plain SQL an operator can read or run by hand
+ * (after replacing the placeholders), and daily tables (`sip_capture_call_20261122`) use the
+ * same text as fixed ones. One format and one loader for every backend.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TableKind } from '../capture/rows.js';
+import { assertValidTableName } from '../route/table-name.js';
 
-export type SqlDialect = 'postgres' | 'mysql';
+export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
 
-/** The statements of each `-- @template` section of a schema file, placeholders unreplaced. */
-export interface SchemaTemplate {
-  sip: string[];
-  report: string[];
+const KINDS: readonly TableKind[] = ['sip', 'rtcp', 'report', 'logs'];
+
+/** SQL text per table kind, placeholders still in it. */
+export type SchemaTemplate = ReadonlyMap<TableKind, string>;
+
+/** Splits a template file into sections; every kind must have exactly one. */
+export function parseSchemaTemplate(text: string, source = 'schema'): SchemaTemplate {
+  const out = new Map<TableKind, string>();
+  let current: TableKind[] = [];
+  let body: string[] = [];
+  const finish = (): void => {
+    for (const k of current) out.set(k, body.join('\n').trim());
+  };
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^--\s*@kind\s+(.+)$/.exec(line);
+    if (m === null) {
+      if (current.length > 0) body.push(line);
+      continue;
+    }
+    finish();
+    body = [];
+    current = [];
+    for (const word of (m[1] ?? '').trim().split(/\s+/)) {
+      if (!(KINDS as readonly string[]).includes(word)) throw new Error(`${source}: unknown table kind ${JSON.stringify(word)}`);
+      const kind = word as TableKind;
+      if (out.has(kind) || current.includes(kind)) throw new Error(`${source}: table kind ${kind} defined twice`);
+      current.push(kind);
+    }
+  }
+  finish();
+  for (const k of KINDS) if (!out.has(k)) throw new Error(`${source}: no "-- @kind ${k}" section`);
+  return out;
+}
+
+/**
+ * The statements creating one table of `kind`, in order, with `{{name}}` replaced by
+ * `vars[name]` (an unknown placeholder is an error). `vars.table` goes into SQL text, so it must
+ * be a validated identifier.
+ */
+export function renderTableStatements(template: SchemaTemplate, kind: TableKind, vars: Readonly<Record<string, string>> & { table: string }): string[] {
+  assertValidTableName(vars.table);
+  const sql = template.get(kind);
+  if (sql === undefined) throw new Error(`no schema for table kind ${kind}`);
+  return splitStatements(
+    sql.replace(/\{\{(\w+)\}\}/g, (_m, k: string) => {
+      const v = vars[k];
+      if (v === undefined) throw new Error(`schema template: unknown placeholder {{${k}}}`);
+      return v;
+    }),
+  );
+}
+
+/** Splits on `;` at the end of a line, dropping comment-only pieces. */
+export function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;[ \t]*(?:\r?\n|$)/)
+    .map((s) =>
+      s
+        .split(/\r?\n/)
+        .filter((l) => !/^\s*--/.test(l))
+        .join('\n')
+        .trim(),
+    )
+    .filter((s) => s.length > 0);
 }
 
 /**
  * Finds `sql/<dialect>/schema.sql` by walking up from this module, so it works from `src/`
- * (tsx) and from `dist/src/` (compiled) alike.
+ * (tsx) and from `dist/src/` (compiled; tsc does not copy .sql files) alike.
  */
 export function findSchemaFile(dialect: SqlDialect): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -31,49 +95,12 @@ export function findSchemaFile(dialect: SqlDialect): string {
   }
 }
 
-/** Splits a schema file into its sections; a statement ends with `;` at the end of a line. */
-export function parseSchemaTemplate(text: string): SchemaTemplate {
-  const out: SchemaTemplate = { sip: [], report: [] };
-  let section: string[] | undefined;
-  let current: string[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const m = /^--\s*@template\s+(\w+)/.exec(raw);
-    if (m) {
-      if (current.length > 0) throw new Error('schema template: unterminated statement before @template');
-      if (m[1] === 'sip') section = out.sip;
-      else if (m[1] === 'report') section = out.report;
-      else throw new Error(`schema template: unknown section ${m[1]}`);
-      continue;
-    }
-    const line = raw.trimEnd();
-    if (line.trim() === '' || line.trimStart().startsWith('--')) continue;
-    if (!section) throw new Error('schema template: SQL before the first @template line');
-    current.push(line);
-    if (line.endsWith(';')) {
-      section.push(current.join('\n').slice(0, -1));
-      current = [];
-    }
-  }
-  if (current.length > 0) throw new Error('schema template: unterminated statement at end of file');
-  if (out.sip.length === 0 || out.report.length === 0) throw new Error('schema template: missing @template sip or report');
-  return out;
+/** The template text of a dialect (or of `file`). */
+export function loadSchemaText(dialect: SqlDialect, file?: string): Promise<string> {
+  return readFile(file ?? findSchemaFile(dialect), 'utf8');
 }
 
 export async function loadSchemaTemplate(dialect: SqlDialect, file?: string): Promise<SchemaTemplate> {
-  return parseSchemaTemplate(await readFile(file ?? findSchemaFile(dialect), 'utf8'));
-}
-
-/** Replaces `{{name}}` placeholders; an unknown placeholder is an error. */
-export function renderStatements(stmts: readonly string[], vars: Readonly<Record<string, string>>): string[] {
-  return stmts.map((s) =>
-    s.replace(/\{\{(\w+)\}\}/g, (_m, k: string) => {
-      const v = vars[k];
-      if (v === undefined) throw new Error(`schema template: unknown placeholder {{${k}}}`);
-      return v;
-    }),
-  );
-}
-
-export function templateFor(t: SchemaTemplate, kind: TableKind): string[] {
-  return kind === 'sip' ? t.sip : t.report;
+  const path = file ?? findSchemaFile(dialect);
+  return parseSchemaTemplate(await readFile(path, 'utf8'), path);
 }

@@ -8,40 +8,17 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { spawnCli } from '../helpers/cli.js';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
 import { requireOrSkip } from '../helpers/env.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { sipRequest } from '../helpers/sip-messages.js';
-import { HepTcpSender, MYSQL_URL, PG_URL, RUN, mysqlNamespace, pgNamespace, reachable, tally, type Namespace } from '../store/_e2e.js';
-
-interface Child {
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-  lines: string[];
-}
-
-async function startChild(configFile: string): Promise<Child> {
-  const proc = spawnCli(['run', '-c', configFile]);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const lines: string[] = [];
-  const rl = readline.createInterface({ input: proc.stdout! });
-  rl.on('line', (line) => lines.push(line));
-  const running = new Promise<void>((resolve) => rl.on('line', (line) => line.includes('"sipcapture running"') && resolve()));
-  const first = await Promise.race([running.then(() => 'ok'), exited.then(() => 'exited'), sleep(30_000).then(() => 'timeout')]);
-  if (first !== 'ok') {
-    proc.kill('SIGKILL');
-    throw new Error(`daemon did not start (${first}): ${lines.join('\n')}`);
-  }
-  return { proc, exited, lines };
-}
+import { HepTcpSender, MYSQL_URL, PG_URL, RUN, faultTestConfig, mysqlNamespace, pgNamespace, reachable, tally, type Namespace } from '../store/_e2e.js';
 
 /** ~1000 messages/s for `ms`. */
 async function sendFor(sender: HepTcpSender, ms: number, tag: string, sent: string[]): Promise<void> {
@@ -101,27 +78,11 @@ for (const b of BACKENDS) {
       const port = await freePort();
       const spoolDir = join(dir, 'spool');
       const configFile = join(dir, 'sipcapture.json5');
-      writeFileSync(
-        configFile,
-        JSON.stringify({
-          db_url: ns.url(),
-          routes: 'default',
-          table_name: 'sip_capture',
-          capture_on: 1,
-          hep_capture_on: 1,
-          listen: [`tcp:127.0.0.1:${port}`],
-          http_listen: '',
-          rpc_socket: '',
-          spool_dir: spoolDir,
-          batch_size: 100,
-          batch_timeout_ms: 200,
-          log_level: 'info',
-        }),
-      );
-      let child: Child | null = null;
+      writeFileSync(configFile, faultTestConfig(ns.url(), port, spoolDir));
+      let child: DaemonProcess | null = null;
       let lock: TableLock | null = null;
       try {
-        child = await startChild(configFile);
+        child = await startDaemonProcess(configFile);
         const sender = await HepTcpSender.connect(port);
         const sent: string[] = [];
         await sendFor(sender, 1000, 'before', sent);
@@ -146,7 +107,7 @@ for (const b of BACKENDS) {
 
         await lock.release();
         lock = null;
-        child = await startChild(configFile);
+        child = await startDaemonProcess(configFile);
         await waitFor(async () => (await ns.callids()).length >= sent.length, 60_000, 200);
         await sleep(500);
         child.proc.kill('SIGTERM');

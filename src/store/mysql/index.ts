@@ -22,7 +22,7 @@ import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMar
 import { maskPasswords } from '../../config/db-url.js';
 import { assertValidTableName } from '../../route/table-name.js';
 import { COLUMN_WIDTHS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
-import { loadSchemaTemplate, renderStatements, templateFor, type SchemaTemplate } from '../schema-template.js';
+import { loadSchemaTemplate, renderTableStatements, type SchemaTemplate } from '../schema-template.js';
 import { SqlTables, type TableChange } from '../sql-tables.js';
 import { addCounters, newCounters, prepareRow, type CountingStore, type PreparedValue, type ValueCounters } from '../values.js';
 
@@ -290,7 +290,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
   async function createTable(name: string, kind: TableKind): Promise<void> {
     // CREATE TABLE … IF NOT EXISTS with inline keys is atomic: no race between creators, and an
     // existing table (e.g. a stock Homer 5 one) is left untouched.
-    for (const s of renderStatements(templateFor(template, kind), { table: name })) await pool.query(s);
+    for (const s of renderTableStatements(template, kind, { table: name })) await pool.query(s);
   }
 
   const tables = new SqlTables<TableInfo>({

@@ -22,7 +22,7 @@ import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-bin
 import { maskPasswords } from '../../config/db-url.js';
 import { assertValidTableName } from '../../route/table-name.js';
 import { COLUMN_WIDTHS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
-import { loadSchemaTemplate, renderStatements, templateFor, type SchemaTemplate } from '../schema-template.js';
+import { loadSchemaTemplate, renderTableStatements, type SchemaTemplate } from '../schema-template.js';
 import { SqlTables, type TableChange } from '../sql-tables.js';
 import { addCounters, newCounters, prepareRow, type CountingStore } from '../values.js';
 
@@ -272,7 +272,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   }
 
   async function createTable(name: string, kind: TableKind): Promise<void> {
-    const stmts = renderStatements(templateFor(template, kind), { table: name, ix: pgIndexPrefix(name) });
+    const stmts = renderTableStatements(template, kind, { table: name, ix: pgIndexPrefix(name) });
     await underCreateLock(name, async (client) => {
       const exists = await client.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [quoteIdent(name)]);
       // An existing table is used as it is: adding indexes to someone's big table would lock it.

@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS } from '../columns.js';
 import { addCounters, newCounters, type CountingStore, type ValueCounters } from '../values.js';
 import { SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { encodeBatch, transferListOf, type Request, type Response, type WireError, type WorkerInit } from './protocol.js';
-import { loadSqliteSchemaText } from './schema.js';
+import { loadSchemaText } from '../schema-template.js';
 
 export interface SqliteStoreOptions {
   /** How long SQLite waits for a lock held by another connection (e.g. a reader), ms. Default 5000. */
@@ -97,7 +97,7 @@ export class SqliteStore implements Store, CountingStore {
     const store = new SqliteStore(url, {
       path: parseSqliteUrl(url),
       busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
-      schemaText: await loadSqliteSchemaText(),
+      schemaText: await loadSchemaText('sqlite'),
       rowsPerStatement: opts.rowsPerStatement ?? 1,
       cacheSizeKiB: opts.cacheSizeKiB ?? 16384,
       doneTable: opts.spoolDoneTable ?? SPOOL_DONE_TABLE,
