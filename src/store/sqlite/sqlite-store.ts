@@ -14,6 +14,7 @@ import { addCounters, newCounters, type CountingStore, type ValueCounters } from
 import { SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { encodeBatch, transferListOf, type Request, type Response, type WireError, type WorkerInit } from './protocol.js';
 import { loadSchemaText } from '../schema-template.js';
+import { dbUrlKind, sqliteFilePath } from '../../config/db-url.js';
 
 export interface SqliteStoreOptions {
   /** How long SQLite waits for a lock held by another connection (e.g. a reader), ms. Default 5000. */
@@ -47,16 +48,14 @@ export class SqliteStoreError extends Error {
 }
 
 /**
- * Parses `sqlite://relative/path.sqlite`, `sqlite:///absolute/path.sqlite` (also `sqlite:path`)
- * and `sqlite://:memory:`. Returns the file path (absolute, resolved against the working
- * directory; the config loader already made it absolute against the config file's folder) or
- * ':memory:'. No percent-decoding or query string: the rest of the URL is the path as written,
- * as in config/db-url.ts.
+ * The database file of a `sqlite://` URL (config/db-url.ts: `sqlite://relative/path.sqlite`,
+ * `sqlite:///absolute/path.sqlite`, `sqlite://:memory:`): absolute, resolved against the working
+ * directory (the config loader already made it absolute against the config file's folder), or
+ * ':memory:'. No percent-decoding or query string: the rest of the URL is the path as written.
  */
 export function parseSqliteUrl(url: string): string {
-  const m = /^sqlite:(?:\/\/)?(.*)$/i.exec(url);
-  if (m === null) throw new Error(`not a sqlite URL: ${url}`);
-  const rest = m[1] ?? '';
+  if (dbUrlKind(url) !== 'sqlite') throw new Error(`not a sqlite URL: ${url}`);
+  const rest = sqliteFilePath(url);
   if (rest === ':memory:') return ':memory:';
   if (rest === '' || rest === '/') throw new Error(`sqlite URL has no file path: ${url}`);
   return resolve(rest);
