@@ -63,7 +63,7 @@ async function runCommand(file: string): Promise<void> {
     return;
   }
   logger.info({ config: file, version: packageVersion() }, 'sipcapture running');
-  installSignalHandlers(logger, () => daemon.stop());
+  installSignalHandlers(logger, () => daemon.stop(), () => daemon.stats.snapshot());
   // SIGHUP re-reads the config (control/reload.ts logs what took effect and what did not).
   process.on('SIGHUP', () => {
     logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
@@ -77,14 +77,15 @@ function keysSetInFile(file: string): string[] {
   return typeof raw === 'object' && raw !== null ? Object.keys(raw).filter((k) => PARAM_NAMES.has(k)) : [];
 }
 
-function installSignalHandlers(logger: Logger, stop: () => Promise<void>): void {
+/** `finalStats`: the counters for the last line when the stop misses its deadline. */
+function installSignalHandlers(logger: Logger, stop: () => Promise<void>, finalStats: () => unknown): void {
   let shuttingDown = false;
   const shutdown = (signal: string): void => {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down: stopping listeners and draining queues');
     const deadline = setTimeout(() => {
-      logger.error('shutdown deadline reached with rows still queued');
+      logger.error({ stats: finalStats() }, 'shutdown deadline reached with rows still queued');
       logger.flush();
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS);

@@ -26,7 +26,7 @@ import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { routerFrom, type Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
 import { SummaryLog } from './telemetry/summary-log.js';
-import type { StoreWriter } from './store/writer.js';
+import type { StoreWriter } from './store/writer/writer.js';
 import { DropReason } from './telemetry/drop-reasons.js';
 import type { Logger } from './telemetry/logger.js';
 import { Stats } from './telemetry/stats.js';

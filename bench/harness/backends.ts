@@ -18,7 +18,7 @@ import type { Store } from '../../src/store/store.js';
 import { createMysqlStore } from '../../src/store/mysql/index.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
-import { loadSqliteSchemaText, parseSchemaTemplate, renderTableStatements } from '../../src/store/sqlite/schema.js';
+import { loadSchemaTemplate, renderTableStatements } from '../../src/store/schema-template.js';
 import { pidsByComm } from './proc.js';
 
 export type BackendName = 'sqlite' | 'postgres' | 'mysql';
@@ -341,7 +341,7 @@ export function sqliteBackend(dir: string): BenchBackend {
     ownPids: () => new Set<number>(),
     async ceilings(rows, table, rounds) {
       const results: Ceiling[] = [];
-      const tpl = parseSchemaTemplate(await loadSqliteSchemaText());
+      const tpl = await loadSchemaTemplate('sqlite');
       const w = SIP_CAPTURE_COLUMNS.length;
       for (let round = 0; round < rounds; round++) {
         const bareFile = path.join(dir, `${table}_bare${round}.sqlite`);
@@ -349,7 +349,7 @@ export function sqliteBackend(dir: string): BenchBackend {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
         db.pragma('cache_size = -32768');
-        for (const sql of renderTableStatements(tpl, 'sip', table)) db.exec(sql);
+        for (const sql of renderTableStatements(tpl, 'sip', { table })) db.exec(sql);
         const insert = db.prepare(`INSERT INTO "${table}" (${SIP_CAPTURE_COLUMNS.join(',')}) VALUES (${SIP_CAPTURE_COLUMNS.map(() => '?').join(',')})`);
         const p = new Array<string | number | Buffer>(w);
         const batch = db.transaction((part: readonly SipCaptureRow[]) => {

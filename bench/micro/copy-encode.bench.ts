@@ -10,7 +10,8 @@
  */
 import { columnValuesFiller, type SipCaptureRow } from '../../src/capture/rows.js';
 import { BinaryCopyBatch, BufferPool, copyPlan } from '../../src/store/postgres/copy-binary.js';
-import { DEFAULT_LIMITS, SIP_LAYOUT, newCounters, type ValueCounters } from '../../src/store/limits.js';
+import { DEFAULT_LIMITS, SIP_LAYOUT } from '../../src/store/columns.js';
+import { newCounters, type ValueCounters } from '../../src/store/values.js';
 import { generateRows } from '../harness/rows.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 20_000);

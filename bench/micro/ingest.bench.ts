@@ -20,7 +20,7 @@ import { HepIngest } from '../../src/pipeline/hep-ingest.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { Router } from '../../src/route/router.js';
 import type { RowBatch, Store } from '../../src/store/store.js';
-import { StoreWriter } from '../../src/store/writer.js';
+import { StoreWriter } from '../../src/store/writer/writer.js';
 
 const N = Number(process.env['BENCH_MESSAGES'] ?? 200_000);
 

@@ -13,7 +13,8 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_LIMITS, newCounters } from '../../src/store/limits.js';
+import { DEFAULT_LIMITS } from '../../src/store/columns.js';
+import { newCounters } from '../../src/store/values.js';
 import { encodeBatch, transferListOf } from '../../src/store/sqlite/protocol.js';
 import type { RowBatch } from '../../src/store/store.js';
 import { generateRows } from '../harness/rows.js';

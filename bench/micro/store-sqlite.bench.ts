@@ -18,8 +18,8 @@ import Database from 'better-sqlite3';
 import { SIP_CAPTURE_COLUMNS, type SipCaptureRow } from '../../src/capture/rows.js';
 import { Stats } from '../../src/telemetry/stats.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
-import { loadSqliteSchemaText, parseSchemaTemplate, renderTableStatements } from '../../src/store/sqlite/schema.js';
-import { StoreWriter } from '../../src/store/writer.js';
+import { loadSchemaTemplate, renderTableStatements } from '../../src/store/schema-template.js';
+import { StoreWriter } from '../../src/store/writer/writer.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 100_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 1000);
@@ -87,8 +87,8 @@ async function bare(dir: string, rows: SipCaptureRow[], rowsPerStatement: number
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -16384'); // as SqliteStore does
-  const tpl = parseSchemaTemplate(await loadSqliteSchemaText());
-  for (const sql of renderTableStatements(tpl, 'sip', TABLE)) db.exec(sql);
+  const tpl = await loadSchemaTemplate('sqlite');
+  for (const sql of renderTableStatements(tpl, 'sip', { table: TABLE })) db.exec(sql);
   const one = `(${SIP_CAPTURE_COLUMNS.map(() => '?').join(',')})`;
   const head = `INSERT INTO "${TABLE}" (${SIP_CAPTURE_COLUMNS.join(',')}) VALUES `;
   const single = db.prepare(head + one);

@@ -2,9 +2,9 @@
 -- sipcapture module inserts, plus id).
 --
 -- This file is a TEMPLATE, read by the daemon (ensureTable, `sipcapture db-init`):
---   * `-- @template sip` starts the layout of sip_capture and of the Homer 5 daily tables
+--   * `-- @kind sip` starts the layout of sip_capture and of the Homer 5 daily tables
 --     sip_capture_call_YYYYMMDD / sip_capture_registration_YYYYMMDD / sip_capture_rest_YYYYMMDD;
---     `-- @template report` the layout of rtcp_capture, report_capture and logs_capture.
+--     `-- @kind rtcp report logs` the layout of rtcp_capture, report_capture and logs_capture.
 --   * {{table}} is replaced by the table name (validated as ^[A-Za-z_][A-Za-z0-9_]{0,62}$).
 --   * Statements end with ";" at the end of a line.
 -- To use it by hand: sed 's/{{table}}/sip_capture/g' on the wanted section, then `mysql`.
@@ -24,7 +24,7 @@
 --   * ENGINE=InnoDB: a batch is one transaction (all or nothing). db_insert_mode=1 (INSERT DELAYED)
 --     only applies to tables whose engine supports it (MyISAM, Aria, MEMORY, ARCHIVE on MariaDB).
 
--- @template sip
+-- @kind sip
 CREATE TABLE IF NOT EXISTS `{{table}}` (
   `id` bigint unsigned NOT NULL AUTO_INCREMENT,
   `date` datetime NOT NULL DEFAULT '1900-01-01 00:00:01',
@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS `{{table}}` (
   KEY `correlation_id` (`correlation_id`)
 ) ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
--- @template report
+-- @kind rtcp report logs
 CREATE TABLE IF NOT EXISTS `{{table}}` (
   `id` bigint unsigned NOT NULL AUTO_INCREMENT,
   `date` datetime NOT NULL DEFAULT '1900-01-01 00:00:01',

@@ -1,6 +1,6 @@
 -- sipcapture: SQLite tables in the Homer 5 layout (Kamailio schema_data.sql).
 --
--- This file is a template, read by src/store/sqlite/schema.ts. Each section starts with a
+-- This file is a template, read by src/store/schema-template.ts. Each section starts with a
 -- `-- @kind` line naming the table kinds it creates; `{{table}}` is replaced by the table name
 -- (already validated as [A-Za-z_][A-Za-z0-9_]{0,62}), so the same text creates
 -- `sip_capture_call_20261122` today and `sip_capture_call_20261123` tomorrow.

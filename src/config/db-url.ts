@@ -67,6 +67,31 @@ export function resolveDbUrl(url: string, baseDir: string): string {
   return 'sqlite://' + path.resolve(baseDir, file);
 }
 
+const DEFAULT_PORTS: Readonly<Record<DbKind, string>> = { sqlite: '', postgres: '5432', mysql: '3306' };
+
+/**
+ * What identifies where a URL's rows go, without its secrets: the backend, user, host, port,
+ * database and the query parameters (e.g. PostgreSQL `options=-c search_path=…`) but no
+ * password, in one normal form — `postgres://` and `postgresql://`, `HOST` and `host`, no port
+ * and the default port give the same. For sqlite, the file path. A password rotation does not
+ * change it; another database, server or user does.
+ */
+export function destinationOf(url: string): string {
+  const kind = dbUrlKind(url);
+  if (kind === undefined) return maskPasswords(url);
+  if (kind === 'sqlite') return `sqlite://${sqliteFilePath(url)}`;
+  let u: URL;
+  try {
+    u = new URL(url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, 'x:'));
+  } catch {
+    return maskPasswords(url);
+  }
+  const params = [...u.searchParams].filter(([k]) => !/pass|secret|key/i.test(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const query = params.length === 0 ? '' : `?${new URLSearchParams(params).toString()}`;
+  const user = decodeURIComponent(u.username);
+  return `${kind}://${user === '' ? '' : `${user}@`}${u.hostname.toLowerCase()}:${u.port || DEFAULT_PORTS[kind]}/${decodeURIComponent(u.pathname.replace(/^\//, ''))}${query}`;
+}
+
 /**
  * Replaces the password of every `scheme://user:password@` in `text` with `***`, or with as
  * many `*` as it has characters when `keepLength` is set (so error offsets still point right).

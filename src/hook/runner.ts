@@ -34,6 +34,7 @@ import {
   type HookWorkerInit,
   type HookWorkerMessage,
 } from './protocol.js';
+import { Backoff } from '../util/backoff.js';
 
 const NO_ACTIONS: readonly HookAction[] = [];
 
@@ -86,7 +87,7 @@ export class HookRunner {
   private nextSeq = 1;
   private watchdog: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
-  private restartDelay = RESTART_MIN_MS;
+  private readonly restarts = new Backoff(RESTART_MIN_MS, RESTART_MAX_MS);
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   private readonly lastLog = new Map<string, number>();
@@ -182,7 +183,7 @@ export class HookRunner {
           settled = true;
           clearTimeout(timer);
           this.ready = true;
-          this.restartDelay = RESTART_MIN_MS;
+          this.restarts.succeed();
           resolve();
           this.flush();
         } else if (m.type === 'fatal') {
@@ -218,8 +219,7 @@ export class HookRunner {
 
   private scheduleRestart(): void {
     if (this.closed || this.restartTimer !== null) return;
-    const delay = this.restartDelay;
-    this.restartDelay = Math.min(RESTART_MAX_MS, this.restartDelay * 2);
+    const delay = this.restarts.fail();
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.closed) return;

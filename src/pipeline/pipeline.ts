@@ -13,7 +13,7 @@ import type { Router } from '../route/router.js';
 import { parseSip, type SipParseOptions } from '../sip/parser.js';
 import { routeFactsOf } from '../route/facts.js';
 import type { DedupTable } from './dedup.js';
-import type { StoreWriter } from '../store/writer.js';
+import type { StoreWriter } from '../store/writer/writer.js';
 
 export interface PipelineOptions {
   stats: Stats;

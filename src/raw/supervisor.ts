@@ -28,6 +28,7 @@ import type { TcpLimits } from './tcp-stream.js';
 import type { CaptureChildConfig, ChildToParent, ParentToChild } from './capture-child.js';
 import type { Listener } from '../listeners/types.js';
 import type { MessageSink } from '../capture/message.js';
+import { backoffDelay } from '../util/backoff.js';
 
 export type RawCaptureConfig = Pick<
   SipcaptureConfig,
@@ -379,8 +380,8 @@ export class RawCaptureSupervisor implements Listener {
     slot.readyAt = 0;
     const initial = this.opts.restartInitialMs ?? 200;
     const max = this.opts.restartMaxMs ?? 30_000;
-    const delay = Math.min(max, initial * 2 ** Math.min(slot.failures, 20));
     slot.failures++;
+    const delay = backoffDelay(slot.failures, initial, max);
     slot.restarts++;
     this.totalRestarts++;
     slot.state = 'waiting';

@@ -21,8 +21,11 @@ export function tableNameProblem(name: string): string | undefined {
   return `table name ${JSON.stringify(name)} has characters other than A-Z a-z 0-9 _`;
 }
 
-/** Throws with the reason when the name is not a safe identifier. */
+/**
+ * Throws a TypeError with the reason when the name is not a safe identifier. Every store calls
+ * it before a name reaches SQL, index names or logs.
+ */
 export function assertValidTableName(name: string): void {
   const problem = tableNameProblem(name);
-  if (problem !== undefined) throw new Error(problem);
+  if (problem !== undefined) throw new TypeError(problem);
 }

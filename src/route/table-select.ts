@@ -3,7 +3,9 @@
  * counter per mode in this process) or `hash` (CRC-32 of the hash source, modulo n).
  */
 import type { CaptureMode, HashSource, MtMode } from '../config/types.js';
-import { crc32 } from './crc32.js';
+// Standard CRC-32 (zlib's) of the UTF-8 bytes. Kamailio XORs a signed char into its table index,
+// so for bytes >= 0x80 its result is undefined behaviour; for ASCII both agree.
+import { crc32 } from 'node:zlib';
 
 /**
  * The strings `hash_source` can name, as stored in the row (`call_id` = the unmasked Call-ID).

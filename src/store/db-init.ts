@@ -12,7 +12,7 @@ import type { Homer7Store } from './homer7/index.js';
 import { HOMER7_PARENTS } from './homer7/row.js';
 import { homer7StoreOptions } from './store-set.js';
 import { createStore, type CreateStoreOptions } from './factory.js';
-import { maskUrl } from './limits.js';
+import { maskPasswords } from '../config/db-url.js';
 import { tablesAhead, type TableSpec } from './tables-ahead.js';
 
 export interface InitDatabaseOptions {
@@ -103,11 +103,11 @@ export async function initConfigDatabases(cfg: SipcaptureConfig, print: (line: s
     }
     try {
       const res = await initDatabase(url, { tables, storeOptions: { dbInsertMode: cfg.db_insert_mode } });
-      print(`${maskUrl(url)}: ${res.tables.length} tables ready: ${res.tables.map((t) => t.name).join(', ')}`);
+      print(`${maskPasswords(url)}: ${res.tables.length} tables ready: ${res.tables.map((t) => t.name).join(', ')}`);
     } catch (err) {
       ok = false;
       const hint = whatToDo(err);
-      print(`${maskUrl(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}${hint === '' ? '' : `\n  ${hint}`}`);
+      print(`${maskPasswords(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}${hint === '' ? '' : `\n  ${hint}`}`);
     }
   }
   return ok;
@@ -143,13 +143,13 @@ async function initHomer7(url: string, mode: CaptureMode, cfg: SipcaptureConfig,
     const store = (await createStore(url, { poolSize: 1, ...homer7StoreOptions(mode, cfg, null), homer7: { ...homer7StoreOptions(mode, cfg, null).homer7, aheadIntervalMs: 0 } })) as Homer7Store;
     try {
       const names = await store.ensureAhead(now.getTime());
-      print(`${maskUrl(url)}: HOMER 7 schema ready: ${HOMER7_PARENTS.join(', ')}; ${names.length} partitions of ${cfg.homer7_partition_minutes} min for today and tomorrow (UTC), ${names[0] ?? ''} … ${names.at(-1) ?? ''}`);
+      print(`${maskPasswords(url)}: HOMER 7 schema ready: ${HOMER7_PARENTS.join(', ')}; ${names.length} partitions of ${cfg.homer7_partition_minutes} min for today and tomorrow (UTC), ${names[0] ?? ''} … ${names.at(-1) ?? ''}`);
     } finally {
       await store.close();
     }
     return true;
   } catch (err) {
-    print(`${maskUrl(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    print(`${maskPasswords(url)}: FAILED: ${err instanceof Error ? err.message : String(err)}`);
     return false;
   }
 }

@@ -2,14 +2,12 @@
  * One entry point from a `db_url` to a Store, chosen by the URL scheme. The PostgreSQL and MySQL
  * backends are imported on demand, so a SQLite-only install never loads pg or mysql2.
  */
-import { maskUrl } from './limits.js';
+import { ALLOWED_DB_URL_FORMS, dbUrlKind, maskPasswords, type DbKind } from '../config/db-url.js';
 import type { MysqlStoreOptions } from './mysql/index.js';
 import type { PostgresStoreOptions } from './postgres/index.js';
 import type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
 import type { Homer7StoreOptions } from './homer7/index.js';
 import type { Store } from './store.js';
-
-export { maskUrl } from './limits.js';
 
 /**
  * Options common to every backend, plus one object per backend that only that backend sees (so
@@ -31,52 +29,36 @@ export interface CreateStoreOptions {
 
 type BackendFactory = (url: string, opts: object) => Promise<Store>;
 
-/** `scheme:` → [module relative to this file, exported factory name]. */
-const BACKENDS: Readonly<Record<string, readonly [string, string]>> = {
+/** Backend → [module relative to this file, exported factory name]. The scheme decides the backend (config/db-url.ts dbUrlKind). */
+const BACKENDS: Readonly<Record<DbKind, readonly [string, string]>> = {
   sqlite: ['./sqlite/index.js', 'createSqliteStore'],
   postgres: ['./postgres/index.js', 'createPostgresStore'],
-  postgresql: ['./postgres/index.js', 'createPostgresStore'],
   mysql: ['./mysql/index.js', 'createMysqlStore'],
 };
 
-export function schemeOf(url: string): string {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
-  return m?.[1]?.toLowerCase() ?? '';
-}
-
 export async function createStore(url: string, opts: CreateStoreOptions = {}): Promise<Store> {
-  const scheme = schemeOf(url);
-  const backend = BACKENDS[scheme];
-  if (backend === undefined) {
-    throw new Error(
-      `unsupported db_url ${maskUrl(url)}: scheme must be one of ${Object.keys(BACKENDS)
-        .map((s) => s + ':')
-        .join(', ')}`,
-    );
-  }
+  const kind = dbUrlKind(url);
+  if (kind === undefined) throw new Error(`unsupported db_url ${maskPasswords(url)}: allowed ${ALLOWED_DB_URL_FORMS}`);
   if (opts.schema === 'homer7') {
-    if (backend[1] !== 'createPostgresStore') throw new Error(`schema homer7 needs a PostgreSQL db_url (homer-app reads HOMER 7 tables from PostgreSQL only), not ${maskUrl(url)}`);
-    const factory = await loadBackendFactory(scheme, './homer7/index.js', 'createHomer7Store', url);
+    if (kind !== 'postgres') throw new Error(`schema homer7 needs a PostgreSQL db_url (homer-app reads HOMER 7 tables from PostgreSQL only), not ${maskPasswords(url)}`);
+    const factory = await loadBackendFactory(kind, './homer7/index.js', 'createHomer7Store', url);
     return factory(url, { ...(opts.poolSize === undefined ? {} : { poolSize: opts.poolSize }), ...opts.homer7 });
   }
-  const [modulePath, exportName] = backend;
-  const factory = await loadBackendFactory(scheme, modulePath, exportName, url);
-  return factory(url, backendOptions(scheme, opts));
+  const [modulePath, exportName] = BACKENDS[kind];
+  const factory = await loadBackendFactory(kind, modulePath, exportName, url);
+  return factory(url, backendOptions(kind, opts));
 }
 
-/** The options object the backend of `scheme` receives. */
-export function backendOptions(scheme: string, opts: CreateStoreOptions): object {
+/** The options object the backend of `kind` receives. */
+export function backendOptions(kind: DbKind, opts: CreateStoreOptions): object {
   const pool = opts.poolSize === undefined ? {} : { poolSize: opts.poolSize };
-  switch (scheme) {
+  switch (kind) {
     case 'sqlite':
       return { ...opts.sqlite };
     case 'postgres':
-    case 'postgresql':
       return { ...pool, ...opts.postgres };
     case 'mysql':
       return { ...pool, ...(opts.dbInsertMode === undefined ? {} : { dbInsertMode: opts.dbInsertMode }), ...opts.mysql };
-    default:
-      return {};
   }
 }
 
@@ -92,7 +74,7 @@ export async function loadBackendFactory(scheme: string, modulePath: string, exp
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
     const msg = typeof e.message === 'string' ? e.message : String(err);
-    const forUrl = url === '' ? '' : ` for ${maskUrl(url)}`;
+    const forUrl = url === '' ? '' : ` for ${maskPasswords(url)}`;
     // Only "this backend module is missing", not "a package it imports is missing".
     const missing = /Cannot find module '([^']+)'/.exec(msg)?.[1] ?? '';
     const stem = modulePath.replace(/^\.\//, '').replace(/\.js$/, '');

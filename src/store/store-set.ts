@@ -9,20 +9,21 @@
  * (`close()`) stops the replay, drains every writer — into the database, or after
  * `drainTimeoutMs` into the spool — then closes spools and connections.
  */
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CaptureMode, SipcaptureConfig } from '../config/types.js';
 import type { Stats } from '../telemetry/stats.js';
-import { createStore, schemeOf, type CreateStoreOptions } from './factory.js';
-import type { CountingStore, ValueCounters } from './limits.js';
-import { maskUrl } from './limits.js';
-import { isDiskFull, Spool, SpoolFullError, type SpoolStats } from './spool.js';
-import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
-import type { Store } from './store.js';
+import { dbUrlKind, destinationOf, maskPasswords } from '../config/db-url.js';
+import { createStore, type CreateStoreOptions } from './factory.js';
+import type { CountingStore, ValueCounters } from './values.js';
+import { isDiskFull, SpoolFullError } from './spool/errors.js';
+import { rowBatchCodec } from './spool/record-codec.js';
+import { SpoolReplayer, type SpoolReplayerOptions } from './spool/replayer.js';
+import { Spool, spoolLabel, type SpoolStats } from './spool/segment-log.js';
+import { adoptLegacyDir, otherSpoolDirs, spoolDirFor } from './spool-dirs.js';
+import type { RowBatch, Store } from './store.js';
 import type { Homer7Counters, Homer7Store } from './homer7/index.js';
 import { tablesAhead } from './tables-ahead.js';
-import { StoreWriter, type StoreWriterOptions } from './writer.js';
+import { StoreWriter, type StoreWriterOptions } from './writer/writer.js';
 
 /** Batches in flight per database with db_insert_mode 2 (PostgreSQL and MySQL). */
 export const INSERT_MODE_2_IN_FLIGHT = 4;
@@ -56,6 +57,12 @@ export interface StoreSetOptions {
   nowSec?: () => number;
   /** Longest a writer drains with retries at close before the rest goes to the spool, ms. Default 5000. */
   drainTimeoutMs?: number;
+  /**
+   * At close, after this long the writers give up the inserts still in flight and spool them
+   * with everything still waiting (StoreWriter.abandon), ms. Default 8000: well within the CLI's
+   * 15 s stop deadline.
+   */
+  abandonAfterMs?: number;
   /** Opens the store of a URL (tests: a fake). Default: factory.ts createStore. */
   storeFactory?: (url: string, opts: CreateStoreOptions) => Promise<Store>;
 }
@@ -81,7 +88,7 @@ export interface StorageStats {
   spool: (SpoolStats & { dir: string; maxBytes: number; replaying: boolean; alreadyCommittedBatches: number; alreadyCommittedRows: number }) | null;
   /** What a `schema: homer7` store did about partitions (homer7/index.ts); null for other stores. */
   homer7: Readonly<Homer7Counters> | null;
-  /** Text values changed to fit (limits.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
+  /** Text values changed to fit (values.ts: truncated, NUL removed, invalid UTF-16 replaced); null if the store does not count. */
   values: Readonly<ValueCounters> | null;
 }
 
@@ -89,8 +96,10 @@ interface Db {
   url: string;
   store: Store;
   writer: StoreWriter;
-  spool: Spool | null;
-  replayer: SpoolReplayer | null;
+  spool: Spool<RowBatch> | null;
+  replayer: SpoolReplayer<RowBatch> | null;
+  /** Spools of earlier configurations replayed into this database (spool-dirs.ts). */
+  earlier: { spool: Spool<RowBatch>; replayer: SpoolReplayer<RowBatch> }[];
 }
 
 /** The schema options of a capture mode's store (store/homer7/ for `schema: homer7`). */
@@ -103,14 +112,17 @@ export function homer7StoreOptions(mode: CaptureMode, cfg: SipcaptureConfig, log
       dataHeader: cfg.homer7_data_header,
       // Like Homer 5 table names: a row dated further back goes to the DEFAULT partition, not a new one.
       onDemandPastDays: cfg.table_date_window_days > 0 ? cfg.table_date_window_days : 36500,
-      onAheadError: (err) => logger?.warn({ db: maskUrl(mode.db_url), err: err.message }, 'cannot create HOMER 7 partitions ahead yet; retrying later'),
+      onAheadError: (err) => logger?.warn({ db: maskPasswords(mode.db_url), err: err.message }, 'cannot create HOMER 7 partitions ahead yet; retrying later'),
     },
   };
 }
 
-/** The spool directory of one database URL: a short hash, so the password never shows in a path. */
-export function spoolDirFor(spoolDir: string, dbUrl: string): string {
-  return join(spoolDir, createHash('sha256').update(dbUrl).digest('hex').slice(0, 16));
+/** A spool of an earlier configuration that no configured database can be said to own. */
+export interface UnclaimedSpool {
+  dir: string;
+  /** Its label (the destination it was for), when written by a version that labels spools. */
+  destination: string | null;
+  pendingBytes: number;
 }
 
 function isCounting(store: Store): store is Store & CountingStore {
@@ -130,6 +142,8 @@ export class StoreSet {
     cfg: SipcaptureConfig,
     private readonly logger: Logger | null,
     private readonly opts: StoreSetOptions,
+    /** Spools of earlier configurations found at start that no configured database owns. */
+    readonly unclaimedSpools: readonly UnclaimedSpool[] = [],
   ) {
     this.routing = cfg;
   }
@@ -148,16 +162,18 @@ export class StoreSet {
   static async open(cfg: SipcaptureConfig, stats: Stats, logger: Logger | null, opts: StoreSetOptions = {}): Promise<StoreSet> {
     const dbs: Db[] = [];
     const writers = new Map<string, StoreWriter>();
+    const legacyOwners = new Map<string, Db>();
+    let unclaimed: UnclaimedSpool[];
     try {
       for (const mode of cfg.captureModes.values()) {
         if (writers.has(mode.db_url)) continue;
         const url = mode.db_url;
-        const scheme = schemeOf(url);
-        const isSqlite = scheme === 'sqlite';
+        const kind = dbUrlKind(url);
+        const isSqlite = kind === 'sqlite';
         // SQLite: the worker thread writes batches one by one in the order they arrive, so two
         // in flight keep the order and let the main thread encode the next batch meanwhile.
         const spills = cfg.spool_max_bytes > 0 && cfg.spool_after_batches > 0;
-        const isPostgres = scheme === 'postgres' || scheme === 'postgresql';
+        const isPostgres = kind === 'postgres';
         const maxInFlight = isSqlite
           ? SQLITE_IN_FLIGHT
           : cfg.db_insert_mode === 2
@@ -173,10 +189,22 @@ export class StoreSet {
           poolSize: maxInFlight + 1,
           ...homer7StoreOptions(mode, cfg, logger),
         });
-        const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };
+        const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null, earlier: [] };
         dbs.push(db);
         if (cfg.spool_max_bytes > 0) {
-          db.spool = await Spool.open({ dir: spoolDirFor(cfg.spool_dir, url), maxBytes: cfg.spool_max_bytes });
+          const legacy = adoptLegacyDir(cfg.spool_dir, url);
+          if (legacy !== undefined) legacyOwners.set(legacy, db);
+          db.spool = await Spool.open({
+            dir: spoolDirFor(cfg.spool_dir, url),
+            label: destinationOf(url),
+            codec: rowBatchCodec,
+            maxBytes: cfg.spool_max_bytes,
+            onRecreated: (lost) =>
+              logger?.error(
+                { db: store.displayUrl, spool: db.spool?.dir, lostBytes: lost.bytes, lostRows: lost.rows },
+                'spool directory was deleted while in use: made again, spooling goes on; the records not yet replayed went with it',
+              ),
+          });
         }
         const spool = db.spool;
         db.writer = new StoreWriter(store, {
@@ -220,13 +248,16 @@ export class StoreSet {
         }
         logger?.info({ db: store.displayUrl, mode: mode.name, spool: spool?.dir ?? null, maxInFlight }, 'store ready');
       }
+      unclaimed = await replayEarlierSpools(cfg, dbs, legacyOwners, logger, opts);
     } catch (err) {
       for (const db of dbs) await db.replayer?.stop();
+      for (const db of dbs) for (const e of db.earlier) await e.replayer.stop();
+      await Promise.allSettled(dbs.flatMap((db) => db.earlier.map((e) => e.spool.close())));
       await Promise.allSettled(dbs.map((db) => db.spool?.close({ removeIfEmpty: true }) ?? Promise.resolve()));
       await Promise.allSettled(dbs.map((db) => db.store.close()));
       throw err;
     }
-    const set = new StoreSet(dbs, writers, cfg, logger, opts);
+    const set = new StoreSet(dbs, writers, cfg, logger, opts, unclaimed);
     if (opts.tablesAhead !== false) set.startAhead();
     return set;
   }
@@ -241,7 +272,7 @@ export class StoreSet {
   /** The writer for a capture mode's db_url (every mode's URL was opened in `open`). */
   writerFor(dbUrl: string): StoreWriter {
     const writer = this.writers.get(dbUrl);
-    if (writer === undefined) throw new Error(`no writer for ${maskUrl(dbUrl)}`);
+    if (writer === undefined) throw new Error(`no writer for ${maskPasswords(dbUrl)}`);
     return writer;
   }
 
@@ -308,8 +339,9 @@ export class StoreSet {
 
   /**
    * Stops the replay, drains every writer (with retries for up to drainTimeoutMs, then what is
-   * left goes to the spool), closes the spools (an empty one leaves no directory) and the
-   * connections. Rows still in a spool are replayed by the next start.
+   * left goes to the spool; after abandonAfterMs, inserts that hang are given up and spooled
+   * too), closes the spools (an empty one leaves no directory) and the connections. Rows still
+   * in a spool are replayed by the next start.
    */
   close(): Promise<void> {
     this.closing ??= this.doClose();
@@ -318,7 +350,12 @@ export class StoreSet {
 
   private async doClose(): Promise<void> {
     if (this.aheadTimer !== null) clearInterval(this.aheadTimer);
-    await Promise.allSettled(this.dbs.map((db) => db.replayer?.stop() ?? Promise.resolve()));
+    // A database that does not answer at all (a table lock, a frozen server) must not hold the
+    // shutdown past its deadline: what is in flight or waiting then goes to the spool.
+    const abandonTimer = setTimeout(() => {
+      for (const db of this.dbs) void db.writer.abandon();
+    }, this.opts.abandonAfterMs ?? 8000);
+    await Promise.allSettled(this.dbs.flatMap((db) => [db.replayer?.stop() ?? Promise.resolve(), ...db.earlier.map((e) => e.replayer.stop())]));
     const drainMs = this.opts.drainTimeoutMs ?? 5000;
     await Promise.allSettled(
       this.dbs.map(async (db) => {
@@ -338,6 +375,59 @@ export class StoreSet {
         await db.spool.close({ removeIfEmpty: true });
       }),
     );
-    await Promise.allSettled(this.dbs.map((db) => db.store.close()));
+    await Promise.allSettled(this.dbs.flatMap((db) => db.earlier.map((e) => e.spool.close({ removeIfEmpty: true }))));
+    clearTimeout(abandonTimer);
+    // A connection stuck in a hung server may keep a pool from ending: not the shutdown's problem.
+    await Promise.allSettled(this.dbs.map((db) => Promise.race([db.store.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())])));
   }
+}
+
+/**
+ * Spools in spool_dir that no configured database opened (spool-dirs.ts): replayed into the
+ * database that owns them (an earlier version's directory of a configured URL; or, with one
+ * database, any), else reported. A directory another running process holds is its own business.
+ */
+async function replayEarlierSpools(
+  cfg: SipcaptureConfig,
+  dbs: readonly Db[],
+  legacyOwners: ReadonlyMap<string, Db>,
+  logger: Logger | null,
+  opts: StoreSetOptions,
+): Promise<UnclaimedSpool[]> {
+  const spooled = dbs.filter((d) => d.spool !== null);
+  if (spooled.length === 0) return [];
+  const unclaimed: UnclaimedSpool[] = [];
+  for (const dir of otherSpoolDirs(cfg.spool_dir, new Set(spooled.map((d) => d.spool!.dir)))) {
+    let spool: Spool<RowBatch>;
+    try {
+      spool = await Spool.open({ dir, codec: rowBatchCodec, maxBytes: cfg.spool_max_bytes });
+    } catch (err) {
+      logger?.debug({ spool: dir, err: (err as Error).message }, 'spool directory not opened');
+      continue;
+    }
+    if (spool.isEmpty) {
+      await spool.close({ removeIfEmpty: true });
+      continue;
+    }
+    const label = (await spoolLabel(dir)) ?? null;
+    const pendingBytes = spool.stats().pendingBytes;
+    const owner = legacyOwners.get(dir) ?? spooled.find((d) => label !== null && destinationOf(d.url) === label) ?? (spooled.length === 1 ? spooled[0] : undefined);
+    if (owner === undefined) {
+      await spool.close();
+      unclaimed.push({ dir, destination: label, pendingBytes });
+      logger?.error(
+        { spool: dir, destination: label ?? 'unknown (an earlier version wrote it)', pendingBytes },
+        'spool of a database URL no longer configured: not replayed (several databases are configured and none is its own); put its db_url back, or keep only one database, to replay it',
+      );
+      continue;
+    }
+    logger?.warn(
+      { db: owner.store.displayUrl, spool: dir, destination: label ?? 'unknown (an earlier version wrote it)', pendingBytes },
+      'spool of an earlier db_url will be replayed into this database',
+    );
+    const replayer = new SpoolReplayer(owner.writer, spool, { ...opts.replayer, logger });
+    owner.earlier.push({ spool, replayer });
+    replayer.start();
+  }
+  return unclaimed;
 }

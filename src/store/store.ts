@@ -1,6 +1,6 @@
 /**
  * The storage contract. One Store per database URL; the daemon never talks SQL itself.
- * Backends (sqlite/, postgres/, mysql/) implement it; the batching writer (writer.ts) sits in
+ * Backends (sqlite/, postgres/, mysql/) implement it; the batching writer (writer/writer.ts) sits in
  * front of it and owns queues, retries and the spool, so a backend only has to do two things
  * well: make sure a table exists, and write a batch of rows atomically. Optional methods
  * let the writer tell a bad row from a bad database, settle a commit whose answer was lost, and
@@ -74,6 +74,13 @@ export interface Store {
    * spool's read position moved. Rejects when the database cannot answer.
    */
   replayMarked?(mark: ReplayMark): Promise<boolean>;
+  /**
+   * Gives up every insert in flight now (cutting its connection) and fails every later one at
+   * once: for a shutdown that cannot wait for a hung database (a table lock, a frozen server).
+   * An insert given up before its COMMIT was sent cannot commit; one given up after rejects with
+   * its commit token, so its batch is settled when replayed, never written twice.
+   */
+  abandon?(): void;
   close(): Promise<void>;
 }
 

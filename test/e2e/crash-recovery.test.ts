@@ -15,17 +15,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnCli } from '../helpers/cli.js';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/cli.js';
 import { requireOrSkip } from '../helpers/env.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { sipRequest } from '../helpers/sip-messages.js';
-import { HepTcpSender, MYSQL_URL, PG_URL, RUN, mysqlNamespace, pgNamespace, reachable, sqliteNamespace, tally, type Namespace } from '../store/_e2e.js';
+import { HepTcpSender, MYSQL_URL, PG_URL, RUN, faultTestConfig, mysqlNamespace, pgNamespace, reachable, sqliteNamespace, tally, type Namespace } from '../store/_e2e.js';
 import { TcpProxy } from '../store/_tcp-proxy.js';
 
 const BATCH_TIMEOUT_MS = 200;
@@ -41,27 +39,6 @@ const TICK_MS = 20;
  * ms before the kill" (at 1000 msg/s, one batch of 100 rows is 100 ms of traffic).
  */
 const LOSS_WINDOW_MS = BATCH_TIMEOUT_MS + (4 * 4 + 4) * ((BATCH_SIZE / (PER_TICK / TICK_MS)) | 0) + 2 * TICK_MS;
-
-interface Child {
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-}
-
-async function startChild(configFile: string, onLine?: (line: string) => void): Promise<Child> {
-  const proc = spawnCli(['run', '-c', configFile]);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const rl = readline.createInterface({ input: proc.stdout! });
-  if (onLine) rl.on('line', onLine);
-  const running = new Promise<void>((resolve) => rl.on('line', (line) => line.includes('"sipcapture running"') && resolve()));
-  const first = await Promise.race([running.then(() => 'ok'), exited.then(() => 'exited'), sleep(30_000).then(() => 'timeout')]);
-  if (first !== 'ok') {
-    proc.kill('SIGKILL');
-    throw new Error(`daemon did not start (${first}): ${stderr}`);
-  }
-  return { proc, exited };
-}
 
 /** Sends ~1000 messages/s for `ms`; returns each callid with the time it was handed to the socket. */
 async function sendFor(sender: HepTcpSender, ms: number, tag: string, sent: { callid: string; at: number }[]): Promise<void> {
@@ -99,26 +76,12 @@ for (const b of BACKENDS) {
         const configFile = join(dir, 'sipcapture.json5');
         writeFileSync(
           configFile,
-          JSON.stringify({
-            db_url: proxy === null ? ns.url() : ns.url(proxy.port),
-            routes: 'default',
-            table_name: 'sip_capture',
-            capture_on: 1,
-            hep_capture_on: 1,
-            listen: [`tcp:127.0.0.1:${port}`],
-            http_listen: '',
-            rpc_socket: '',
-            spool_dir: spoolDir,
-            batch_size: BATCH_SIZE,
-            batch_timeout_ms: BATCH_TIMEOUT_MS,
-            insert_retries: 0,
-            log_level: 'info',
-          }),
+          faultTestConfig(proxy === null ? ns.url() : ns.url(proxy.port), port, spoolDir, { batch_size: BATCH_SIZE, batch_timeout_ms: BATCH_TIMEOUT_MS, insert_retries: 0 }),
         );
-        let child: Child | null = null;
+        let child: DaemonProcess | null = null;
         try {
           if (dbDown) await proxy?.cut();
-          child = await startChild(configFile);
+          child = await startDaemonProcess(configFile);
           const sender = await HepTcpSender.connect(port);
           const sent: { callid: string; at: number }[] = [];
           await sendFor(sender, 3000, dbDown ? 'kd' : 'ku', sent);
@@ -140,7 +103,7 @@ for (const b of BACKENDS) {
           };
           if (mode === 'down-replay-killed') {
             // Killed again while replaying: as soon as the first replayed rows are visible.
-            child = await startChild(configFile);
+            child = await startDaemonProcess(configFile);
             await waitFor(async () => (await ns.callids()).length > 0, 30_000, 2);
             child.proc.kill('SIGKILL');
             await child.exited;
@@ -149,7 +112,7 @@ for (const b of BACKENDS) {
           }
 
           // Restart with the database reachable: the spool replays.
-          child = await startChild(configFile, onLine);
+          child = await startDaemonProcess(configFile, onLine);
           const minExpected = sent.filter((s) => s.at < killedAt - LOSS_WINDOW_MS).length;
           let last = -1;
           let stableSince = Date.now();

@@ -41,7 +41,7 @@ const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 const raw = (bytes: number[]): Buffer => Buffer.from(bytes);
 const cat = (...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? b(p) : p)));
 
-/** The documented rule, written independently of src/store/limits.ts. */
+/** The documented rule, written independently of src/store/values.ts. */
 function stored(value: Buffer, column: string): { text: string; nul: boolean; truncated: boolean } {
   const decoded = new TextDecoder('utf-8', { fatal: false }).decode(value);
   const nul = decoded.includes('\0');

@@ -11,8 +11,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { requireOrSkip, SHARED_DIR } from '../helpers/env.js';
 import { runCli } from '../helpers/cli.js';
-import { Spool } from '../../src/store/spool.js';
-import { spoolDirFor } from '../../src/store/store-set.js';
+import { rowBatchCodec } from '../../src/store/spool/record-codec.js';
+import { Spool } from '../../src/store/spool/segment-log.js';
+import { spoolDirFor } from '../../src/store/spool-dirs.js';
 import { PG_URL, RUN, skipReason } from '../store/postgres/helpers.js';
 import pg from 'pg';
 
@@ -141,7 +142,7 @@ describe('sipcapture import', { skip }, () => {
 
   test('beside a running daemon that holds the spool of the same config, the import works (it uses no spool)', async () => {
     const db = path.join(dir, 'ipip-rawip.pcap.sqlite');
-    const spool = await Spool.open({ dir: spoolDirFor(path.join(dir, 'spool'), `sqlite://${db}`), maxBytes: 1 << 20 });
+    const spool = await Spool.open({ dir: spoolDirFor(path.join(dir, 'spool'), `sqlite://${db}`), codec: rowBatchCodec, maxBytes: 1 << 20 });
     try {
       const { rows } = await importInto('ipip-rawip.pcap', { spool_max_bytes: 1 << 20 });
       assert.equal(rows.length, 8);

@@ -34,7 +34,7 @@ describe('table name validation', () => {
     for (const name of bad) {
       assert.equal(isValidTableName(name), false, JSON.stringify(name));
       assert.equal(typeof tableNameProblem(name), 'string');
-      assert.throws(() => assertValidTableName(name));
+      assert.throws(() => assertValidTableName(name), TypeError);
     }
   });
 

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CaptureMode, HashSource, MtMode } from '../../src/config/types.js';
-import { crc32 } from '../../src/route/crc32.js';
+import { crc32 } from 'node:zlib';
 import { hashKey, TableSelector } from '../../src/route/table-select.js';
 
 function mode(tables: string[], mt_mode: MtMode, hash_source: HashSource = 'call_id'): CaptureMode {

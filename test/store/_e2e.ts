@@ -270,3 +270,22 @@ export function tally(rows: readonly { callid: string }[]): { distinct: number; 
   return { distinct: seen.size, duplicates: [...seen].filter(([, n]) => n > 1).map(([c]) => c) };
 }
 
+
+/** The config of a daemon taking HEP over TCP on `port` into `dbUrl`, with a spool, for the fault tests. */
+export function faultTestConfig(dbUrl: string, port: number, spoolDir: string, over: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    db_url: dbUrl,
+    routes: 'default',
+    table_name: 'sip_capture',
+    capture_on: 1,
+    hep_capture_on: 1,
+    listen: [`tcp:127.0.0.1:${port}`],
+    http_listen: '',
+    rpc_socket: '',
+    spool_dir: spoolDir,
+    batch_size: 100,
+    batch_timeout_ms: 200,
+    log_level: 'info',
+    ...over,
+  });
+}

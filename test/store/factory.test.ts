@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createStore, loadBackendFactory, maskUrl, schemeOf } from '../../src/store/factory.js';
+import { dbUrlKind, maskPasswords } from '../../src/config/db-url.js';
+import { createStore, loadBackendFactory } from '../../src/store/factory.js';
 
 describe('createStore', () => {
   test('sqlite URLs give a SqliteStore', async () => {
@@ -15,7 +16,7 @@ describe('createStore', () => {
     await assert.rejects(createStore('mongodb://u:secret@h/db'), (err: unknown) => {
       const m = (err as Error).message;
       assert.match(m, /unsupported db_url mongodb:\/\/u:\*\*\*@h\/db/);
-      assert.match(m, /sqlite:, postgres:, postgresql:, mysql:/);
+      assert.match(m, /allowed sqlite:\/\/PATH, postgres:\/\/.*postgresql:\/\/.*mysql:\/\//);
       assert.doesNotMatch(m, /secret/);
       return true;
     });
@@ -30,12 +31,13 @@ describe('createStore', () => {
     await assert.rejects(loadBackendFactory('sqlite', './sqlite/index.js', 'nope'), /does not export nope\(\)/);
   });
 
-  test('helpers', () => {
-    assert.equal(schemeOf('PostgreSQL://x'), 'postgresql');
-    assert.equal(schemeOf('sqlite:///a'), 'sqlite');
-    assert.equal(schemeOf('/path'), '');
-    assert.equal(maskUrl('mysql://homer:p%40ss@db:3306/homer_data'), 'mysql://homer:***@db:3306/homer_data');
-    assert.equal(maskUrl('postgres://homer@db/homer'), 'postgres://homer@db/homer');
-    assert.equal(maskUrl('sqlite:///var/lib/x.sqlite'), 'sqlite:///var/lib/x.sqlite');
+  test('one way from a URL to its backend, one masker for its password', () => {
+    assert.equal(dbUrlKind('PostgreSQL://x'), 'postgres');
+    assert.equal(dbUrlKind('postgresql://x'), 'postgres');
+    assert.equal(dbUrlKind('sqlite:///a'), 'sqlite');
+    assert.equal(dbUrlKind('/path'), undefined);
+    assert.equal(maskPasswords('mysql://homer:p%40ss@db:3306/homer_data'), 'mysql://homer:***@db:3306/homer_data');
+    assert.equal(maskPasswords('postgres://homer@db/homer'), 'postgres://homer@db/homer');
+    assert.equal(maskPasswords('sqlite:///var/lib/x.sqlite'), 'sqlite:///var/lib/x.sqlite');
   });
 });

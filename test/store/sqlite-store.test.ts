@@ -8,8 +8,7 @@ import Database from 'better-sqlite3';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS, type ReportRow, type SipCaptureRow } from '../../src/capture/rows.js';
 import { createStore } from '../../src/store/factory.js';
 import { parseSqliteUrl, SqliteStore, SqliteStoreError } from '../../src/store/sqlite/index.js';
-import { parseSchemaTemplate, renderTableStatements } from '../../src/store/sqlite/schema.js';
-import { loadSqliteSchemaText } from '../../src/store/sqlite/schema.js';
+import { loadSchemaTemplate, parseSchemaTemplate, renderTableStatements } from '../../src/store/schema-template.js';
 import { reportRow, sipRow } from './_rows.js';
 
 let dir = '';
@@ -74,13 +73,13 @@ describe('sqlite URL', () => {
 
 describe('schema template', () => {
   test('every kind has a section; the name is substituted and validated', async () => {
-    const tpl = parseSchemaTemplate(await loadSqliteSchemaText());
-    const sip = renderTableStatements(tpl, 'sip', 'sip_capture_call_20261122');
+    const tpl = await loadSchemaTemplate('sqlite');
+    const sip = renderTableStatements(tpl, 'sip', { table: 'sip_capture_call_20261122' });
     assert.equal(sip.length, 10); // table + 9 indexes
     assert.match(sip[0] ?? '', /^CREATE TABLE IF NOT EXISTS "sip_capture_call_20261122" \(/);
     assert.ok(sip.every((s) => !s.includes('{{table}}')));
-    for (const kind of ['rtcp', 'report', 'logs'] as const) assert.equal(renderTableStatements(tpl, kind, 'x').length, 3);
-    assert.throws(() => renderTableStatements(tpl, 'sip', 'x"; DROP TABLE y; --'));
+    for (const kind of ['rtcp', 'report', 'logs'] as const) assert.equal(renderTableStatements(tpl, kind, { table: 'x' }).length, 3);
+    assert.throws(() => renderTableStatements(tpl, 'sip', { table: 'x"; DROP TABLE y; --' }));
     assert.throws(() => parseSchemaTemplate('-- @kind sip\nx;'), /no "-- @kind rtcp"/);
     assert.throws(() => parseSchemaTemplate('-- @kind sip rtp\n'), /unknown table kind "rtp"/);
   });

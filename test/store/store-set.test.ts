@@ -15,8 +15,11 @@ import { validateConfig } from '../../src/config/load.js';
 import type { SipcaptureConfig } from '../../src/config/types.js';
 import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { Stats } from '../../src/telemetry/stats.js';
-import { StoreSet, spoolDirFor, type StoreSetOptions } from '../../src/store/store-set.js';
-import type { StoreWriter } from '../../src/store/writer.js';
+import { rowBatchCodec } from '../../src/store/spool/record-codec.js';
+import { Spool } from '../../src/store/spool/segment-log.js';
+import { legacySpoolDirFor, spoolDirFor } from '../../src/store/spool-dirs.js';
+import { StoreSet, type StoreSetOptions } from '../../src/store/store-set.js';
+import type { StoreWriter } from '../../src/store/writer/writer.js';
 import { FakeStore } from './_fake-store.js';
 import { sipRow } from './_rows.js';
 
@@ -174,6 +177,64 @@ describe('StoreSet: spool and replay', () => {
     await waitFor(() => store.all().length >= 30, 'replay after restart');
     await second.set.close();
     assertExactlyOnce(store.all(), Array.from({ length: 30 }, (_, i) => cid(i)));
+  });
+
+  test('a password rotation and postgres:// → postgresql:// keep the spool: rows spooled under the old URL are replayed', async () => {
+    const store = new FakeStore();
+    const dir = join(root, `c${++seq}`);
+    const before = config({ db_url: 'postgres://u:old-secret@db.invalid/capture' }, dir);
+    const first = await open(store, before);
+    store.down = true;
+    await enqueue(first.writer, 0, 30);
+    await first.set.close();
+    store.down = false;
+    const after = config({ db_url: 'postgresql://u:new-secret@DB.invalid:5432/capture' }, dir);
+    assert.equal(spoolDirFor(after.spool_dir, after.db_url), spoolDirFor(before.spool_dir, before.db_url));
+    const second = await open(store, after);
+    await waitFor(() => store.all().length >= 30, 'replay under the new URL');
+    await second.set.close();
+    assertExactlyOnce(store.all(), Array.from({ length: 30 }, (_, i) => cid(i)));
+    assert.deepEqual(readdirSync(after.spool_dir), [], 'the replayed spool leaves no directory');
+  });
+
+  test('spools of an earlier version (named from the whole URL) are replayed after an upgrade, also after a password change', async () => {
+    const store = new FakeStore();
+    const dir = join(root, `c${++seq}`);
+    const cfg = config({ db_url: 'postgres://u:now@db.invalid/capture' }, dir);
+    // One left under the URL as it is now, one under the URL before a password change.
+    for (const [url, tag] of [
+      [cfg.db_url, 'same'],
+      ['postgres://u:before@db.invalid/capture', 'older'],
+    ] as const) {
+      const old = await Spool.open({ codec: rowBatchCodec, dir: legacySpoolDirFor(cfg.spool_dir, url) });
+      await old.append({ table: 'sip_capture', kind: 'sip', rows: Array.from({ length: 10 }, (_, i) => sipRow(i, { callid: cid(i, tag) })) });
+      await old.close();
+    }
+    const { set } = await open(store, cfg);
+    await waitFor(() => store.all().length >= 20, 'replay of both');
+    await set.close();
+    assertExactlyOnce(store.all(), [...Array.from({ length: 10 }, (_, i) => cid(i, 'same')), ...Array.from({ length: 10 }, (_, i) => cid(i, 'older'))]);
+    assert.deepEqual(readdirSync(cfg.spool_dir), [], 'nothing left behind');
+  });
+
+  test('with several databases, a spool of a URL no longer configured is reported with its size, not replayed, and kept', async () => {
+    const store = new FakeStore();
+    const dir = join(root, `c${++seq}`);
+    const gone = 'postgres://u@gone.invalid/capture';
+    const cfg = config({ capture_mode: ['other=>db_url=postgres://u@other.invalid/db;table_name=o;mt_mode=rand'], routes: [{ method: ['INVITE'], capture_mode: 'other' }, {}] }, dir);
+    const first = await open(store, config({ db_url: gone }, dir));
+    store.down = true;
+    await enqueue(first.writer, 0, 10);
+    await first.set.close();
+    store.down = false;
+    const { set } = await open(store, cfg);
+    assert.equal(set.unclaimedSpools.length, 1);
+    assert.equal(set.unclaimedSpools[0]!.destination, 'postgres://u@gone.invalid:5432/capture');
+    assert.ok(set.unclaimedSpools[0]!.pendingBytes > 0);
+    await sleep(100);
+    await set.close();
+    assert.equal(store.all().length, 0);
+    assert.ok(existsSync(spoolDirFor(cfg.spool_dir, gone)), 'kept for when its URL comes back');
   });
 
   test('close() with a dead database and long retries: the queue goes to the spool, promptly', async () => {

@@ -25,7 +25,9 @@ import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js'
 import { SPOOL_DONE_TABLE, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { BinaryCopyBatch, BufferPool, copyPlanOf, type CopyPlan } from '../postgres/copy-binary.js';
 import { createPostgresStore, isPgRowError, newPgPool, pgTableName, type PostgresStore } from '../postgres/index.js';
-import { ensureOnce, maskUrl, newCounters } from '../limits.js';
+import { maskPasswords } from '../../config/db-url.js';
+import { ensureOnce } from '../sql-tables.js';
+import { newCounters } from '../values.js';
 import { DEFAULT_DATA_HEADER, HOMER7_PARENTS, homer7Row, type Homer7Parent, type Homer7Row } from './row.js';
 import { HOMER7_COLUMNS, defaultPartitionDdl, defaultPartitionName, indexDdl, parentDdl, partitionDdl, partitionName, partitionStartUs } from './schema.js';
 
@@ -322,7 +324,7 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
   const store: Homer7Store = {
     backend: 'postgres',
     schema: 'homer7',
-    displayUrl: maskUrl(url),
+    displayUrl: maskPasswords(url),
     homer7Counters: counters,
     // 23514 here is "no partition for this row": a partition dropped behind our back (retention),
     // created again by the retry — never the row's fault.

@@ -1,7 +1,7 @@
 /**
  * MySQL 8 / MariaDB backend (mysql2/promise): a batch is one transaction holding multi-row
  * INSERTs of up to `rowsPerStatement` rows (or one LOAD DATA LOCAL INFILE), so on InnoDB it is
- * all or nothing. Values pass through limits.ts first (same rules as PostgreSQL, so both
+ * all or nothing. Values pass through values.ts first (same rules as PostgreSQL, so both
  * backends store identical rows); `msg` goes to a blob byte for byte. Identifiers are
  * backtick-quoted after validation.
  *
@@ -19,20 +19,12 @@ import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { TableKind } from '../../capture/rows.js';
 import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
-import type { ColumnLimits, CountingStore, PreparedValue, SchemaTemplate, TableLayout, ValueCounters } from '../limits.js';
-import {
-  COLUMN_WIDTHS,
-  addCounters,
-  assertTableName,
-  ensureOnce,
-  layoutOf,
-  loadSchemaTemplate,
-  maskUrl,
-  newCounters,
-  prepareRow,
-  renderStatements,
-  templateFor,
-} from '../limits.js';
+import { maskPasswords } from '../../config/db-url.js';
+import { assertValidTableName } from '../../route/table-name.js';
+import { COLUMN_WIDTHS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
+import { loadSchemaTemplate, renderTableStatements, type SchemaTemplate } from '../schema-template.js';
+import { SqlTables, type TableChange } from '../sql-tables.js';
+import { addCounters, newCounters, prepareRow, type CountingStore, type PreparedValue, type ValueCounters } from '../values.js';
 
 /**
  * How a batch is sent. 'execute': server-side prepared multi-row INSERT (binary protocol, msg
@@ -128,6 +120,7 @@ function ldRow(values: readonly PreparedValue[]): string {
 }
 
 const LD_CHUNK = 256 * 1024;
+const ABANDONED = 'insert given up: the daemon is stopping and the database does not answer';
 
 /** An error the server sent (it has an SQLSTATE), as opposed to a connection or client error. */
 function isServerError(err: unknown): boolean {
@@ -163,6 +156,19 @@ export function isMysqlRowError(err: unknown): boolean {
   return e.sqlState.startsWith('22') || e.sqlState.startsWith('23') || e.sqlState === '45000';
 }
 
+/**
+ * What a MySQL / MariaDB error says about the table: dropped, altered (an unknown column), or a
+ * value too long for a column whose width was read before (ER_DATA_TOO_LONG: it may have been
+ * narrowed since).
+ */
+export function mysqlTableChange(err: unknown): TableChange {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ER_NO_SUCH_TABLE') return 'missing';
+  if (code === 'ER_BAD_FIELD_ERROR') return 'columns';
+  if (code === 'ER_DATA_TOO_LONG') return 'width';
+  return null;
+}
+
 function withCommitToken(err: unknown, token: string | undefined): Error {
   const e = err instanceof Error ? err : new Error(String(err));
   return token === undefined ? e : Object.assign(e, { commitToken: token });
@@ -189,13 +195,14 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
   const counters = newCounters();
   const delayedWanted = opts.dbInsertMode === 1;
   const defaultLimits: ColumnLimits = new Map(Object.entries({ ...COLUMN_WIDTHS, ...(opts.limits ?? {}) }));
-  const ensured = new Map<string, Promise<void>>();
-  const infos = new Map<string, TableInfo>();
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
   let isMariaDb: boolean | undefined;
   let closed = false;
+  /** How to give up each insert in flight (Store.abandon). */
+  const inFlight = new Set<() => void>();
+  let abandoned = false;
   const doneName = opts.spoolDoneTable ?? SPOOL_DONE_TABLE;
-  assertTableName(doneName);
+  assertValidTableName(doneName);
   const doneTable = quoteIdent(doneName);
 
   /**
@@ -203,7 +210,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
    * back with the rows), and prunes markers of old runs.
    */
   function ensureDoneTable(): Promise<void> {
-    return ensureOnce(ensured, `\0${doneName}`, async () => {
+    return tables.once(`\0${doneName}`, async () => {
       await pool.query(
         `CREATE TABLE IF NOT EXISTS ${doneTable} (spool_id varchar(32) NOT NULL, record varchar(48) NOT NULL, ` +
           `piece varchar(48) NOT NULL, created bigint NOT NULL, PRIMARY KEY (spool_id, record, piece)) ENGINE=InnoDB DEFAULT CHARSET=ascii`,
@@ -280,22 +287,19 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     return { limits, delayed };
   }
 
-  async function infoFor(name: string, kind: TableKind): Promise<TableInfo> {
-    const cached = infos.get(name);
-    if (cached) return cached;
-    const info = await describe(name, kind);
-    if (!info) return { limits: defaultLimits, delayed: false };
-    infos.set(name, info);
-    return info;
-  }
-
   async function createTable(name: string, kind: TableKind): Promise<void> {
     // CREATE TABLE … IF NOT EXISTS with inline keys is atomic: no race between creators, and an
     // existing table (e.g. a stock Homer 5 one) is left untouched.
-    for (const s of renderStatements(templateFor(template, kind), { table: name })) await pool.query(s);
-    infos.delete(name);
-    await infoFor(name, kind);
+    for (const s of renderTableStatements(template, kind, { table: name })) await pool.query(s);
   }
+
+  const tables = new SqlTables<TableInfo>({
+    describe,
+    defaults: { limits: defaultLimits, delayed: false },
+    create: createTable,
+    changeOf: mysqlTableChange,
+    same: (a, b) => a.delayed === b.delayed && sameLimits(a.limits, b.limits),
+  });
 
   function insertSql(name: string, layout: TableLayout, rows: number, delayed: boolean): string {
     const one = `(${layout.columns.map(() => '?').join(',')})`;
@@ -381,22 +385,32 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
   }
 
   async function insertBatch(name: string, kind: TableKind, batch: RowBatch): Promise<void> {
-    const info = await infoFor(name, kind);
+    const info = await tables.info(name, kind);
     const layout = layoutOf(kind);
     const local: ValueCounters = newCounters();
     const values = batch.rows.map((r) => prepareRow(r, layout, info.limits, local));
     const conn = await pool.getConnection();
+    if (abandoned) {
+      conn.release();
+      throw new Error(ABANDONED);
+    }
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    let giveUp: (why: string) => void = () => {};
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
+      giveUp = (why: string): void => {
+        if (timedOut) return;
         timedOut = true;
+        clearTimeout(timer);
         // The socket is cut; the server rolls the open transaction back.
         conn.connection.destroy();
-        reject(new Error(`insert into ${name} timed out after ${insertTimeoutMs} ms`));
-      }, insertTimeoutMs);
+        reject(new Error(why));
+      };
+      timer = setTimeout(() => giveUp(`insert into ${name} timed out after ${insertTimeoutMs} ms`), insertTimeoutMs);
     });
     timeout.catch(() => {});
+    const abort = (): void => giveUp(`${ABANDONED} (insert into ${name})`);
+    inFlight.add(abort);
     // Set once COMMIT is on its way: from then on a timeout leaves the outcome open.
     let commitSent = false;
     let commitToken: string | undefined;
@@ -439,6 +453,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       addCounters(counters, local);
     } finally {
       clearTimeout(timer);
+      inFlight.delete(abort);
       if (timedOut) conn.destroy();
       else conn.release();
     }
@@ -446,7 +461,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
 
   const store: MysqlStore = {
     backend: 'mysql',
-    displayUrl: maskUrl(url),
+    displayUrl: maskPasswords(url),
     valueCounters: counters,
     isRowError: isMysqlRowError,
     async wasCommitted(token: string): Promise<boolean> {
@@ -468,33 +483,23 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       return method;
     },
     ensureTable(table: string, kind: TableKind): Promise<void> {
-      try {
-        assertTableName(table);
-      } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-      return ensureOnce(ensured, table, () => createTable(table, kind));
+      return tables.ensureTable(table, kind);
     },
     async insert(batch: RowBatch): Promise<void> {
       if (closed) throw new Error('store is closed');
-      assertTableName(batch.table);
-      if (batch.rows.length === 0) return;
-      try {
-        if (batch.replayMark !== undefined) await ensureDoneTable();
-        await insertBatch(batch.table, batch.kind, batch);
-      } catch (err) {
-        // The table changed behind our back (dropped, altered): forget what we knew, so the
-        // writer's next ensureTable() really creates it and the next insert re-reads its columns.
-        const code = (err as { code?: unknown }).code;
-        if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_FIELD_ERROR') {
-          infos.delete(batch.table);
-          if (code === 'ER_NO_SUCH_TABLE') {
-            ensured.delete(batch.table);
-            ensured.delete(`\0${doneName}`);
-          }
-        }
-        throw err;
-      }
+      if (abandoned) throw new Error(ABANDONED);
+      await tables.insert(
+        batch,
+        async (name) => {
+          if (batch.replayMark !== undefined) await ensureDoneTable();
+          await insertBatch(name, batch.kind, batch);
+        },
+        [`\0${doneName}`],
+      );
+    },
+    abandon(): void {
+      abandoned = true;
+      for (const abort of [...inFlight]) abort();
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -1,6 +1,6 @@
 /**
  * COPY BINARY encoding in one pass: rows go straight from the row object into one growing
- * Buffer per batch (reused across batches), with the text rules of limits.ts applied on the way.
+ * Buffer per batch (reused across batches), with the text rules of values.ts applied on the way.
  *
  * The bytes are exactly those of `prepareRow()` followed by a per-value encoder, but the common
  * case costs far less: an ASCII value without NUL is copied by a JS loop (or one native write for
@@ -10,7 +10,8 @@
  * BigInt, `msg` is copied with one memmove. Measured in bench/micro/copy-encode.bench.ts.
  */
 import type { ColumnValuesFiller, ReportRow, SipCaptureRow } from '../../capture/rows.js';
-import { cleanText, toInt, truncateChars, type ColumnLimits, type TableLayout, type ValueCounters } from '../limits.js';
+import type { ColumnLimits, TableLayout } from '../columns.js';
+import { cleanText, toInt, truncateChars, type ValueCounters } from '../values.js';
 
 const K_TEXT = 0;
 const K_INT4 = 1;

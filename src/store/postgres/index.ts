@@ -5,7 +5,7 @@
  * (constraint, bad date) aborts the whole batch and nothing is written, which is what the
  * writer's split-and-isolate logic expects. The transaction id makes a lost COMMIT answer
  * (connection cut just then) decidable: the error carries `commitToken` and `wasCommitted()`
- * asks the server with txid_status() instead of guessing, so a retry never duplicates a batch. Values pass through limits.ts first (NUL stripped, lone surrogates replaced,
+ * asks the server with txid_status() instead of guessing, so a retry never duplicates a batch. Values pass through values.ts first (NUL stripped, lone surrogates replaced,
  * text cut to the column width), so a row is never rejected for its text; `msg` goes to a
  * bytea column byte for byte.
  *
@@ -19,20 +19,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-binary.js';
-import type { ColumnLimits, CountingStore, SchemaTemplate, TableLayout } from '../limits.js';
-import {
-  COLUMN_WIDTHS,
-  addCounters,
-  assertTableName,
-  ensureOnce,
-  layoutOf,
-  loadSchemaTemplate,
-  maskUrl,
-  newCounters,
-  prepareRow,
-  renderStatements,
-  templateFor,
-} from '../limits.js';
+import { maskPasswords } from '../../config/db-url.js';
+import { assertValidTableName } from '../../route/table-name.js';
+import { COLUMN_WIDTHS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
+import { loadSchemaTemplate, renderTableStatements, type SchemaTemplate } from '../schema-template.js';
+import { SqlTables, type TableChange } from '../sql-tables.js';
+import { addCounters, newCounters, prepareRow, type CountingStore } from '../values.js';
 
 export type CopyFormat = 'text' | 'binary';
 
@@ -93,7 +85,7 @@ const LONGEST_INDEX_SUFFIX = '_correlation_id_idx'.length;
 
 /** PostgreSQL folds unquoted identifiers to lower case; Kamailio sends them unquoted. */
 export function pgTableName(table: string): string {
-  assertTableName(table);
+  assertValidTableName(table);
   return table.toLowerCase();
 }
 
@@ -145,6 +137,7 @@ function encodeTextRow(values: readonly (string | number | Buffer)[]): string {
 }
 
 const CHUNK_BYTES = 256 * 1024;
+const ABANDONED = 'insert given up: the daemon is stopping and the database does not answer';
 
 function isSqlState(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -162,6 +155,21 @@ export function isPgRowError(err: unknown): boolean {
   if (isEncodingError(err)) return true;
   if (!isSqlState(err)) return false;
   return PG_ROW_ERROR_CLASSES.has(String((err as { code: string }).code).slice(0, 2));
+}
+
+/**
+ * What a PostgreSQL error says about the table: 42P01 undefined table; other class 42 errors
+ * (undefined column, wrong type) and 22P03 (binary COPY format against other column types)
+ * mean it was altered; 22001 (string data right truncation) means a value passed a column's
+ * width, which was read before and may have been narrowed since.
+ */
+export function pgTableChange(err: unknown): TableChange {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return null;
+  if (code === '42P01') return 'missing';
+  if (code.startsWith('42') || code === '22P03') return 'columns';
+  if (code === '22001') return 'width';
+  return null;
 }
 
 function withCommitToken(err: unknown, token: string | undefined): Error {
@@ -193,16 +201,17 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   const counters = newCounters();
   const preferred: CopyFormat = opts.copyFormat ?? 'binary';
   const defaultLimits: ColumnLimits = new Map(Object.entries({ ...COLUMN_WIDTHS, ...(opts.limits ?? {}) }));
-  const ensured = new Map<string, Promise<void>>();
-  const infos = new Map<string, TableInfo>();
   const insertTimeoutMs = opts.insertTimeoutMs ?? 60_000;
   const buffers = new BufferPool();
   const doneTable = quoteIdent(pgTableName(opts.spoolDoneTable ?? SPOOL_DONE_TABLE));
   let closed = false;
+  /** How to give up each COPY in flight (Store.abandon). */
+  const inFlight = new Set<() => void>();
+  let abandoned = false;
 
   /** Creates the marker table of replayed spool records once, and prunes markers of old runs. */
   function ensureDoneTable(): Promise<void> {
-    return ensureOnce(ensured, `\0${doneTable}`, () =>
+    return tables.once(`\0${doneTable}`, () =>
       underCreateLock(doneTable, async (client) => {
         await client.query(
           `CREATE TABLE IF NOT EXISTS ${doneTable} (spool_id varchar(32) NOT NULL, record varchar(48) NOT NULL, ` +
@@ -268,26 +277,23 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     return { limits, format: preferred === 'binary' && binaryOk ? 'binary' : 'text' };
   }
 
-  async function infoFor(name: string, kind: TableKind): Promise<TableInfo> {
-    const cached = infos.get(name);
-    if (cached) return cached;
-    const info = await describe(name, kind);
-    if (!info) return { limits: defaultLimits, format: preferred };
-    infos.set(name, info);
-    return info;
-  }
-
   async function createTable(name: string, kind: TableKind): Promise<void> {
-    const stmts = renderStatements(templateFor(template, kind), { table: name, ix: pgIndexPrefix(name) });
+    const stmts = renderTableStatements(template, kind, { table: name, ix: pgIndexPrefix(name) });
     await underCreateLock(name, async (client) => {
       const exists = await client.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [quoteIdent(name)]);
       // An existing table is used as it is: adding indexes to someone's big table would lock it.
       if (exists.rows[0]?.r == null) for (const s of stmts) await client.query(s);
     });
-    infos.delete(name);
-    // Validates the columns of a pre-existing table and caches its widths.
-    await infoFor(name, kind);
   }
+
+  const tables = new SqlTables<TableInfo>({
+    serverName: (table) => table.toLowerCase(),
+    describe,
+    defaults: { limits: defaultLimits, format: preferred },
+    create: createTable,
+    changeOf: pgTableChange,
+    same: (a, b) => a.format === b.format && sameLimits(a.limits, b.limits),
+  });
 
   /** Checks a client out with an error listener: a socket dying under a checked-out client would otherwise crash the process. */
   async function checkout(): Promise<{ client: pg.PoolClient; release: (err?: unknown) => void }> {
@@ -307,7 +313,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
   }
 
   async function copyBatch(name: string, kind: TableKind, rows: readonly (SipCaptureRow | ReportRow)[], mark?: ReplayMark): Promise<void> {
-    const info = await infoFor(name, kind);
+    const info = await tables.info(name, kind);
     const layout = layoutOf(kind);
     const binary = info.format === 'binary';
     // Count changes only once the batch is committed: a failed batch is retried or split by
@@ -328,19 +334,30 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     }
     const sql = `COPY ${quoteIdent(name)} (${columnList(layout)}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
     const { client, release } = await checkout();
+    if (abandoned) {
+      release();
+      throw new Error(ABANDONED);
+    }
     let timer: NodeJS.Timeout | undefined;
     let timedOut = false;
+    let giveUp: (why: string) => void = () => {};
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
+      giveUp = (why: string): void => {
+        if (timedOut) return;
         timedOut = true;
-        const err = new Error(`COPY into ${name} timed out after ${insertTimeoutMs} ms`);
-        // A stuck server may never answer a CopyFail: cut the socket.
+        clearTimeout(timer);
+        const err = new Error(why);
+        // A stuck server may never answer a CopyFail: cut the socket. Without COMMIT the server
+        // rolls back when it notices; with COMMIT sent the outcome is open (a commit token).
         client.connection.stream.destroy(err);
         reject(err);
-      }, insertTimeoutMs);
+      };
+      timer = setTimeout(() => giveUp(`COPY into ${name} timed out after ${insertTimeoutMs} ms`), insertTimeoutMs);
     });
     // Keep rejections handled even when we fail before awaiting them.
     timeout.catch(() => {});
+    const abort = (): void => giveUp(`${ABANDONED} (COPY into ${name})`);
+    inFlight.add(abort);
     let txid: string;
     try {
       // One round trip for both: a multi-statement simple query answers with one result each.
@@ -348,6 +365,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       txid = txidOf(results);
     } catch (err) {
       clearTimeout(timer);
+      inFlight.delete(abort);
       if (!timedOut) await client.query('ROLLBACK').catch(() => {});
       release(err);
       throw err;
@@ -400,6 +418,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       }
     } catch (err) {
       clearTimeout(timer);
+      inFlight.delete(abort);
       // Our own failure (encoder, timeout) mid-stream: CopyFail rolls the COPY back.
       if (streamError === undefined && !stream.destroyed) stream.destroy(err instanceof Error ? err : new Error(String(err)));
       // A server-side error (SQLSTATE) leaves a healthy connection in an aborted transaction;
@@ -418,12 +437,14 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       await Promise.race([client.query('COMMIT'), timeout]);
     } catch (err) {
       clearTimeout(timer);
+      inFlight.delete(abort);
       release(err);
       // A server error means it did not commit; without an answer the outcome is open.
       if (!timedOut && isSqlState(err)) throw err;
       throw withCommitToken(err, txid === '' ? undefined : `pg:${txid}`);
     }
     clearTimeout(timer);
+    inFlight.delete(abort);
     release();
     // The COPY is over (its bytes were all sent): the buffer can take the next batch. After an
     // error it is not reused, as a write may still hold it.
@@ -433,7 +454,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
 
   const store: PostgresStore = {
     backend: 'postgres',
-    displayUrl: maskUrl(url),
+    displayUrl: maskPasswords(url),
     valueCounters: counters,
     isRowError: isPgRowError,
     async wasCommitted(token: string): Promise<boolean> {
@@ -451,34 +472,23 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       return r.rows.length > 0;
     },
     ensureTable(table: string, kind: TableKind): Promise<void> {
-      let name: string;
-      try {
-        name = pgTableName(table);
-      } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
-      return ensureOnce(ensured, name, () => createTable(name, kind));
+      return tables.ensureTable(table, kind);
     },
     async insert(batch: RowBatch): Promise<void> {
       if (closed) throw new Error('store is closed');
-      const name = pgTableName(batch.table);
-      if (batch.rows.length === 0) return;
-      try {
-        if (batch.replayMark !== undefined) await ensureDoneTable();
-        await copyBatch(name, batch.kind, batch.rows, batch.replayMark);
-      } catch (err) {
-        // The table changed behind our back (dropped, altered): forget what we knew, so the
-        // writer's next ensureTable() really creates it and the next insert re-reads its columns.
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string' && (code.startsWith('42') || code === '22P03')) {
-          infos.delete(name);
-          if (code === '42P01') {
-            ensured.delete(name);
-            ensured.delete(`\0${doneTable}`);
-          }
-        }
-        throw err;
-      }
+      if (abandoned) throw new Error(ABANDONED);
+      await tables.insert(
+        batch,
+        async (name) => {
+          if (batch.replayMark !== undefined) await ensureDoneTable();
+          await copyBatch(name, batch.kind, batch.rows, batch.replayMark);
+        },
+        [`\0${doneTable}`],
+      );
+    },
+    abandon(): void {
+      abandoned = true;
+      for (const abort of [...inFlight]) abort();
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -8,8 +8,7 @@
 import { statfsSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteFilePath } from '../../config/db-url.js';
-import { schemeOf } from '../factory.js';
-import { maskUrl } from '../limits.js';
+import { dbUrlKind, maskPasswords } from '../../config/db-url.js';
 
 export interface ListedTable {
   name: string;
@@ -47,7 +46,7 @@ async function openPostgres(url: string): Promise<RetentionDb> {
   // Bounds printed in UTC; a DROP waiting for a busy parent gives up instead of stalling its inserts.
   await client.query("SET TIME ZONE 'UTC'; SET lock_timeout = '10s'");
   return {
-    displayUrl: maskUrl(url),
+    displayUrl: maskPasswords(url),
     async listTables() {
       const r = await client.query<{ name: string; parent: string | null; bound: string | null }>(
         `SELECT c.relname AS name, p.relname AS parent, pg_get_expr(c.relpartbound, c.oid) AS bound
@@ -85,7 +84,7 @@ async function openMysql(url: string): Promise<RetentionDb> {
   conn.on('error', () => {});
   const q = (name: string): string => `\`${name.replaceAll('`', '``')}\``;
   return {
-    displayUrl: maskUrl(url),
+    displayUrl: maskPasswords(url),
     async listTables() {
       const [rows] = await conn.query("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'");
       return (rows as { name: string }[]).map((r) => ({ name: r.name }));
@@ -124,7 +123,7 @@ async function openSqlite(url: string): Promise<RetentionDb> {
   const q = (name: string): string => `"${name.replaceAll('"', '""')}"`;
   let hasDbstat: boolean | undefined;
   return {
-    displayUrl: maskUrl(url),
+    displayUrl: maskPasswords(url),
     listTables() {
       const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
       return Promise.resolve(rows);
@@ -162,9 +161,9 @@ async function openSqlite(url: string): Promise<RetentionDb> {
 }
 
 export async function openRetentionDb(url: string): Promise<RetentionDb> {
-  const scheme = schemeOf(url);
-  if (scheme === 'postgres' || scheme === 'postgresql') return openPostgres(url);
-  if (scheme === 'mysql' || scheme === 'mariadb') return openMysql(url);
-  if (scheme === 'sqlite') return openSqlite(url);
-  throw new Error(`retention: unsupported db_url ${maskUrl(url)}`);
+  const kind = dbUrlKind(url);
+  if (kind === 'postgres') return openPostgres(url);
+  if (kind === 'mysql') return openMysql(url);
+  if (kind === 'sqlite') return openSqlite(url);
+  throw new Error(`retention: unsupported db_url ${maskPasswords(url)}`);
 }

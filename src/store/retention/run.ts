@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { SipcaptureConfig } from '../../config/types.js';
-import { maskUrl } from '../limits.js';
+import { maskPasswords } from '../../config/db-url.js';
 import { openRetentionDb, type RetentionDb } from './databases.js';
 import { prunePolicies, pruneDatabase, retentionEnabled, type PruneDrop, type PruneResult } from './prune.js';
 
@@ -32,7 +32,7 @@ export async function pruneAll(cfg: SipcaptureConfig, opts: PruneAllOptions = {}
         }),
       );
     } catch (err) {
-      out.push({ db: maskUrl(url), drops: [], error: err instanceof Error ? err.message : String(err) });
+      out.push({ db: maskPasswords(url), drops: [], error: err instanceof Error ? err.message : String(err) });
     } finally {
       await db?.close();
     }

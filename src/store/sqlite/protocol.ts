@@ -14,7 +14,8 @@
  */
 import { REPORT_COLUMNS, REPORT_INT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import type { ReplayMark, RowBatch } from '../store.js';
-import { cleanText, truncateChars, type ColumnLimits, type ValueCounters } from '../limits.js';
+import type { ColumnLimits } from '../columns.js';
+import { cleanText, truncateChars, type ValueCounters } from '../values.js';
 
 export type ColumnType = 'str' | 'int' | 'blob';
 
@@ -70,7 +71,7 @@ export interface EncodedBatch {
 type RowLike = Readonly<Record<string, unknown>>;
 
 /**
- * Text rules shared with PostgreSQL and MySQL (limits.ts): NUL removed, lone surrogates → U+FFFD,
+ * Text rules shared with PostgreSQL and MySQL (values.ts, columns.ts): NUL removed, lone surrogates → U+FFFD,
  * each column cut to its width, so the three backends store the same row for the same input.
  */
 export interface TextRules {

@@ -9,10 +9,12 @@ import type { Worker } from 'node:worker_threads';
 import { spawnSiblingWorker } from '../../util/worker-thread.js';
 import type { TableKind } from '../../capture/rows.js';
 import { assertValidTableName } from '../../route/table-name.js';
-import { addCounters, DEFAULT_LIMITS, newCounters, type CountingStore, type ValueCounters } from '../limits.js';
+import { DEFAULT_LIMITS } from '../columns.js';
+import { addCounters, newCounters, type CountingStore, type ValueCounters } from '../values.js';
 import { SPOOL_DONE_TABLE, isEncodingError, type ReplayMark, type RowBatch, type Store } from '../store.js';
 import { encodeBatch, transferListOf, type Request, type Response, type WireError, type WorkerInit } from './protocol.js';
-import { loadSqliteSchemaText } from './schema.js';
+import { loadSchemaText } from '../schema-template.js';
+import { dbUrlKind, sqliteFilePath } from '../../config/db-url.js';
 
 export interface SqliteStoreOptions {
   /** How long SQLite waits for a lock held by another connection (e.g. a reader), ms. Default 5000. */
@@ -46,16 +48,14 @@ export class SqliteStoreError extends Error {
 }
 
 /**
- * Parses `sqlite://relative/path.sqlite`, `sqlite:///absolute/path.sqlite` (also `sqlite:path`)
- * and `sqlite://:memory:`. Returns the file path (absolute, resolved against the working
- * directory; the config loader already made it absolute against the config file's folder) or
- * ':memory:'. No percent-decoding or query string: the rest of the URL is the path as written,
- * as in config/db-url.ts.
+ * The database file of a `sqlite://` URL (config/db-url.ts: `sqlite://relative/path.sqlite`,
+ * `sqlite:///absolute/path.sqlite`, `sqlite://:memory:`): absolute, resolved against the working
+ * directory (the config loader already made it absolute against the config file's folder), or
+ * ':memory:'. No percent-decoding or query string: the rest of the URL is the path as written.
  */
 export function parseSqliteUrl(url: string): string {
-  const m = /^sqlite:(?:\/\/)?(.*)$/i.exec(url);
-  if (m === null) throw new Error(`not a sqlite URL: ${url}`);
-  const rest = m[1] ?? '';
+  if (dbUrlKind(url) !== 'sqlite') throw new Error(`not a sqlite URL: ${url}`);
+  const rest = sqliteFilePath(url);
   if (rest === ':memory:') return ':memory:';
   if (rest === '' || rest === '/') throw new Error(`sqlite URL has no file path: ${url}`);
   return resolve(rest);
@@ -96,7 +96,7 @@ export class SqliteStore implements Store, CountingStore {
     const store = new SqliteStore(url, {
       path: parseSqliteUrl(url),
       busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
-      schemaText: await loadSqliteSchemaText(),
+      schemaText: await loadSchemaText('sqlite'),
       rowsPerStatement: opts.rowsPerStatement ?? 1,
       cacheSizeKiB: opts.cacheSizeKiB ?? 16384,
       doneTable: opts.spoolDoneTable ?? SPOOL_DONE_TABLE,
@@ -110,7 +110,7 @@ export class SqliteStore implements Store, CountingStore {
     return store;
   }
 
-  /** Values changed to fit the column widths shared with PostgreSQL and MySQL (limits.ts). */
+  /** Values changed to fit the column widths shared with PostgreSQL and MySQL (values.ts, columns.ts). */
   get valueCounters(): Readonly<ValueCounters> {
     return this.counters;
   }

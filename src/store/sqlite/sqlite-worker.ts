@@ -27,7 +27,7 @@ import {
   type WireError,
   type WorkerInit,
 } from './protocol.js';
-import { parseSchemaTemplate, renderTableStatements } from './schema.js';
+import { parseSchemaTemplate, renderTableStatements } from '../schema-template.js';
 import { SPOOL_DONE_MAX_AGE_S, type ReplayMark } from '../store.js';
 
 if (parentPort === null) throw new Error('sqlite-worker must run in a worker thread');
@@ -205,7 +205,7 @@ function startCheckpointer(): Checkpointer | null {
 
 function ensureTable(table: string, kind: TableKind): void {
   if (ensured.has(table)) return;
-  const stmts = renderTableStatements(schema, kind, table);
+  const stmts = renderTableStatements(schema, kind, { table });
   db.transaction(() => {
     for (const sql of stmts) db.exec(sql);
   })();

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BinaryCopyBatch, BufferPool, copyPlanOf } from '../../../src/store/postgres/copy-binary.js';
-import { newCounters } from '../../../src/store/limits.js';
+import { newCounters } from '../../../src/store/values.js';
 
 interface R {
   j: string;

@@ -1,5 +1,5 @@
 // The same rows written through the PostgreSQL and the MySQL store read back identically,
-// column by column (both stores share limits.ts, and the two schemas share its widths).
+// column by column (both stores share values.ts and columns.ts, and the two schemas share its widths).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';

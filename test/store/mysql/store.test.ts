@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type mysql from 'mysql2/promise';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS } from '../../../src/capture/rows.js';
-import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/limits.js';
+import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/columns.js';
 import type { MysqlInsertMethod, MysqlStore } from '../../../src/store/mysql/index.js';
 import { createMysqlStore } from '../../../src/store/mysql/index.js';
 import {
@@ -57,7 +57,7 @@ describe('mysql store', { skip }, () => {
     assert.deepEqual(new Set(cols.map((r) => r['n'] as string)), new Set(['id', ...SIP_CAPTURE_COLUMNS]));
     for (const r of cols) {
       const w = COLUMN_WIDTHS[r['n'] as string];
-      if (w !== undefined) assert.equal(Number(r['w']), w, `width of ${r['n']} (schema.sql vs limits.ts)`);
+      if (w !== undefined) assert.equal(Number(r['w']), w, `width of ${r['n']} (schema.sql vs columns.ts)`);
     }
     const types = Object.fromEntries(cols.map((r) => [r['n'], r['t']]));
     assert.equal(types['msg'], 'mediumblob');

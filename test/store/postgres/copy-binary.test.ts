@@ -1,12 +1,13 @@
 // The one-pass COPY BINARY encoder without a database: its bytes and counters must equal those
-// of the straightforward reference (prepareRow() of limits.ts, then each value encoded on its
+// of the straightforward reference (prepareRow() of values.ts, then each value encoded on its
 // own), for generated rows, the edge rows, and random text on every path of the encoder
 // (short / long, ASCII / non-ASCII, NUL, lone surrogates, over and under the width).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { columnValuesFiller, type SipCaptureRow } from '../../../src/capture/rows.js';
-import { DEFAULT_LIMITS, SIP_LAYOUT, newCounters, prepareRow, type ColumnLimits, type ValueCounters } from '../../../src/store/limits.js';
+import { DEFAULT_LIMITS, SIP_LAYOUT, type ColumnLimits } from '../../../src/store/columns.js';
+import { newCounters, prepareRow, type ValueCounters } from '../../../src/store/values.js';
 import { BinaryCopyBatch, BufferPool, copyPlan, pgTimestampMicros } from '../../../src/store/postgres/copy-binary.js';
 import { makeEdgeRows, makeSipRows } from './helpers.js';
 

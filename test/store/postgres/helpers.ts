@@ -8,8 +8,8 @@ import mysql from 'mysql2/promise';
 import type pg from 'pg';
 import type { ReportRow, SipCaptureRow, TableKind } from '../../../src/capture/rows.js';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS } from '../../../src/capture/rows.js';
-import type { ColumnLimits } from '../../../src/store/limits.js';
-import { DEFAULT_LIMITS, cleanText, newCounters, truncateChars } from '../../../src/store/limits.js';
+import { DEFAULT_LIMITS, type ColumnLimits } from '../../../src/store/columns.js';
+import { cleanText, newCounters, truncateChars } from '../../../src/store/values.js';
 import { prng } from '../../../src/loadgen/mix.js';
 
 export const PG_URL = process.env['SIPCAPTURE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS } from '../../../src/capture/rows.js';
-import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/limits.js';
+import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/columns.js';
 import type { PostgresStore } from '../../../src/store/postgres/index.js';
 import { copyTextEscape, createPostgresStore, pgIndexPrefix, pgTimestampMicros } from '../../../src/store/postgres/index.js';
 import {
@@ -69,7 +69,7 @@ describe('postgres store', { skip }, () => {
     assert.deepEqual(new Set(cols.rows.map((r) => r.column_name)), new Set(['id', ...SIP_CAPTURE_COLUMNS]));
     for (const r of cols.rows) {
       const w = COLUMN_WIDTHS[r.column_name];
-      if (w !== undefined) assert.equal(r.character_maximum_length, w, `width of ${r.column_name} (schema.sql vs limits.ts)`);
+      if (w !== undefined) assert.equal(r.character_maximum_length, w, `width of ${r.column_name} (schema.sql vs columns.ts)`);
     }
     const types = Object.fromEntries(cols.rows.map((r) => [r.column_name, r.data_type]));
     assert.equal(types['msg'], 'bytea');

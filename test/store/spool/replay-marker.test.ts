@@ -18,10 +18,11 @@ import type { SipCaptureRow } from '../../../src/capture/rows.js';
 import { DropReason } from '../../../src/telemetry/drop-reasons.js';
 import { Stats } from '../../../src/telemetry/stats.js';
 import { createStore } from '../../../src/store/factory.js';
-import { Spool } from '../../../src/store/spool.js';
-import { SpoolReplayer } from '../../../src/store/spool-replayer.js';
+import { rowBatchCodec } from '../../../src/store/spool/record-codec.js';
+import { Spool } from '../../../src/store/spool/segment-log.js';
+import { SpoolReplayer } from '../../../src/store/spool/replayer.js';
 import { SPOOL_DONE_TABLE, type RowBatch } from '../../../src/store/store.js';
-import { StoreWriter } from '../../../src/store/writer.js';
+import { StoreWriter } from '../../../src/store/writer/writer.js';
 import { requireOrSkip } from '../../helpers/env.js';
 import { waitFor } from '../../helpers/net.js';
 import { MYSQL_URL, PG_URL, RUN, mysqlNamespace, pgNamespace, reachable, sqliteNamespace, type Namespace } from '../_e2e.js';
@@ -95,7 +96,7 @@ for (const [backend, make, ok] of [
       const track = <T extends { close(): Promise<void> }>(x: T): T => (open.push(x), x);
       try {
         // Run 1: the database was down, three batches went to the spool.
-        const spool1 = track(await Spool.open({ dir, sync: true }));
+        const spool1 = track(await Spool.open({ codec: rowBatchCodec, dir, sync: true }));
         const a = batch(0, 30, 'a');
         const b = batch(100, 20, 'b');
         const c = batch(200, 10, 'c');
@@ -126,7 +127,7 @@ for (const [backend, make, ok] of [
         assert.equal(spool1.isEmpty, false);
 
         // Run 2 on the same spool directory: replayed by the daemon's replayer.
-        const spool2 = track(await Spool.open({ dir, sync: true }));
+        const spool2 = track(await Spool.open({ codec: rowBatchCodec, dir, sync: true }));
         assert.equal(spool2.id, spool1.id, 'the spool keeps its id across restarts');
         const store2 = track(await createStore(url));
         const stats2 = new Stats(null);
@@ -167,7 +168,7 @@ for (const [backend, make, ok] of [
       const open: { close(): Promise<void> }[] = [];
       const track = <T extends { close(): Promise<void> }>(x: T): T => (open.push(x), x);
       try {
-        const spool1 = track(await Spool.open({ dir, sync: true }));
+        const spool1 = track(await Spool.open({ codec: rowBatchCodec, dir, sync: true }));
         const rec = batch(0, 40, 'p');
         (rec.rows[33] as SipCaptureRow).method = 'POISON';
         assert.equal(await spool1.append(rec), true);
@@ -192,7 +193,7 @@ for (const [backend, make, ok] of [
         await store1.close();
         await spool1.close();
 
-        const spool2 = track(await Spool.open({ dir, sync: true }));
+        const spool2 = track(await Spool.open({ codec: rowBatchCodec, dir, sync: true }));
         const store2 = track(await createStore(url));
         const stats2 = new Stats(null);
         const writer2 = track(newWriter(store2, stats2));

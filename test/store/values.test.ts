@@ -1,24 +1,11 @@
-// limits.ts without a database: truncation, text cleaning, row preparation, schema templates.
+// values.ts without a database: truncation, text cleaning, row preparation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { SIP_CAPTURE_COLUMNS } from '../../../src/capture/rows.js';
-import {
-  COLUMN_WIDTHS,
-  DEFAULT_LIMITS,
-  SIP_LAYOUT,
-  assertTableName,
-  cleanText,
-  findSchemaFile,
-  maskUrl,
-  newCounters,
-  parseSchemaTemplate,
-  prepareRow,
-  renderStatements,
-  truncateChars,
-} from '../../../src/store/limits.js';
-import { makeSipRows } from './helpers.js';
+import { SIP_CAPTURE_COLUMNS } from '../../src/capture/rows.js';
+import { DEFAULT_LIMITS, SIP_LAYOUT } from '../../src/store/columns.js';
+import { cleanText, newCounters, prepareRow, truncateChars } from '../../src/store/values.js';
+import { makeSipRows } from './postgres/helpers.js';
 
 const codePoints = (s: string): number => [...s].length;
 
@@ -64,38 +51,3 @@ test('prepareRow: column order, ints, msg untouched, widths applied and counted'
   assert.equal(v[SIP_CAPTURE_COLUMNS.indexOf('msg')], row.msg);
   assert.deepEqual(c, { truncatedValues: 2, truncatedRows: 1, nulStripped: 0, invalidReplaced: 0 });
 });
-
-test('table names: the route/table-name.ts pattern, as TypeError', () => {
-  assertTableName('sip_capture_call_20250101');
-  assertTableName('_x');
-  for (const bad of ['', '1a', 'a-b', 'a b', 'a"b', 'a`b', 'a'.repeat(64), 'ä']) assert.throws(() => assertTableName(bad), TypeError);
-});
-
-test('maskUrl hides passwords only', () => {
-  assert.equal(maskUrl('postgres://u:pw@h:5432/db'), 'postgres://u:***@h:5432/db');
-  assert.equal(maskUrl('mysql://root@h/db'), 'mysql://root@h/db');
-});
-
-for (const dialect of ['postgres', 'mysql'] as const) {
-  test(`${dialect} schema.sql: sections parse, placeholders render, widths equal COLUMN_WIDTHS`, () => {
-    const text = readFileSync(findSchemaFile(dialect), 'utf8');
-    const t = parseSchemaTemplate(text);
-    const sql = renderStatements([...t.sip, ...t.report], { table: 'tbl', ix: 'tbl' });
-    assert.ok(sql.every((s) => !s.includes('{{')));
-    const createSip = t.sip[0]!;
-    const createReport = t.report[0]!;
-    for (const [create, cols] of [
-      [createSip, SIP_CAPTURE_COLUMNS],
-      [createReport, ['date', 'micro_ts', 'correlation_id', 'source_ip', 'source_port', 'destination_ip', 'destination_port', 'proto', 'family', 'type', 'node', 'msg']],
-    ] as const) {
-      for (const col of cols) {
-        const m = new RegExp(`^\\s*[\`"]?${col}[\`"]? (\\w+)(?:\\((\\d+)\\))?`, 'm').exec(create);
-        assert.ok(m, `${dialect}: column ${col} present`);
-        const w = COLUMN_WIDTHS[col];
-        if (w !== undefined) assert.equal(Number(m[2]), w, `${dialect}: width of ${col}`);
-      }
-    }
-    assert.throws(() => renderStatements(['{{nope}}'], {}), /unknown placeholder/);
-    assert.throws(() => parseSchemaTemplate('CREATE TABLE x;'), /before the first @template/);
-  });
-}

@@ -1,23 +1,17 @@
 /**
- * On-disk spool for batches the database could not take (outage, retries exhausted).
+ * On-disk spool for batches an output could not take (outage, retries exhausted): an
+ * append-only log of records, replayed in order. What a record holds is the codec's business
+ * (record-codec.ts for row batches); any output whose batches have `rows` can have a spool.
  *
  * Layout of the spool directory:
  *   seg-<16-digit sequence>.spool  append-only segments: an 8-byte header ("SCSPOOL" + version)
  *                                  then records [magic u32][payload length u32][CRC-32 u32][payload]
- *   offset.a, offset.b             the read position {write counter, segment, byte offset} + CRC,
- *                                  written in place into the older of the two slots (fdatasync) after
- *                                  each replayed record; the valid slot with the higher counter wins.
- *                                  In place, so moving the offset needs no free disk space (a full
- *                                  disk must not stop the replay that frees it); two slots, so a write
- *                                  torn by a crash leaves the previous position. (`offset`, one
- *                                  20-byte file, is read when the slots are missing: older spools.)
- *   id                             32 random hex digits, written once when the directory is created:
- *                                  with segment and byte offset it names a record for good (the
- *                                  stores' marker rows of replayed records, store.ts ReplayMark)
- *   lock                           the pid of the process using the directory
+ *   offset.a, offset.b             the read position (read-position.ts)
+ *   id                             32 random hex digits (dir-id.ts): with segment and byte offset it
+ *                                  names a record for good (the stores' marker rows, store.ts ReplayMark)
+ *   lock                           the lock of the process using the directory (lock.ts)
  *
- * A record is one batch: table, kind, its commit token if it has one (store.ts), and its rows,
- * every column in layout order, `msg` as raw bytes. Appends go to the newest segment only, and a segment found at start-up is never
+ * A record is one batch, as the codec encodes it. Appends go to the newest segment only, and a segment found at start-up is never
  * appended to again, so a record torn by a crash can only be the last one of its segment.
  *
  * Guarantees:
@@ -42,25 +36,45 @@
  *
  * Pure node:fs; CRC-32 is zlib's.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
-import type { RowBatch } from './store.js';
-import { layoutOf } from './limits.js';
+import type { ReplayMark } from '../store.js';
+import { spoolId, writeSpoolId } from './dir-id.js';
+import { lockLost, releaseLock, takeLock } from './lock.js';
+import { READ_POSITION_FILES, readPosition, writePosition, type ReadPos } from './read-position.js';
 
-export interface SpoolOptions {
+/** What the spool needs of a batch: its rows (counted), and a place for the replay mark. */
+export interface Spoolable {
+  rows: readonly unknown[];
+  replayMark?: ReplayMark;
+}
+
+/** Turns a batch into one record's payload and back; decode throws on a payload it cannot read. */
+export interface RecordCodec<B> {
+  encode(batch: B): Buffer;
+  decode(payload: Buffer): B;
+}
+
+export interface SpoolOptions<B> {
   /** Directory for the segment files (created if missing). One process per directory. */
   dir: string;
+  /** How a batch becomes a record. */
+  codec: RecordCodec<B>;
   /** Upper bound on the total size of all segment files, bytes (default 1 GiB). */
   maxBytes?: number;
   /** A new segment is started when the current one would grow past this, bytes (default 16 MiB). */
   segmentBytes?: number;
   /** fdatasync every append (default true). false is for tests and benchmarks only. */
   sync?: boolean;
+  /**
+   * What the spool is for, in words without secrets (e.g. the database it holds rows for):
+   * written to the file `label`, for people and for finding the spools of an earlier configuration.
+   */
+  label?: string;
+  /** Told when the directory was deleted while open and made again, with what was lost with it. */
+  onRecreated?: (lost: { bytes: number; rows: number }) => void;
 }
 
 export interface SpoolStats {
@@ -77,6 +91,10 @@ export interface SpoolStats {
   replayedRows: number;
   corruptRecords: number;
   corruptBytes: number;
+  /** Bytes of records not yet replayed that were lost with a directory deleted while open. */
+  lostBytes: number;
+  /** Their rows, where known (segments appended by this process). */
+  lostRows: number;
 }
 
 export interface ReplayResult {
@@ -90,229 +108,25 @@ const SEGMENT_MAGIC = Buffer.from('SCSPOOL\x01', 'latin1');
 const HEADER_BYTES = SEGMENT_MAGIC.length;
 const RECORD_MAGIC = 0x53435231; // "SCR1"
 const RECORD_HEADER = 12;
-/** 1: no commit token; 2: a commit token (u16 length + utf8) after the table name. */
-const PAYLOAD_VERSION = 1;
-const PAYLOAD_VERSION_TOKEN = 2;
-const KINDS: readonly TableKind[] = ['sip', 'rtcp', 'report', 'logs'];
 const SEGMENT_RE = /^seg-(\d{16})\.spool$/;
 
+const LABEL_FILE = 'label';
+
+/** The label a spool directory was opened with (SpoolOptions.label), or undefined. */
+export async function spoolLabel(dir: string): Promise<string | undefined> {
+  return readFile(join(dir, LABEL_FILE), 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
+}
+
 const segmentName = (seq: number): string => `seg-${String(seq).padStart(16, '0')}.spool`;
-
-/** append() found the spool full (spool_max_bytes): the caller counts the rows `spool_full`. */
-export class SpoolFullError extends Error {
-  constructor(dir: string, maxBytes: number, why?: string) {
-    super(why === undefined ? `spool ${dir} is full (${maxBytes} bytes)` : `spool ${dir}: ${why}`);
-    this.name = 'SpoolFullError';
-  }
-}
-
-/** The file system holding the spool is out of space or quota: as good as a full spool. */
-export function isDiskFull(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-// ---- batch codec ----
-
-/** Column plan of a layout: which positions are ints, text, and where msg is. */
-interface Plan {
-  ints: string[];
-  texts: string[];
-}
-const plans = new Map<TableKind, Plan>();
-function planOf(kind: TableKind): Plan {
-  let p = plans.get(kind);
-  if (!p) {
-    const layout = layoutOf(kind);
-    p = {
-      ints: layout.columns.filter((c) => layout.ints.has(c)),
-      texts: layout.columns.filter((c) => !layout.ints.has(c) && c !== 'msg'),
-    };
-    plans.set(kind, p);
-  }
-  return p;
-}
-
-const textOf = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-/**
- * Serialises a batch. Payload: version u8, kind u8, table (u16 length + utf8), in version 2 the
- * commit token (u16 length + utf8), row count u32,
- * then per row: the int columns as f64; the UTF-16 length of each text column (u32); the byte
- * length (u32) and UTF-8 of all text columns concatenated; msg (u32 length + bytes). One
- * string encode per row keeps this cheap (~5 µs/row). A lone surrogate becomes U+FFFD, which
- * has the same UTF-16 length, so the field boundaries still hold.
- */
-export function encodeBatch(batch: RowBatch): Buffer {
-  const kind = KINDS.indexOf(batch.kind);
-  if (kind < 0) throw new TypeError(`unknown table kind ${String(batch.kind)}`);
-  const { ints, texts } = planOf(batch.kind);
-  const table = Buffer.from(batch.table, 'utf8');
-  const token = batch.commitToken === undefined ? null : Buffer.from(batch.commitToken, 'utf8');
-  const joined: string[] = new Array<string>(batch.rows.length);
-  const joinedBytes = new Float64Array(batch.rows.length);
-  let size = 1 + 1 + 2 + table.length + (token === null ? 0 : 2 + token.length) + 4;
-  const perRowFixed = ints.length * 8 + texts.length * 4 + 4 + 4;
-  for (let r = 0; r < batch.rows.length; r++) {
-    const rec = batch.rows[r] as unknown as Record<string, unknown>;
-    let j = '';
-    for (const c of texts) j += textOf(rec[c]);
-    joined[r] = j;
-    const n = Buffer.byteLength(j);
-    joinedBytes[r] = n;
-    const msg = rec['msg'];
-    size += perRowFixed + n + (Buffer.isBuffer(msg) ? msg.length : 0);
-  }
-  const buf = Buffer.allocUnsafe(size);
-  let off = buf.writeUInt8(token === null ? PAYLOAD_VERSION : PAYLOAD_VERSION_TOKEN, 0);
-  off = buf.writeUInt8(kind, off);
-  off = buf.writeUInt16BE(table.length, off);
-  off += table.copy(buf, off);
-  if (token !== null) {
-    off = buf.writeUInt16BE(token.length, off);
-    off += token.copy(buf, off);
-  }
-  off = buf.writeUInt32BE(batch.rows.length, off);
-  for (let r = 0; r < batch.rows.length; r++) {
-    const rec = batch.rows[r] as unknown as Record<string, unknown>;
-    for (const c of ints) {
-      const v = rec[c];
-      off = buf.writeDoubleBE(typeof v === 'number' ? v : 0, off);
-    }
-    for (const c of texts) off = buf.writeUInt32BE(textOf(rec[c]).length, off);
-    const n = joinedBytes[r]!;
-    off = buf.writeUInt32BE(n, off);
-    off += buf.write(joined[r]!, off, n, 'utf8');
-    const msg = rec['msg'];
-    const b = Buffer.isBuffer(msg) ? msg : EMPTY;
-    off = buf.writeUInt32BE(b.length, off);
-    off += b.copy(buf, off);
-  }
-  if (off !== size) throw new Error('spool: encoded size mismatch');
-  return buf;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-export function decodeBatch(buf: Buffer): RowBatch {
-  let off = 0;
-  const need = (n: number): void => {
-    if (off + n > buf.length) throw new RangeError('spool record: truncated payload');
-  };
-  need(4);
-  const version = buf.readUInt8(off++);
-  if (version !== PAYLOAD_VERSION && version !== PAYLOAD_VERSION_TOKEN) throw new RangeError(`spool record: unknown payload version ${version}`);
-  const kind = KINDS[buf.readUInt8(off++)];
-  if (!kind) throw new RangeError('spool record: unknown table kind');
-  const tlen = buf.readUInt16BE(off);
-  off += 2;
-  need(tlen + 4);
-  const table = buf.toString('utf8', off, off + tlen);
-  off += tlen;
-  let commitToken: string | undefined;
-  if (version === PAYLOAD_VERSION_TOKEN) {
-    const klen = buf.readUInt16BE(off);
-    off += 2;
-    need(klen + 4);
-    commitToken = buf.toString('utf8', off, off + klen);
-    off += klen;
-  }
-  const count = buf.readUInt32BE(off);
-  off += 4;
-  const { ints, texts } = planOf(kind);
-  const lens = new Array<number>(texts.length);
-  const rows: (SipCaptureRow | ReportRow)[] = [];
-  for (let r = 0; r < count; r++) {
-    const rec: Record<string, unknown> = {};
-    need(ints.length * 8 + texts.length * 4 + 4);
-    for (const c of ints) {
-      rec[c] = buf.readDoubleBE(off);
-      off += 8;
-    }
-    let total = 0;
-    for (let k = 0; k < texts.length; k++) {
-      lens[k] = buf.readUInt32BE(off);
-      total += lens[k]!;
-      off += 4;
-    }
-    const n = buf.readUInt32BE(off);
-    off += 4;
-    need(n + 4);
-    const joined = buf.toString('utf8', off, off + n);
-    off += n;
-    if (joined.length !== total) throw new RangeError('spool record: text lengths do not add up');
-    let p = 0;
-    for (let k = 0; k < texts.length; k++) {
-      rec[texts[k]!] = joined.slice(p, p + lens[k]!);
-      p += lens[k]!;
-    }
-    const m = buf.readUInt32BE(off);
-    off += 4;
-    need(m);
-    // Copied out so rows never pin the whole record buffer.
-    rec['msg'] = Buffer.from(buf.subarray(off, off + m));
-    off += m;
-    rows.push(rec as unknown as SipCaptureRow | ReportRow);
-  }
-  if (off !== buf.length) throw new RangeError('spool record: trailing bytes');
-  return commitToken === undefined ? { table, kind, rows } : { table, kind, rows, commitToken };
-}
-
-// ---- directory lock ----
-
-/** Directories opened by this process: a second open in-process is refused like another pid's. */
-const openDirs = new Set<string>();
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function takeLock(dir: string): void {
-  if (openDirs.has(dir)) throw new Error(`spool ${dir} is already open in this process`);
-  const path = join(dir, 'lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let pid = NaN;
-      try {
-        pid = Number(readFileSync(path, 'utf8').trim());
-      } catch {
-        // unreadable lock: treat as stale
-      }
-      // Our own pid here means a previous instance of this process that never closed (crash
-      // simulation in tests); any other live pid owns the directory.
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-        throw new Error(`spool ${dir} is locked by running process ${pid}`, { cause: err });
-      }
-      unlinkSync(path);
-      continue;
-    }
-    writeSync(fd, String(process.pid));
-    closeSync(fd);
-    openDirs.add(dir);
-    return;
-  }
-  throw new Error(`spool ${dir}: could not take the lock`);
-}
-
-// ---- the spool ----
-
-interface ReadPos {
-  seq: number;
-  off: number;
-}
 
 interface Segment {
   seq: number;
   size: number;
+  /** Rows in the segment, when known (appended by this process). */
+  rows?: number;
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -324,7 +138,7 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export class Spool {
+export class Spool<B extends Spoolable> {
   readonly dir: string;
   /** This spool directory's random id (file `id`): part of every record's ReplayMark. */
   readonly id: string;
@@ -350,11 +164,20 @@ export class Spool {
     replayedRows: 0,
     corruptRecords: 0,
     corruptBytes: 0,
+    lostBytes: 0,
+    lostRows: 0,
   };
 
-  private constructor(opts: SpoolOptions, segments: Segment[], readPos: ReadPos, id: string) {
+  private readonly codec: RecordCodec<B>;
+  private readonly onRecreated: ((lost: { bytes: number; rows: number }) => void) | undefined;
+  private readonly label: string | undefined;
+
+  private constructor(opts: SpoolOptions<B>, segments: Segment[], readPos: ReadPos, id: string) {
     this.dir = opts.dir;
     this.id = id;
+    this.codec = opts.codec;
+    this.onRecreated = opts.onRecreated;
+    this.label = opts.label;
     this.maxBytes = opts.maxBytes ?? 1024 ** 3;
     this.segmentBytes = opts.segmentBytes ?? 16 * 1024 ** 2;
     this.sync = opts.sync ?? true;
@@ -366,7 +189,7 @@ export class Spool {
     this.nextSeq = Math.max((segments.at(-1)?.seq ?? 0) + 1, readPos.seq, 1);
   }
 
-  static async open(options: SpoolOptions): Promise<Spool> {
+  static async open<B extends Spoolable>(options: SpoolOptions<B>): Promise<Spool<B>> {
     const opts = { ...options, dir: resolve(options.dir) };
     await mkdir(opts.dir, { recursive: true });
     takeLock(opts.dir);
@@ -377,17 +200,17 @@ export class Spool {
         if (m) segments.push({ seq: Number(m[1]), size: (await stat(join(opts.dir, name))).size });
       }
       segments.sort((a, b) => a.seq - b.seq);
-      const slots = [readSlot(join(opts.dir, 'offset.a')), readSlot(join(opts.dir, 'offset.b'))];
-      const best = slots[0] !== undefined && (slots[1] === undefined || slots[0].counter >= slots[1].counter) ? slots[0] : slots[1];
-      const pos = best ?? readOffsetFile(join(opts.dir, 'offset')) ?? { seq: segments[0]?.seq ?? 0, off: HEADER_BYTES };
+      const found = readPosition(opts.dir);
+      const pos = found.pos ?? { seq: segments[0]?.seq ?? 0, off: HEADER_BYTES };
       const spool = new Spool(opts, segments, pos, spoolId(opts.dir, opts.sync ?? true));
-      spool.offsetCounter = best?.counter ?? 0;
+      spool.offsetCounter = found.pos?.counter ?? 0;
       // Both slots exist from the start, so later offset writes only overwrite: they work on a
       // full disk. Best effort: a disk already full now only delays this to the first replay.
-      for (let i = slots.filter((x) => x !== undefined).length; i < 2; i++) await spool.persistOffset().catch(() => {});
+      for (let i = found.slots; i < 2; i++) await spool.persistOffset().catch(() => {});
+      if (opts.label !== undefined) await writeFile(join(opts.dir, LABEL_FILE), `${opts.label}\n`).catch(() => {});
       return spool;
     } catch (err) {
-      openDirs.delete(opts.dir);
+      releaseLock(opts.dir);
       throw err;
     }
   }
@@ -403,11 +226,11 @@ export class Spool {
    * Appends a batch durably. true: on disk (fdatasync'd). false: the spool is full, nothing
    * written. Rejects on I/O errors.
    */
-  append(batch: RowBatch): Promise<boolean> {
+  append(batch: B): Promise<boolean> {
     if (this.closed) return Promise.reject(new Error('spool is closed'));
     let payload: Buffer;
     try {
-      payload = encodeBatch(batch);
+      payload = this.codec.encode(batch);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -417,6 +240,9 @@ export class Spool {
     header.writeUInt32BE(crc32(payload), 8);
     const len = RECORD_HEADER + payload.length;
     return this.serial(async () => {
+      // The directory was deleted (or its lock file) while open: appends would go to files no
+      // longer in any directory, lost at close. Make it again and go on in new segments.
+      if (lockLost(this.dir)) await this.recreate();
       const newSegment = !this.active || (this.active.size + len > this.segmentBytes && this.active.size > HEADER_BYTES);
       const projected = this.totalBytes + len + (newSegment ? HEADER_BYTES : 0);
       if (projected > this.maxBytes) {
@@ -440,12 +266,53 @@ export class Spool {
         throw err;
       }
       a.size += len;
-      this.segments.at(-1)!.size = a.size;
+      const seg = this.segments.at(-1)!;
+      seg.size = a.size;
+      seg.rows = (seg.rows ?? 0) + batch.rows.length;
       this.totalBytes += len;
       this.counters.appendedBatches++;
       this.counters.appendedRows += batch.rows.length;
       return true;
     });
+  }
+
+  /**
+   * Makes the directory again after it was deleted while open: lock, id (the same one) and read
+   * position are written anew; segments whose files went with it are forgotten, and what they
+   * held is counted (`lostBytes`, `lostRows` where known) and logged by the caller's stats.
+   */
+  private async recreate(): Promise<void> {
+    await this.sealActive().catch(() => {});
+    releaseLock(this.dir);
+    await mkdir(this.dir, { recursive: true });
+    takeLock(this.dir);
+    writeSpoolId(this.dir, this.id, this.sync);
+    if (this.label !== undefined) await writeFile(join(this.dir, LABEL_FILE), `${this.label}\n`).catch(() => {});
+    const kept: Segment[] = [];
+    const lostBefore = { bytes: this.counters.lostBytes, rows: this.counters.lostRows };
+    for (const seg of this.segments) {
+      const there = await stat(join(this.dir, segmentName(seg.seq))).then(
+        () => true,
+        () => false,
+      );
+      if (there) {
+        kept.push(seg);
+        continue;
+      }
+      if (seg.seq < this.readPos.seq) continue;
+      const start = seg.seq === this.readPos.seq ? Math.max(this.readPos.off, HEADER_BYTES) : HEADER_BYTES;
+      this.counters.lostBytes += Math.max(0, seg.size - start);
+      // Rows of a segment found at start are not known; of a partly replayed one, an upper bound.
+      this.counters.lostRows += seg.rows ?? 0;
+    }
+    this.segments.splice(0, this.segments.length, ...kept);
+    this.totalBytes = kept.reduce((n, x) => n + x.size, 0);
+    if (!kept.some((x) => x.seq === this.readPos.seq)) {
+      this.readPos = { seq: kept.find((x) => x.seq > this.readPos.seq)?.seq ?? this.nextSeq, off: HEADER_BYTES };
+    }
+    for (let i = 0; i < 2; i++) await this.persistOffset();
+    if (this.sync) await fsyncDir(this.dir);
+    this.onRecreated?.({ bytes: this.counters.lostBytes - lostBefore.bytes, rows: this.counters.lostRows - lostBefore.rows });
   }
 
   private async startSegment(): Promise<void> {
@@ -466,7 +333,7 @@ export class Spool {
       throw err;
     }
     this.active = { seq, fh, size: HEADER_BYTES };
-    this.segments.push({ seq, size: HEADER_BYTES });
+    this.segments.push({ seq, size: HEADER_BYTES, rows: 0 });
     this.totalBytes += HEADER_BYTES;
   }
 
@@ -482,7 +349,7 @@ export class Spool {
    * handler must resolve only once the batch is committed. If it rejects, replay stops and
    * rejects with that error; the record stays first in line for the next replay().
    */
-  async replay(handler: (batch: RowBatch) => Promise<void>): Promise<ReplayResult> {
+  async replay(handler: (batch: B) => Promise<void>): Promise<ReplayResult> {
     if (this.closed) throw new Error('spool is closed');
     if (this.replaying) throw new Error('spool replay already running');
     this.replaying = true;
@@ -503,7 +370,7 @@ export class Spool {
     }
   }
 
-  private async replaySegment(seg: Segment, handler: (batch: RowBatch) => Promise<void>, result: ReplayResult): Promise<void> {
+  private async replaySegment(seg: Segment, handler: (batch: B) => Promise<void>, result: ReplayResult): Promise<void> {
     if (seg.seq < this.readPos.seq) return; // fully consumed before a crash; only the delete was missing
     const fh = await open(join(this.dir, segmentName(seg.seq)), 'r');
     try {
@@ -535,9 +402,9 @@ export class Spool {
           corrupt(pos);
           return;
         }
-        let batch: RowBatch;
+        let batch: B;
         try {
-          batch = decodeBatch(payload);
+          batch = this.codec.decode(payload);
         } catch {
           corrupt(pos);
           return;
@@ -571,26 +438,7 @@ export class Spool {
 
   private async persistOffset(): Promise<void> {
     const counter = this.offsetCounter + 1;
-    const buf = Buffer.alloc(SLOT_BYTES);
-    buf.writeDoubleBE(counter, 0);
-    buf.writeDoubleBE(this.readPos.seq, 8);
-    buf.writeDoubleBE(this.readPos.off, 16);
-    buf.writeUInt32BE(crc32(buf.subarray(0, 24)), 24);
-    // Alternate slots: the one not written last keeps the previous position if this write tears.
-    const path = join(this.dir, counter % 2 === 1 ? 'offset.a' : 'offset.b');
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r+');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      fh = await open(path, 'w');
-    }
-    try {
-      await fh.write(buf, 0, buf.length, 0);
-      if (this.sync) await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    await writePosition(this.dir, this.readPos, counter, this.sync);
     this.offsetCounter = counter;
   }
 
@@ -630,79 +478,9 @@ export class Spool {
     const remove = opts.removeIfEmpty === true && this.pendingBytes() === 0;
     if (remove) {
       for (const seg of this.segments) await unlink(join(this.dir, segmentName(seg.seq))).catch(() => {});
-      for (const f of ['offset', 'offset.a', 'offset.b', 'id']) await unlink(join(this.dir, f)).catch(() => {});
+      for (const f of [...READ_POSITION_FILES, 'id', LABEL_FILE]) await unlink(join(this.dir, f)).catch(() => {});
     }
-    await unlink(join(this.dir, 'lock')).catch(() => {});
-    openDirs.delete(this.dir);
+    releaseLock(this.dir, remove);
     if (remove) await rmdir(this.dir).catch(() => {});
   }
-}
-
-const SLOT_BYTES = 28;
-const ID_RE = /^[0-9a-f]{32}$/;
-
-/**
- * The directory's id, created on first open (before any record can be appended, so every record
- * is named under the id it keeps). Written to a temporary file and renamed: never half there.
- * If it cannot be written (disk full) the id lives in memory only; a crash before it is written
- * then loses the duplicate protection of that run's records, nothing else.
- */
-function spoolId(dir: string, sync: boolean): string {
-  const path = join(dir, 'id');
-  try {
-    const old = readFileSync(path, 'utf8').trim();
-    if (ID_RE.test(old)) return old;
-  } catch {
-    // missing: a new spool directory (or one written before ids)
-  }
-  const id = randomBytes(16).toString('hex');
-  const tmp = `${path}.tmp`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, id);
-      if (sync) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    if (sync) {
-      const d = openSync(dir, 'r');
-      try {
-        fsyncSync(d);
-      } finally {
-        closeSync(d);
-      }
-    }
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-  }
-  return id;
-}
-
-function readSlot(path: string): (ReadPos & { counter: number }) | undefined {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch {
-    return undefined;
-  }
-  if (buf.length !== SLOT_BYTES || crc32(buf.subarray(0, 24)) !== buf.readUInt32BE(24)) return undefined;
-  return { counter: buf.readDoubleBE(0), seq: buf.readDoubleBE(8), off: buf.readDoubleBE(16) };
-}
-
-/** The single offset file of spools written before the two slots. */
-function readOffsetFile(path: string): ReadPos | undefined {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch {
-    return undefined;
-  }
-  if (buf.length !== 20 || crc32(buf.subarray(0, 16)) !== buf.readUInt32BE(16)) return undefined;
-  return { seq: buf.readDoubleBE(0), off: buf.readDoubleBE(8) };
 }

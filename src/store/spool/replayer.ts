@@ -1,11 +1,12 @@
 /**
- * Puts spooled batches back into the database once it works again, in spool order.
+ * Puts spooled batches back into their output (the database) once it works again, in spool order.
  *
  * A loop per spool: while the spool is empty it sleeps until `notify()` (something was
- * spooled). Otherwise it replays: each record goes through `StoreWriter.replay()`, which writes
+ * spooled). Otherwise it replays: each record goes through the target's `replay()` (for the
+ * stores `StoreWriter.replay()`), which writes
  * it, isolates rows the database rejects for their content (counted), or rejects while the
  * database is down — then the record stays first in line and the loop waits, with exponential
- * back-off (`probeBaseMs` doubling up to `probeMaxMs`), before trying that record again. So the
+ * back-off (util/backoff.ts, `probeBaseMs` doubling up to `probeMaxMs`), before trying that record again. So the
  * first spooled record is the probe: no separate health query is needed.
  *
  * Live traffic comes first: before each record the replayer waits while the writer has batches
@@ -13,9 +14,16 @@
  * record per `maxYieldMs`.
  */
 import type { Logger } from 'pino';
-import type { Spool } from './spool.js';
-import type { RowBatch } from './store.js';
-import type { StoreWriter } from './writer.js';
+import { Backoff, WakeableSleep } from '../../util/backoff.js';
+import type { Spool, Spoolable } from './segment-log.js';
+
+/** Where replayed batches go: the output's writer. */
+export interface ReplayTarget<B> {
+  /** Live batches waiting for a write slot: replay yields to them. */
+  readonly readyBatches: number;
+  /** Resolves once the batch is written (or counted, or spooled again); rejects while the output is down. */
+  replay(batch: B): Promise<void>;
+}
 
 export interface SpoolReplayerOptions {
   logger?: Logger | null;
@@ -33,27 +41,26 @@ class Stopping extends Error {
   }
 }
 
-export class SpoolReplayer {
+export class SpoolReplayer<B extends Spoolable> {
   private readonly logger: Logger | null;
-  private readonly probeBaseMs: number;
-  private readonly probeMaxMs: number;
+  private readonly backoff: Backoff;
   private readonly maxYieldMs: number;
   private loop: Promise<void> | null = null;
   private stopping = false;
   private notified = false;
   private wakeIdle: (() => void) | null = null;
-  private wakeSleep: (() => void) | null = null;
-  private failedAttempts = 0;
+  // Never the reason the process stays up: stop() ends the loop explicitly.
+  private readonly sleeper = new WakeableSleep(true);
   private active = false;
 
   constructor(
-    private readonly writer: StoreWriter,
-    private readonly spool: Spool,
+    private readonly writer: ReplayTarget<B>,
+    private readonly spool: Spool<B>,
     opts: SpoolReplayerOptions = {},
   ) {
     this.logger = opts.logger ?? null;
-    this.probeBaseMs = Math.max(1, opts.probeBaseMs ?? 250);
-    this.probeMaxMs = Math.max(this.probeBaseMs, opts.probeMaxMs ?? 5000);
+    const probeBaseMs = Math.max(1, opts.probeBaseMs ?? 250);
+    this.backoff = new Backoff(probeBaseMs, Math.max(probeBaseMs, opts.probeMaxMs ?? 5000));
     this.maxYieldMs = Math.max(0, opts.maxYieldMs ?? 1000);
   }
 
@@ -79,7 +86,7 @@ export class SpoolReplayer {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wakeIdle?.();
-    this.wakeSleep?.();
+    this.sleeper.wakeAll(true);
     await this.loop;
   }
 
@@ -93,7 +100,7 @@ export class SpoolReplayer {
       this.active = true;
       try {
         const res = await this.spool.replay((b) => this.handle(b));
-        if (this.failedAttempts > 0 || res.batches > 0) {
+        if (this.backoff.failures > 0 || res.batches > 0) {
           this.logger?.info({ spool: this.spool.dir, batches: res.batches, rows: res.rows }, 'spool replayed into the database');
         }
         if (res.corruptRecords > 0) {
@@ -102,24 +109,24 @@ export class SpoolReplayer {
             'spool records failed their checksum and were skipped (their rows are lost)',
           );
         }
-        this.failedAttempts = 0;
+        this.backoff.succeed();
       } catch (err) {
         if (this.stopping || err instanceof Stopping) break;
-        if (this.failedAttempts++ === 0) {
+        const delay = this.backoff.fail();
+        if (this.backoff.failures === 1) {
           this.logger?.warn({ spool: this.spool.dir, err: err instanceof Error ? err.message : String(err) }, 'spool replay waits for the database');
         }
-        const delay = Math.min(this.probeMaxMs, this.probeBaseMs * 2 ** Math.min(this.failedAttempts - 1, 20));
-        await this.sleep(delay);
+        await this.sleeper.sleep(delay);
       } finally {
         this.active = false;
       }
     }
   }
 
-  private async handle(batch: RowBatch): Promise<void> {
+  private async handle(batch: B): Promise<void> {
     if (this.stopping) throw new Stopping();
     const until = Date.now() + this.maxYieldMs;
-    while (this.writer.readyBatches > 0 && Date.now() < until && !this.stopping) await this.sleep(10);
+    while (this.writer.readyBatches > 0 && Date.now() < until && !this.stopping) await this.sleeper.sleep(10);
     if (this.stopping) throw new Stopping();
     await this.writer.replay(batch);
   }
@@ -134,20 +141,6 @@ export class SpoolReplayer {
         this.wakeIdle = null;
         resolve();
       };
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        if (this.wakeSleep === done) this.wakeSleep = null;
-        resolve();
-      };
-      // Never the reason the process stays up: stop() ends the loop explicitly.
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      this.wakeSleep = done;
     });
   }
 }

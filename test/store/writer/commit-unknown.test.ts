@@ -8,14 +8,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { DropReason } from '../../src/telemetry/drop-reasons.js';
-import { Stats } from '../../src/telemetry/stats.js';
-import { createStore } from '../../src/store/factory.js';
-import { StoreWriter } from '../../src/store/writer.js';
-import { requireOrSkip } from '../helpers/env.js';
-import { MYSQL_URL, PG_URL, RUN, mysqlNamespace, pgNamespace, reachable } from './_e2e.js';
-import { TcpProxy } from './_tcp-proxy.js';
-import { sipRow } from './_rows.js';
+import { DropReason } from '../../../src/telemetry/drop-reasons.js';
+import { Stats } from '../../../src/telemetry/stats.js';
+import { createStore } from '../../../src/store/factory.js';
+import { StoreWriter } from '../../../src/store/writer/writer.js';
+import { requireOrSkip } from '../../helpers/env.js';
+import { MYSQL_URL, PG_URL, RUN, mysqlNamespace, pgNamespace, reachable } from '../_e2e.js';
+import { TcpProxy } from '../_tcp-proxy.js';
+import { sipRow } from '../_rows.js';
 
 const COMMIT = Buffer.from('COMMIT');
 

@@ -7,13 +7,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DropReason } from '../../src/telemetry/drop-reasons.js';
-import { MemoryGuard } from '../../src/control/memory-guard.js';
-import { Stats } from '../../src/telemetry/stats.js';
-import type { RowBatch } from '../../src/store/store.js';
-import { estimateRowBytes, ROW_OVERHEAD_BYTES, StoreWriter } from '../../src/store/writer.js';
-import { FakeStore } from './_fake-store.js';
-import { sipRow } from './_rows.js';
+import { DropReason } from '../../../src/telemetry/drop-reasons.js';
+import { MemoryGuard } from '../../../src/control/memory-guard.js';
+import { Stats } from '../../../src/telemetry/stats.js';
+import type { RowBatch } from '../../../src/store/store.js';
+import { estimateRowBytes, ROW_OVERHEAD_BYTES, StoreWriter } from '../../../src/store/writer/writer.js';
+import { FakeStore } from '../_fake-store.js';
+import { sipRow } from '../_rows.js';
 
 function writer(store: FakeStore, stats: Stats, extra: Partial<ConstructorParameters<typeof StoreWriter>[1]> = {}): StoreWriter {
   return new StoreWriter(store, {
