@@ -25,6 +25,8 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { routerFrom, type Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
+import { ForwardSet } from './forward/forward-set.js';
+import { HeplifyCounters } from './telemetry/heplify-counters.js';
 import type { StoreWriter } from './store/writer.js';
 import { DropReason } from './telemetry/drop-reasons.js';
 import type { Logger } from './telemetry/logger.js';
@@ -47,6 +49,8 @@ export interface RunningDaemon {
   readonly hook: HookRunner | null;
   /** The dedup table, or null when `dedup` is off; replaced by a reload that changes it. */
   readonly dedup: DedupTable | null;
+  /** The `forward` destinations, or null without any. */
+  readonly forward: ForwardSet | null;
   /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. */
   reload(): Promise<ReloadReport>;
   /** Stops receiving, drains queues to the databases, closes connections. */
@@ -80,6 +84,14 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const storeSet = await StoreSet.open(cfg, stats, logger);
   const guard = memoryGuardFrom(cfg, { logger, queuedBytes: () => storeSet.queuedBytes(), ...(options.rss === undefined ? {} : { rss: options.rss }) });
   const live: Swappable = { config: cfg, router: routerFrom(cfg), dedup: dedupFrom(cfg), dedupEvictedBefore: 0, hook: null };
+  const heplify = cfg.heplify_metrics === 1 ? new HeplifyCounters() : null;
+  const forward =
+    cfg.forward.length > 0
+      ? await ForwardSet.open(cfg, live.router.forwardedByRules, logger).catch(async (err: unknown) => {
+          await storeSet.close();
+          throw err;
+        })
+      : null;
   const pipeline = new Pipeline({
     stats,
     state,
@@ -89,6 +101,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     defaultDbUrl: cfg.captureModes.get('default')?.db_url ?? null,
     dedup: live.dedup,
     guard,
+    forward,
+    heplify,
   });
   const ingest = new HepIngest(pipeline, stats, state);
   ingest.guard = guard;
@@ -111,7 +125,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     live.hook = hook;
     ingest.hook = hook;
   };
-  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, startHook, setHook }));
+  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, forward, startHook, setHook }));
 
   const listeners: Listener[] = [];
   let control: ControlPlane;
@@ -127,6 +141,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         state,
         stores: () => storeViewsOf(storeSet),
         hookQueueDepth: () => live.hook?.queueDepth ?? null,
+        forward: () => forward?.stats() ?? [],
+        heplify,
         dedup: () => (live.dedup === null ? null : { entries: live.dedup.size, maxEntries: live.dedup.maxEntries, evicted: live.dedupEvictedBefore + live.dedup.evicted }),
         tcpConnections: () => tcpConnections(listeners),
         udpKernelDrops: () => udpKernelDrops(listeners),
@@ -138,6 +154,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     });
   } catch (err) {
     await live.hook?.close();
+    await forward?.close();
     await storeSet.close();
     throw err;
   }
@@ -157,6 +174,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   } catch (err) {
     await Promise.allSettled(started.map((l) => l.stop()));
     await live.hook?.close();
+    await forward?.close();
     await storeSet.close();
     await control.close();
     throw err;
@@ -175,7 +193,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
       await live.hook?.close();
-      await storeSet.close();
+      await Promise.all([forward?.close(), storeSet.close()]);
       await control.close();
       logger.info({ stats: stats.snapshot(), udpKernelDrops: kernelDrops }, 'stopped');
     })();
@@ -201,6 +219,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     get dedup() {
       return live.dedup;
     },
+    forward,
     reload: () => reloader.reload(),
     stop,
   };
@@ -216,6 +235,7 @@ function reloadHost(
     logger: Logger;
     storeSet: StoreSet;
     pipeline: Pipeline;
+    forward: ForwardSet | null;
     startHook: (c: SipcaptureConfig) => Promise<HookRunner>;
     setHook: (hook: HookRunner | null) => void;
   },
@@ -232,6 +252,7 @@ function reloadHost(
       const rowOptions = rowOptionsFrom(c);
       return () => {
         live.router = next;
+        d.forward?.bindRules(next.forwardedByRules);
         d.pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
         if (routingChanged) d.storeSet.useRouting(c);
       };
