@@ -26,6 +26,8 @@ import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { routerFrom, type Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
 import { SummaryLog } from './telemetry/summary-log.js';
+import { ForwardSet } from './forward/forward-set.js';
+import { HeplifyCounters } from './telemetry/heplify-counters.js';
 import type { StoreWriter } from './store/writer/writer.js';
 import { DropReason } from './telemetry/drop-reasons.js';
 import type { Logger } from './telemetry/logger.js';
@@ -51,6 +53,8 @@ export interface RunningDaemon {
   readonly retention: RetentionScheduler;
   /** The dedup table, or null when `dedup` is off; replaced by a reload that changes it. */
   readonly dedup: DedupTable | null;
+  /** The `forward` destinations, or null without any. */
+  readonly forward: ForwardSet | null;
   /** Re-reads the config file (SIGHUP, RPC sipcapture.reload); rejects when it is invalid. `by`: who asked. */
   reload(by?: string): Promise<ReloadReport>;
   /** Stops receiving, drains queues to the databases, closes connections. */
@@ -87,6 +91,14 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const retention = new RetentionScheduler(cfg, logger, options.nowMs);
   const guard = memoryGuardFrom(cfg, { logger, queuedBytes: () => storeSet.queuedBytes(), ...(options.rss === undefined ? {} : { rss: options.rss }) });
   const live: Swappable = { config: cfg, router: routerFrom(cfg), dedup: dedupFrom(cfg), dedupEvictedBefore: 0, hook: null };
+  const heplify = cfg.heplify_metrics === 1 ? new HeplifyCounters() : null;
+  const forward =
+    cfg.forward.length > 0
+      ? await ForwardSet.open(cfg, live.router.forwardedByRules, logger).catch(async (err: unknown) => {
+          await storeSet.close();
+          throw err;
+        })
+      : null;
   const pipeline = new Pipeline({
     stats,
     state,
@@ -96,6 +108,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     defaultDbUrl: cfg.captureModes.get('default')?.db_url ?? null,
     dedup: live.dedup,
     guard,
+    forward,
+    heplify,
   });
   const ingest = new HepIngest(pipeline, stats, state);
   ingest.guard = guard;
@@ -119,7 +133,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     live.hook = hook;
     ingest.hook = hook;
   };
-  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, startHook, setHook, summaryLog }));
+  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, forward, startHook, setHook, summaryLog }));
 
   const listeners: Listener[] = [];
   let control: ControlPlane;
@@ -135,6 +149,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         state,
         stores: () => storeViewsOf(storeSet),
         hookQueueDepth: () => live.hook?.queueDepth ?? null,
+        forward: () => forward?.stats() ?? [],
+        heplify,
         dedup: () => (live.dedup === null ? null : { entries: live.dedup.size, maxEntries: live.dedup.maxEntries, evicted: live.dedupEvictedBefore + live.dedup.evicted }),
         tcpConnections: () => tcpConnections(listeners),
         udpKernelDrops: () => udpKernelDrops(listeners),
@@ -147,6 +163,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     });
   } catch (err) {
     await live.hook?.close();
+    await forward?.close();
     await storeSet.close();
     throw err;
   }
@@ -166,6 +183,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   } catch (err) {
     await Promise.allSettled(started.map((l) => l.stop()));
     await live.hook?.close();
+    await forward?.close();
     await storeSet.close();
     await control.close();
     throw err;
@@ -188,7 +206,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
       await live.hook?.close();
-      await storeSet.close();
+      await Promise.all([forward?.close(), storeSet.close()]);
       await control.close();
       logger.info({ stats: stats.snapshot(), udpKernelDrops: kernelDrops }, 'stopped');
     })();
@@ -215,6 +233,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     get dedup() {
       return live.dedup;
     },
+    forward,
     reload: (by) => reloader.reload(by),
     stop,
   };
@@ -230,6 +249,7 @@ function reloadHost(
     logger: Logger;
     storeSet: StoreSet;
     pipeline: Pipeline;
+    forward: ForwardSet | null;
     startHook: (c: SipcaptureConfig) => Promise<HookRunner>;
     setHook: (hook: HookRunner | null) => void;
     summaryLog: SummaryLog;
@@ -247,6 +267,7 @@ function reloadHost(
       const rowOptions = rowOptionsFrom(c);
       return () => {
         live.router = next;
+        d.forward?.bindRules(next.forwardedByRules);
         d.pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
         if (routingChanged) d.storeSet.useRouting(c);
       };

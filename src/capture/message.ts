@@ -68,6 +68,8 @@ export interface CapturedMessage {
   /** Wall-clock receive time in microseconds since the epoch. */
   receivedAtUs: number;
   source: CaptureSource;
+  /** The HEP packet as received (a view, like payload), for forwarding byte for byte; absent for raw capture. */
+  hep?: Buffer;
   /** Listener name (e.g. `udp:127.0.0.1:9060`) for metrics and logs. */
   listener: string;
 }

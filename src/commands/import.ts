@@ -13,6 +13,8 @@ import { dedupFrom } from '../pipeline/dedup.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { Router } from '../route/router.js';
 import { StoreSet } from '../store/store-set.js';
+import { ForwardSet } from '../forward/forward-set.js';
+import type { ForwarderStats } from '../forward/forwarder.js';
 import { importPcap, type ImportPcapResult } from './import-pcap.js';
 import type { StatsSnapshot } from '../telemetry/stats.js';
 import { formatCount, formatCounts } from './format.js';
@@ -26,6 +28,8 @@ interface ImportArgs {
 export interface ImportSummary {
   file: ImportPcapResult;
   stats: StatsSnapshot;
+  /** Per forward destination, after the import (what did not reach one is in its spool). */
+  forward?: ForwarderStats[];
 }
 
 /** Runs one import; resolves after every row is committed (or counted). */
@@ -41,24 +45,28 @@ export async function runImport(file: string, configFile: string): Promise<Impor
   // counted (db_error) in the summary; import the file again when the database is back.
   // No tables ahead either: an import's rows create their (dated) tables on first use.
   const storeSet = await StoreSet.open({ ...cfg, spool_max_bytes: 0 }, stats, logger, { tablesAhead: false });
+  const router = new Router(cfg.routeRules, cfg.captureModes, { tableDateWindowDays: cfg.table_date_window_days });
+  // The messages go to the `forward` destinations too, as HEP3 built from the capture.
+  const forward = cfg.forward.length > 0 ? await ForwardSet.open(cfg, router.forwardedByRules, logger) : null;
   try {
     const pipeline = new Pipeline({
       stats,
       state,
-      router: new Router(cfg.routeRules, cfg.captureModes, { tableDateWindowDays: cfg.table_date_window_days }),
+      router,
       rowOptions: rowOptionsFrom(cfg),
       writerFor: (dbUrl) => storeSet.writerFor(dbUrl),
       defaultDbUrl: cfg.captureModes.get('default')?.db_url ?? null,
       dedup: dedupFrom(cfg),
+      forward,
     });
     const result = await importPcap(file, pipeline, stats, {
       rawSocketListen: cfg.raw_socket_listen,
       listener: `pcap:${file}`,
     });
-    await storeSet.close();
-    return { file: result, stats: stats.snapshot() };
+    await Promise.all([storeSet.close(), forward?.close()]);
+    return { file: result, stats: stats.snapshot(), ...(forward === null ? {} : { forward: forward.stats() }) };
   } catch (err) {
-    await storeSet.close();
+    await Promise.all([storeSet.close(), forward?.close()]);
     throw err;
   }
 }

@@ -3,7 +3,7 @@
  * names of params.ts. Every problem is collected and reported at once (ConfigError), each naming
  * the key, the value given and what is allowed.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import JSON5 from 'json5';
 import type { CaptureMode, ListenAddress, ListenEntry, RouteRule, SipcaptureConfig } from './types.js';
@@ -19,6 +19,7 @@ import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './a
 import type { RoutesSetting } from './routes.js';
 import { expandRoutes, modesUsedByRules, validateRoutes } from './routes.js';
 import { splitTableList } from './table-template.js';
+import { resolveForward } from './forward.js';
 import { closest, didYouMean } from './suggest.js';
 
 export { ConfigError } from './errors.js';
@@ -111,6 +112,9 @@ function checkValue(p: NamedParamSpec, v: unknown, problems: ConfigProblem[]): V
       const entries = Array.isArray(v) ? (v as unknown[]) : [v];
       return entries;
     }
+    case 'forward':
+      // Entries are checked with the config's folder in resolveForward (forward.ts).
+      return Array.isArray(v) ? (v as unknown[]) : [v];
     case 'routes': {
       const r = validateRoutes(v);
       problems.push(...r.problems);
@@ -201,11 +205,35 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     listenAddresses = r.addresses;
   }
 
+  // ---- forwarding ----
+  const forward = ok('forward') ? resolveForward(values.get('forward'), baseDir, problems) : [];
+  for (const d of forward) {
+    for (const f of [d.tls?.caFile, d.tls?.certFile, d.tls?.keyFile]) {
+      if (f == null) continue;
+      try {
+        accessSync(f, constants.R_OK);
+      } catch (err) {
+        problems.push({ key: `forward (${d.name})`, message: `${f} is not readable: ${(err as Error).message}` });
+      }
+    }
+  }
+
   // ---- routes, and the default mode when they use it ----
-  const routes = values.get('routes') as RoutesSetting;
+  const routesGiven = Object.hasOwn(raw, 'routes');
+  let routes = values.get('routes') as RoutesSetting;
+  // A pure relay (forward, and nowhere to store): the default route stores nothing.
+  if (forward.length > 0 && !routesGiven && str('db_url') === '' && rawModes.length === 0) routes = [];
   const routeRules: RouteRule[] = ok('routes') ? expandRoutes(routes) : [];
   if (Array.isArray(routes)) {
     routes.forEach((r, i) => {
+      for (const name of r.forward ?? []) {
+        if (ok('forward') && !forward.some((d) => d.name === name)) {
+          problems.push({ key: `routes[${i}].forward`, message: `${show(name)} is not a forward destination (defined: ${forward.map((d) => d.name).join(', ') || 'none'})${didYouMean(name, forward.map((d) => d.name))}` });
+        }
+      }
+      for (const m of r.shard ?? []) {
+        if (!modeNames.has(m)) problems.push({ key: `routes[${i}].shard`, message: `${show(m)} is not a defined capture mode (defined: ${[...modeNames].join(', ')})${didYouMean(m, modeNames)}` });
+      }
       if (r.capture_mode !== undefined && !modeNames.has(r.capture_mode)) {
         problems.push({
           key: `routes[${i}].capture_mode`,
@@ -331,6 +359,8 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     ...checked,
     db_url: dbUrl,
     listen: listenList,
+    routes,
+    forward,
     hook_module: hookModule,
     spool_dir: path.resolve(baseDir, str('spool_dir')),
     allow_sources: list('allow_sources').map((s) => s.trim()),

@@ -101,13 +101,20 @@ export interface ListenParam extends Common {
   allowed: string;
 }
 
+/** `forward`: strings, or objects `{ name, address, … }` (validated in config/forward.ts). */
+export interface ForwardParam extends Common {
+  type: 'forward';
+  default: readonly string[];
+  allowed: string;
+}
+
 export interface RoutesParam extends Common {
   type: 'routes';
   default: SipcaptureConfig['routes'];
   allowed: string;
 }
 
-export type ParamSpec = IntParam | FlagParam | StringParam | EnumParam | ListParam | ListenParam | RoutesParam;
+export type ParamSpec = IntParam | FlagParam | StringParam | EnumParam | ListParam | ListenParam | RoutesParam | ForwardParam;
 export type NamedParamSpec = ParamSpec & { name: ParamName };
 
 /** The Homer 5 `node` column is varchar(125); timestamped HEP rows add `:` and a 32-bit captid. */
@@ -153,6 +160,9 @@ const HOOK = 'behaviour: hook';
 const SECURITY = 'behaviour: who may send (docs/security.md)';
 
 /** Keys a `listen` object may set for its own listener (they override the global keys of the same name). */
+export const FORWARD_FORMS = 'udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT (IPv6 as tcp:[::1]:9060)';
+/** Keys of a `forward` object (config/forward.ts). */
+export const FORWARD_KEYS = ['name', 'address', 'hep_types', 'methods', 'sources', 'auth_key', 'tls_ca_file', 'tls_cert_file', 'tls_key_file'] as const;
 export const LISTENER_KEYS = ['hep_auth_keys', 'allow_sources', 'tls_cert_file', 'tls_key_file', 'tls_ca_file', 'tls_verify_client'] as const;
 
 const PARAM_TABLE = {
@@ -424,10 +434,36 @@ const PARAM_TABLE = {
   routes: {
     type: 'routes',
     default: 'default',
-    allowed: '"homer5", "default", or an array of rules {method, type, event, has_to_tag, table, capture_mode, store}',
-    doc: 'Which table and capture mode a message goes to (the request_route of a Kamailio config).',
+    allowed: '"homer5", "default", or an array of rules {method, type, event, has_to_tag, table, capture_mode, shard, store, forward}',
+    doc: 'Which table and capture mode a message goes to (the request_route of a Kamailio config); a rule\'s `forward` names destinations that get what it matches.',
     kamailio: false,
     reload: 'routing',
+  },
+  forward: {
+    type: 'forward',
+    default: [],
+    allowed: `${FORWARD_FORMS}, or an object {${FORWARD_KEYS.join(', ')}}; names unique`,
+    doc: 'Destinations every received HEP packet is relayed to (byte for byte; raw capture as HEP3), each with its own queue, reconnect and disk spool under spool_dir. Without db_url and capture modes the daemon is a pure relay. See docs/scale-out.md.',
+    kamailio: false,
+    reload: 'restart',
+  },
+  forward_queue_max_bytes: {
+    type: 'int',
+    default: 16 * 1048576,
+    min: 65536,
+    max: 1024 * 1048576,
+    unit: 'bytes',
+    doc: 'Packets waiting in memory per forward destination; beyond it (destination slow or down) they go to its spool.',
+    kamailio: false,
+    reload: 'restart',
+  },
+  heplify_metrics: {
+    type: 'flag',
+    default: 0,
+    strict: true,
+    doc: 'Also export heplify-server\'s metric names on /metrics (heplify_packets_total, heplify_method_response, …), so HOMER dashboards keep working.',
+    kamailio: false,
+    reload: 'restart',
   },
   hook_module: {
     type: 'string',

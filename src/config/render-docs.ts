@@ -40,6 +40,8 @@ function typeText(p: NamedParamSpec): string {
       return 'str, object or array of them';
     case 'routes':
       return 'str or rule[]';
+    case 'forward':
+      return 'str, object or array of them';
   }
 }
 

@@ -10,7 +10,7 @@ import { didYouMean } from './suggest.js';
 
 export type RoutesSetting = SipcaptureConfig['routes'];
 export const ROUTE_PRESETS = ['homer5', 'default'] as const;
-export const ROUTE_RULE_KEYS = ['method', 'type', 'event', 'has_to_tag', 'table', 'capture_mode', 'store'] as const;
+export const ROUTE_RULE_KEYS = ['method', 'type', 'event', 'has_to_tag', 'table', 'capture_mode', 'shard', 'store', 'forward'] as const;
 
 const CALL = 'sip_capture_call_%Y%m%d';
 
@@ -122,6 +122,24 @@ export function validateRoutes(value: unknown): { routes?: RoutesSetting; proble
           if (typeof v === 'boolean') rule.store = v;
           else problems.push({ key, message: `${show(v)}: expected true or false` });
           break;
+        case 'shard': {
+          if (!Array.isArray(v) || v.length < 2 || !v.every((m): m is string => typeof m === 'string' && m !== '')) {
+            problems.push({ key, message: `${show(v)}: expected an array of at least two capture mode names, e.g. ["db1", "db2"]` });
+            break;
+          }
+          if ('capture_mode' in raw) problems.push({ key, message: 'give either capture_mode or shard, not both' });
+          else rule.shard = v;
+          break;
+        }
+        case 'forward': {
+          const list = typeof v === 'string' ? [v] : v;
+          if (!Array.isArray(list) || !list.every((m): m is string => typeof m === 'string' && m !== '')) {
+            problems.push({ key, message: `${show(v)}: expected an array of forward destination names, e.g. ["central"]` });
+            break;
+          }
+          rule.forward = list;
+          break;
+        }
         default:
           problems.push({
             key,
@@ -137,12 +155,16 @@ export function validateRoutes(value: unknown): { routes?: RoutesSetting; proble
 /** The rules a `routes` setting stands for (presets expanded; copies, so callers may keep them). */
 export function expandRoutes(routes: RoutesSetting): RouteRule[] {
   const rules = routes === 'homer5' ? HOMER5_RULES : routes === 'default' ? DEFAULT_RULES : routes;
-  return rules.map((r) => ({ ...r, ...(r.method ? { method: [...r.method] } : {}) }));
+  return rules.map((r) => ({ ...r, ...(r.method ? { method: [...r.method] } : {}), ...(r.forward ? { forward: [...r.forward] } : {}), ...(r.shard ? { shard: [...r.shard] } : {}) }));
 }
 
 /** Names of the capture modes that rules store through (`default` when a rule names none). */
 export function modesUsedByRules(rules: readonly RouteRule[]): Set<string> {
   const used = new Set<string>();
-  for (const r of rules) if (r.store !== false) used.add(r.capture_mode ?? 'default');
+  for (const r of rules) {
+    if (r.store === false) continue;
+    if (r.shard !== undefined) for (const m of r.shard) used.add(m);
+    else used.add(r.capture_mode ?? 'default');
+  }
   return used;
 }

@@ -4,6 +4,31 @@
  * keys Kamailio does not have (listen, routes, batching, …) are documented as sipcapture's own.
  */
 
+import type { Cidr } from '../net/cidr.js';
+
+/** A `forward` destination, validated (config/forward.ts). */
+export type ForwardProtocol = 'udp' | 'tcp' | 'tls';
+
+export interface ForwardDestination {
+  /** Unique; routes name it, metrics label it, its spool directory is named after it. */
+  name: string;
+  protocol: ForwardProtocol;
+  host: string;
+  port: number;
+  /** The address as written (`tcp:HOST:PORT`). */
+  spec: string;
+  /** HEP protocol types to send (chunk 0x000b; 1 = SIP, 5 = RTCP, 100 = log …); null = all. */
+  hepTypes: readonly number[] | null;
+  /** SIP methods to send (requests by method, replies by their CSeq method); null = all. */
+  methods: readonly string[] | null;
+  /** Source addresses (the captured packet's source IP) to send; null = all. */
+  sources: readonly Cidr[] | null;
+  /** undefined: keep the agent's chunk 0x000e; null: remove it; a string: put this key instead. */
+  authKey: string | null | undefined;
+  /** tls: only; absolute paths. Without ca the system CAs verify the server. */
+  tls: { caFile: string | null; certFile: string | null; keyFile: string | null } | null;
+}
+
 export type MtMode = 'rand' | 'round_robin' | 'hash';
 export type HashSource = 'call_id' | 'from_user' | 'to_user';
 /** The tables a capture mode writes: Homer 5's `sip_capture*` (default) or HOMER 7's `hep_proto_*` (PostgreSQL only). */
@@ -38,8 +63,12 @@ export interface RouteRule {
   table?: string;
   /** Capture mode name; default `default`. */
   capture_mode?: string;
-  /** false: matching messages are not stored (counted as `filtered`). Default true. */
+  /** Capture modes to spread calls over (instead of capture_mode): CRC-32 of the Call-ID picks one, so a call stays on one database. */
+  shard?: string[];
+  /** false: matching messages are not stored (counted as `filtered` unless forwarded). Default true. */
   store?: boolean;
+  /** Names of `forward` destinations that get matching messages (and only what such rules send them). */
+  forward?: string[];
 }
 
 export type ListenProtocol = 'udp' | 'tcp' | 'tls';
@@ -124,6 +153,12 @@ export interface SipcaptureConfig {
   listen: ListenEntry[];
   /** `homer5` (per-method daily tables), `default` (sip_capture() with the default mode) or rules. */
   routes: 'homer5' | 'default' | RouteRule[];
+  /** Where received HEP is relayed (config/forward.ts). */
+  forward: ForwardDestination[];
+  /** Bytes of packets waiting in memory per forward destination before they go to its spool. */
+  forward_queue_max_bytes: number;
+  /** 1: /metrics also exports heplify-server's metric names (heplify_packets_total, …). */
+  heplify_metrics: number;
   /** JS/TS module exporting the event_callback function (nonsip_hook). */
   hook_module: string;
   /** Longest a hook call may take per packet, ms. */

@@ -7,6 +7,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { DropReason } from '../telemetry/drop-reasons.js';
 import { ConnectionRejectReason } from '../telemetry/stats.js';
 import type { ControlContext } from './rpc/methods.js';
+import { registerForwardMetrics } from './forward-metrics.js';
+import { registerHeplifyMetrics } from './heplify-metrics.js';
 
 /** Upper bounds of the database batch latency histogram, seconds. */
 export const BATCH_SECONDS_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -306,6 +308,8 @@ export class Metrics {
         },
       });
     }
+    registerForwardMetrics(this.registry, ctx);
+    if (ctx.heplify != null) registerHeplifyMetrics(this.registry, ctx.heplify);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -6,10 +6,11 @@ import type { HepPacket } from './types.js';
 /**
  * `hepTime` is null when the packet has no timestamp (tsSec = 0: HEPv1, or v2/v3 without one):
  * Kamailio then uses the receive time and a `node` without `:captid`, even if a capture id
- * was sent. The payload stays a view into the packet buffer.
+ * was sent. The payload stays a view into the packet buffer; `bytes`, the packet itself, is kept
+ * for forwarding.
  */
-export function hepToCapturedMessage(p: HepPacket, listener: string, receivedAtUs: number): CapturedMessage {
-  return {
+export function hepToCapturedMessage(p: HepPacket, listener: string, receivedAtUs: number, bytes?: Buffer): CapturedMessage {
+  const msg: CapturedMessage = {
     payload: p.payload,
     family: p.family,
     // Same mapping for every version (docs/kamailio-differences.md H8): 17 → UDP, 6 → TCP, 22 → TLS, 132 → SCTP, else 0.
@@ -25,4 +26,6 @@ export function hepToCapturedMessage(p: HepPacket, listener: string, receivedAtU
     source: 'hep',
     listener,
   };
+  if (bytes !== undefined) msg.hep = bytes;
+  return msg;
 }

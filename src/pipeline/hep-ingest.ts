@@ -79,7 +79,7 @@ export class HepIngest {
       return;
     }
     if (decoded !== null) {
-      this.sink.accept(hepToCapturedMessage(decoded, listener, receivedAtUs));
+      this.sink.accept(hepToCapturedMessage(decoded, listener, receivedAtUs, data));
       return;
     }
     this.decodeAndAccept(data, listener, receivedAtUs);
@@ -92,6 +92,6 @@ export class HepIngest {
       this.stats.drop(DropReason.HEP_MALFORMED, `${listener}: ${result.error.code}: ${result.error.message}`);
       return;
     }
-    this.sink.accept(hepToCapturedMessage(result.packet, listener, receivedAtUs));
+    this.sink.accept(hepToCapturedMessage(result.packet, listener, receivedAtUs, data));
   }
 }

@@ -14,6 +14,8 @@ import { parseSip, type SipParseOptions } from '../sip/parser.js';
 import { routeFactsOf } from '../route/facts.js';
 import type { DedupTable } from './dedup.js';
 import type { StoreWriter } from '../store/writer/writer.js';
+import type { ForwardSet } from '../forward/forward-set.js';
+import type { HeplifyCounters } from '../telemetry/heplify-counters.js';
 
 export interface PipelineOptions {
   stats: Stats;
@@ -28,6 +30,10 @@ export interface PipelineOptions {
   dedup?: DedupTable | null;
   /** The memory guard (control/memory-guard.ts); raw capture messages are shed here. */
   guard?: { readonly shedding: boolean } | null;
+  /** The `forward` destinations, or null (or absent) without any. */
+  forward?: ForwardSet | null;
+  /** heplify-server compatible counts (heplify_metrics: 1), or null / absent. */
+  heplify?: HeplifyCounters | null;
 }
 
 const SIP_PROTO_TYPE = 1;
@@ -53,6 +59,19 @@ export class Pipeline implements MessageSink {
       stats.drop(DropReason.MEMORY_LIMIT, `${msg.listener}: daemon memory above memory_limit_mb`);
       return;
     }
+    const heplify = this.opts.heplify ?? null;
+    const nodeId = heplify === null ? '' : String(msg.hepTime?.captureId ?? 0);
+    heplify?.packet(nodeId, msg.protoType, msg.payload);
+    // Forwarded as received, before dedup and parsing: the next tier decides what to keep.
+    const forward = this.opts.forward ?? null;
+    if (forward !== null) {
+      const taken = forward.offerAll(msg);
+      if (this.opts.router.storesNothing && !forward.hasRuleBound) {
+        // A pure relay: nothing to store, so a message no destination took is the one loss to count.
+        if (taken === 0) stats.drop(DropReason.FILTERED, `${msg.listener}: no forward destination takes it (hep_types, methods, sources)`);
+        return;
+      }
+    }
     if (msg.protoType !== SIP_PROTO_TYPE) {
       this.acceptNonSip(msg);
       return;
@@ -74,13 +93,17 @@ export class Pipeline implements MessageSink {
       return;
     }
     const row = built.row;
+    heplify?.sip(nodeId, row.callid, parsed.message.method(), parsed.message.cseqMethod());
     const dest = this.opts.router.route(
       routeFactsOf(parsed.message),
       hashSourcesOf(row),
       Math.floor(row.micro_ts / 1e6),
     );
+    const forwarded = dest.forward !== undefined && forward !== null ? forward.offerTo(dest.forward, msg) : 0;
     if ('drop' in dest) {
-      stats.drop(dest.drop, `${msg.listener}: ${dest.detail}`);
+      // A rule that forwards and does not store has not lost the message.
+      if (dest.forward === undefined) stats.drop(dest.drop, `${msg.listener}: ${dest.detail}`);
+      else if (forwarded === 0) stats.drop(dest.drop, `${msg.listener}: ${dest.detail}; no forward destination takes it`);
       return;
     }
     this.opts.writerFor(dest.mode.db_url).enqueue(dest.table, 'sip', row);

@@ -18,11 +18,15 @@ export interface RouteTarget {
   table: string;
   /** Set when mt_mode=hash had an empty source and index 0 was used (Kamailio drops the row). */
   hashFallback?: true;
+  /** The rule's `forward` destinations (also stored). */
+  forward?: readonly string[];
 }
 
 export interface RouteDrop {
   drop: DropReasonValue;
   detail: string;
+  /** The rule's `forward` destinations: not stored, but not dropped either when there are some. */
+  forward?: readonly string[];
 }
 
 export type RouteResult = RouteTarget | RouteDrop;
@@ -72,8 +76,11 @@ interface CompiledRule {
   type: 0 | 1 | 2;
   event: RegExp | null;
   store: boolean;
+  forward: readonly string[] | null;
   table: TableTemplate | null;
   target: CompiledMode | null;
+  /** `shard`: the modes a Call-ID hash picks from (target is the first), or null. */
+  shards: { modes: CompiledMode[]; selector: TableSelector } | null;
   filteredDetail: string;
 }
 
@@ -109,6 +116,18 @@ export class Router {
     return this.clamped;
   }
 
+  /** Destinations some rule forwards to: they get only what such rules send them. */
+  get forwardedByRules(): ReadonlySet<string> {
+    const names = new Set<string>();
+    for (const r of this.rules) for (const n of r.forward ?? []) names.add(n);
+    return names;
+  }
+
+  /** True when no rule stores: the pipeline need not parse for storage (a relay). */
+  get storesNothing(): boolean {
+    return this.rules.every((r) => !r.store || r.target === null);
+  }
+
   /** Rows that used table index 0 because the hash source was empty, over all modes. */
   get emptyHashSourceCount(): number {
     let n = 0;
@@ -127,8 +146,10 @@ export class Router {
       if (rule.methods !== null && !rule.methods.has(facts.method.toUpperCase())) continue;
       if (rule.hasToTag !== null && rule.hasToTag !== facts.hasToTag) continue;
       if (rule.event !== null && !rule.event.test(facts.event)) continue;
-      if (!rule.store || rule.target === null) return { drop: DropReason.FILTERED, detail: rule.filteredDetail };
-      const target = rule.target;
+      if (!rule.store || rule.target === null) {
+        return rule.forward === null ? { drop: DropReason.FILTERED, detail: rule.filteredDetail } : { drop: DropReason.FILTERED, detail: rule.filteredDetail, forward: rule.forward };
+      }
+      const target = rule.shards === null ? rule.target : rule.shards.modes[rule.shards.selector.select(hashSources).index]!;
       let template = rule.table;
       let hashFallback = false;
       if (template === null) {
@@ -139,7 +160,9 @@ export class Router {
       }
       const name = template.resolve(this.tableTime(template, packetTimeSec));
       if (typeof name !== 'string') return { drop: DropReason.BAD_TABLE_NAME, detail: name.problem };
-      return hashFallback ? { mode: target.mode, table: name, hashFallback: true } : { mode: target.mode, table: name };
+      const result: RouteTarget = hashFallback ? { mode: target.mode, table: name, hashFallback: true } : { mode: target.mode, table: name };
+      if (rule.forward !== null) result.forward = rule.forward;
+      return result;
     }
     return { drop: DropReason.FILTERED, detail: NO_MATCH_DETAIL };
   }
@@ -166,9 +189,19 @@ export class Router {
         });
       }
     }
-    const modeName = rule.capture_mode ?? 'default';
+    const modeName = rule.shard?.[0] ?? rule.capture_mode ?? 'default';
     const target = this.modes.get(modeName) ?? null;
     if (store && target === null) throw new Error(`${where}: unknown capture mode ${JSON.stringify(modeName)}`);
+    let shards: CompiledRule['shards'] = null;
+    if (store && rule.shard !== undefined) {
+      const modes = rule.shard.map((name) => {
+        const m = this.modes.get(name);
+        if (m === undefined) throw new Error(`${where}: unknown capture mode ${JSON.stringify(name)} in shard`);
+        return m;
+      });
+      // The same CRC-32 of the Call-ID as mt_mode=hash, over the list of modes instead of tables.
+      shards = { modes, selector: new TableSelector({ name: `${where} shard`, table_name: rule.shard, mt_mode: 'hash', hash_source: 'call_id' }) };
+    }
     const table = store && rule.table !== undefined && rule.table !== '' ? compileTemplate(rule.table, where) : null;
     return {
       methods: rule.method !== undefined && rule.method.length > 0 ? new Set(rule.method.map((m) => m.toUpperCase())) : null,
@@ -176,8 +209,10 @@ export class Router {
       type: rule.type === 'request' ? 1 : rule.type === 'reply' ? 2 : 0,
       event,
       store,
+      forward: rule.forward !== undefined && rule.forward.length > 0 ? [...rule.forward] : null,
       table,
       target,
+      shards,
       filteredDetail: `${where} has store: false`,
     };
   }

@@ -43,7 +43,10 @@ export function adoptLegacyDir(spoolDir: string, dbUrl: string): string | undefi
   return legacy;
 }
 
-/** Directories of `spoolDir` that hold segment files and are not in `inUse`. */
+/** A database spool's directory name (a hash); others (a forward destination's `forward-…`) are not a database's. */
+const DB_SPOOL_NAME = /^[0-9a-f]{16}$/;
+
+/** Directories of `spoolDir` named like a database spool that hold segment files and are not in `inUse`. */
 export function otherSpoolDirs(spoolDir: string, inUse: ReadonlySet<string>): string[] {
   let names: string[];
   try {
@@ -54,7 +57,7 @@ export function otherSpoolDirs(spoolDir: string, inUse: ReadonlySet<string>): st
   const out: string[] = [];
   for (const name of names.sort()) {
     const dir = join(spoolDir, name);
-    if (inUse.has(dir)) continue;
+    if (!DB_SPOOL_NAME.test(name) || inUse.has(dir)) continue;
     try {
       if (readdirSync(dir).some((f) => f.endsWith('.spool'))) out.push(dir);
     } catch {

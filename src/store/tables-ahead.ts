@@ -30,12 +30,14 @@ export function templatesByUrl(rules: readonly RouteRule[], modes: ReadonlyMap<s
   const out = new Map<string, string[]>();
   for (const rule of rules) {
     if (rule.store === false) continue;
-    const mode = modes.get(rule.capture_mode ?? 'default');
-    if (mode === undefined) continue;
-    const templates = rule.table !== undefined && rule.table !== '' ? [rule.table] : mode.table_name;
-    let list = out.get(mode.db_url);
-    if (list === undefined) out.set(mode.db_url, (list = []));
-    for (const t of templates) if (!list.includes(t)) list.push(t);
+    for (const name of rule.shard ?? [rule.capture_mode ?? 'default']) {
+      const mode = modes.get(name);
+      if (mode === undefined) continue;
+      const templates = rule.table !== undefined && rule.table !== '' ? [rule.table] : mode.table_name;
+      let list = out.get(mode.db_url);
+      if (list === undefined) out.set(mode.db_url, (list = []));
+      for (const t of templates) if (!list.includes(t)) list.push(t);
+    }
   }
   return out;
 }

@@ -56,3 +56,17 @@ export const DropReason = {
 } as const;
 
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];
+
+/** Why a forward destination did not get a packet (counted per destination; the packet may still be stored). */
+export const ForwardDropReason = {
+  /** The memory queue was full and the destination has no spool (spool_max_bytes 0). */
+  QUEUE_FULL: 'queue_full',
+  /** The destination's spool was full (spool_max_bytes, or the disk itself). */
+  SPOOL_FULL: 'spool_full',
+  /** Writing the destination's spool failed (an I/O error other than a full disk). */
+  SPOOL_ERROR: 'spool_error',
+  /** The daemon stopped with packets in memory and no spool to keep them. */
+  SHUTDOWN: 'shutdown',
+} as const;
+
+export type ForwardDropReasonValue = (typeof ForwardDropReason)[keyof typeof ForwardDropReason];

@@ -42,6 +42,9 @@ const KAMAILIO_DEFAULTS: Record<string, unknown> = {
 const OWN_DEFAULTS: Record<string, unknown> = {
   listen: ['udp:127.0.0.1:9060', 'tcp:127.0.0.1:9060'],
   routes: 'default',
+  forward: [],
+  forward_queue_max_bytes: 16777216,
+  heplify_metrics: 0,
   hook_module: '',
   date_time_zone: 'UTC',
   batch_size: 1000,
@@ -102,6 +105,7 @@ const RANGES: Record<string, [number, number]> = {
   batch_timeout_ms: [1, 1000],
   queue_max_rows: [1, 10000000],
   queue_max_bytes: [1048576, 17179869184],
+  forward_queue_max_bytes: [65536, 1073741824],
   spool_after_batches: [0, 10000],
   memory_limit_mb: [64, 1048576],
   spool_max_bytes: [1048576, 1099511627776],

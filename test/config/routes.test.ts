@@ -82,7 +82,7 @@ describe('route rules', () => {
     assert.match(ps[5]!, /^routes\[5\]\.table: "x_%e": "%e" pads with a space; use "%d"/);
     assert.match(ps[6]!, /^routes\[6\]\.store: "no": expected true or false/);
     assert.match(ps[7]!, /^routes\[7\]\.capture_mode: expected a capture mode name/);
-    assert.match(ps[8]!, /^routes\[8\]\.tabel: unknown rule key — did you mean table\? \(allowed: method, type, event, has_to_tag, table, capture_mode, store\)/);
+    assert.match(ps[8]!, /^routes\[8\]\.tabel: unknown rule key — did you mean table\? \(allowed: method, type, event, has_to_tag, table, capture_mode, shard, store, forward\)/);
     assert.match(ps[9]!, /^routes\[9\]: expected an object/);
     assert.match(ps[10]!, /^routes\[10\]\.has_to_tag: "yes": expected true \(in-dialog: a To tag is present\) or false/);
   });

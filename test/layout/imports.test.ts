@@ -17,7 +17,7 @@ const LAYER: Record<string, number> = {
   capture: 3,
   hep: 4, route: 4,
   store: 5, listeners: 5, loadgen: 5,
-  raw: 6,
+  raw: 6, forward: 6,
   pipeline: 7,
   hook: 8,
   control: 9,

@@ -43,12 +43,12 @@ let nsSeq = 0;
 const REPORT_TABLES = new Set(['rtcp_capture', 'report_capture', 'logs_capture', 'sipcapture_spool_done']);
 
 /** A fresh PostgreSQL schema; the daemon's URL sets search_path to it. */
-export async function pgNamespace(tag: string): Promise<Namespace> {
+export async function pgNamespace(tag: string, serverUrl = PG_URL): Promise<Namespace> {
   const schema = `sc_${tag}_${RUN}_${nsSeq++}`.toLowerCase();
-  const admin = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  const admin = new pg.Pool({ connectionString: serverUrl, max: 2 });
   admin.on('error', () => {});
   await admin.query(`CREATE SCHEMA "${schema}"`);
-  const base = new URL(PG_URL);
+  const base = new URL(serverUrl);
   const tables = async (): Promise<string[]> =>
     (await admin.query<{ t: string }>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])).rows.map((r) => r.t);
   return {

@@ -8,6 +8,8 @@ import type { MemoryGuardState } from '../memory-guard.js';
 import type { Stats } from '../../telemetry/stats.js';
 import type { ReloadReport } from '../reload.js';
 import type { StoreSet } from '../../store/store-set.js';
+import type { ForwarderStats } from '../../forward/forwarder.js';
+import type { HeplifyCounters } from '../../telemetry/heplify-counters.js';
 import type { Logger } from '../../telemetry/logger.js';
 import { RpcErrorCode, RpcFault, standardFault, type RpcCaller, type RpcMethod, type RpcParams } from './jsonrpc.js';
 
@@ -60,6 +62,10 @@ export interface ControlContext {
   hookQueueDepth(): number | null;
   /** What retention dropped (tables by `db|kind|reason`) and its passes; absent in contexts without it. */
   retention?: () => { dropped: ReadonlyMap<string, number>; runs: { ok: number; failed: number; skipped: number } };
+  /** Per forward destination: counters, queue, spool (absent or [] without `forward`). */
+  forward?: () => ForwarderStats[];
+  /** heplify-server compatible counts (heplify_metrics: 1), or null / absent. */
+  heplify?: HeplifyCounters | null;
   /** The dedup table, or null (or absent) when dedup is off. */
   dedup?: () => DedupView | null;
   /** Open TCP/TLS connections per listener (absent in contexts without listeners). */
@@ -130,6 +136,29 @@ function miSipCapture(sw: CaptureSwitch): RpcMethod {
   };
 }
 
+/** `forward` of sipcapture.stats: one entry per destination. */
+function forwardResult(ctx: ControlContext): Record<string, unknown> {
+  const list = ctx.forward?.() ?? [];
+  if (list.length === 0) return {};
+  return {
+    forward: list.map((f) => ({
+      name: f.name,
+      address: f.address,
+      up: f.up,
+      forwarded: f.forwarded,
+      spooled: f.spooled,
+      replayed: f.replayed,
+      dropped: f.dropped,
+      queue_packets: f.queuePackets,
+      queue_bytes: f.queueBytes,
+      spool_bytes: f.spoolBytes,
+      spool_pending_bytes: f.spoolPendingBytes,
+      connects: f.connects,
+      last_error: f.lastError,
+    })),
+  };
+}
+
 function statsResult(ctx: ControlContext): Record<string, unknown> {
   const snap = ctx.stats.snapshot();
   const batches = ctx.stats.batchSummaries();
@@ -148,6 +177,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
     ...memoryResult(ctx),
+    ...forwardResult(ctx),
     stores: ctx.stores().map((s) => {
       const b = batches.get(s.db);
       return {
