@@ -167,5 +167,8 @@ export const IpProto = {
   SCTP: 132,
 } as const;
 
-/** Default bound on an inflated 0x0010 payload (a zip bomb must not exhaust memory). */
-export const DEFAULT_MAX_INFLATED_LENGTH = 1024 * 1024;
+/**
+ * Default bound on an inflated 0x0010 payload: what an uncompressed payload can be (the HEP3
+ * length field is 16 bits), so a 1 KB datagram cannot become a 1 MiB row.
+ */
+export const DEFAULT_MAX_INFLATED_LENGTH = HEP3_MAX_LENGTH;

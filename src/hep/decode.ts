@@ -24,7 +24,7 @@ import {
 import type { HepChunk, HepDecodeResult, HepErrorCode, HepPacket } from './types.js';
 
 export interface HepDecodeOptions {
-  /** Upper bound for an inflated 0x0010 payload; larger output → `bad_compressed_payload`. */
+  /** Upper bound for an inflated 0x0010 payload; larger output → `payload_too_large`. */
   maxInflatedLength?: number;
 }
 
@@ -251,6 +251,9 @@ function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
   let payload: Buffer;
   if (payloadCompressed) {
     const inflated = inflate(buf.subarray(payloadStart, payloadEnd), maxInflatedLength);
+    if (inflated === TOO_LARGE) {
+      return fail('payload_too_large', `HEPv3: compressed payload inflates to more than ${maxInflatedLength} bytes`, HepChunkType.COMPRESSED_PAYLOAD);
+    }
     if (typeof inflated === 'string') return fail('bad_compressed_payload', `HEPv3: compressed payload: ${inflated}`, HepChunkType.COMPRESSED_PAYLOAD);
     payload = inflated;
   } else {
@@ -332,12 +335,15 @@ const ZLIB_METHOD_DEFLATE = 8;
 const ZLIB_MAX_WINDOW_BITS_CODE = 7;
 const ZLIB_HEADER_CHECK = 31;
 
+/** What `inflate` returns when the output would pass its bound. */
+const TOO_LARGE = Symbol('too large');
+
 /**
  * Inflates a 0x0010 payload. The rev-37 text says "gzip/inflate"; senders in the wild use a
  * zlib stream, so the container is detected: gzip magic, a valid zlib header, else raw deflate.
- * Returns the output, or the failure reason as a string.
+ * Returns the output, TOO_LARGE past the bound, or the failure reason as a string.
  */
-function inflate(data: Buffer, maxOutputLength: number): Buffer | string {
+function inflate(data: Buffer, maxOutputLength: number): Buffer | string | typeof TOO_LARGE {
   const b0 = data[0] ?? 0;
   const b1 = data[1] ?? 0;
   try {
@@ -352,6 +358,7 @@ function inflate(data: Buffer, maxOutputLength: number): Buffer | string {
     }
     return inflateRawSync(data, { maxOutputLength });
   } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return TOO_LARGE;
     return err instanceof Error ? err.message : 'inflate failed';
   }
 }
