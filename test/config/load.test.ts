@@ -132,6 +132,20 @@ describe('db_url', () => {
     assert.ok(!p.includes('topsecret'));
     assert.equal(maskPasswords('a mysql://u:p@h/d and postgres://x:y;z@h/d'), 'a mysql://u:***@h/d and postgres://x:***@h/d');
   });
+  test('a raw @, #, / or ? in a password is masked whole, and refused with the advice to percent-encode', () => {
+    assert.equal(maskPasswords('postgres://u:p#ss@w0rd@h/db'), 'postgres://u:***@h/db');
+    assert.equal(maskPasswords('["mysql://u:a/b?c@h/d","x@y"]', true), '["mysql://u:*****@h/d","x@y"]');
+    for (const [url, chars] of [
+      ['postgres://u:qz@xk@h/db', '"@"'],
+      ['postgres://u:qz#xk@h/db', '"#"'],
+      ['mysql://u:qz/x?k@h:3306/db', '"/" and "?"'],
+    ] as const) {
+      const p = oneProblem({ db_url: url }, `raw ${chars} in its user name or password, which cuts the URL short: percent-encode it (@ → %40, # → %23`);
+      for (const secret of ['qz', 'xk', 'x?k']) assert.ok(!p.includes(secret), p);
+    }
+    assert.equal(valid({ db_url: 'postgres://u:p%40s%23s@h/db' }).db_url, 'postgres://u:p%40s%23s@h/db');
+    assert.equal(valid({ db_url: 'postgres://u:p@h/db?application_name=a@b' }).db_url, 'postgres://u:p@h/db?application_name=a@b');
+  });
 });
 
 describe('cross-checks', () => {

@@ -47,6 +47,26 @@ describe('sipcapture CLI', () => {
     assert.match(r.stderr, /mt_mode: .*HASH/);
   });
 
+  test('check-config with a 1 MB value answers in seconds (password masking is linear)', async () => {
+    const file = path.join(dir, 'huge.json5');
+    writeFileSync(file, JSON.stringify({ db_url: 'sqlite://x.sqlite', capture_node: 'a'.repeat(1_000_000), table_name: `mysql://u:${'p'.repeat(1_000_000)}` }));
+    const started = Date.now();
+    const r = await runCli(['check-config', '-c', file], 20_000);
+    const elapsed = Date.now() - started;
+    assert.ok(r.code !== null, 'exited');
+    assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
+  });
+
+  test('a raw "#" or "@" in a db_url password: the message says to percent-encode and shows none of it', async () => {
+    const file = path.join(dir, 'rawpw.json5');
+    writeFileSync(file, JSON.stringify({ db_url: 'postgres://capture:s3cr#t@pa55@db.example.com/homer' }));
+    const r = await runCli(['check-config', '-c', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /db_url: .*raw "@" and "#" in its user name or password.*percent-encode/);
+    for (const part of ['s3cr', 't@pa55', 'pa55', '#t']) assert.ok(!r.stderr.includes(part), `"${part}" shown: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /no database name/);
+  });
+
   test('run stores HEP and drains its queue on SIGTERM, exiting 0', async () => {
     const port = await freePort();
     const dbFile = path.join(dir, 'run.sqlite');
