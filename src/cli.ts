@@ -12,6 +12,7 @@ import {
   effectiveConfigForDisplay,
   loadConfig,
 } from './config/load.js';
+import { hostProblems } from './config/host-checks.js';
 import type { SipcaptureConfig } from './config/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { packageVersion } from './util/package-info.js';
@@ -38,8 +39,22 @@ function loadOrExit(file: string): SipcaptureConfig {
   }
 }
 
-async function runCommand(file: string): Promise<void> {
+/**
+ * Loads the config and checks it against this host (addresses, directories, the hook's syntax),
+ * or prints every problem and exits 2: `check-config` and `run` refuse the same configs.
+ */
+async function loadAndCheckOrExit(file: string): Promise<SipcaptureConfig> {
   const cfg = loadOrExit(file);
+  const problems = await hostProblems(cfg);
+  if (problems.length > 0) {
+    process.stderr.write(`${new ConfigError(file, problems).message}\n`);
+    process.exit(2);
+  }
+  return cfg;
+}
+
+async function runCommand(file: string): Promise<void> {
+  const cfg = await loadAndCheckOrExit(file);
   const logger = createLogger(cfg.log_level);
   for (const warning of configWarnings(cfg)) logger.warn({ config: file }, warning);
   let daemon;
@@ -101,8 +116,8 @@ await yargs(hideBin(process.argv))
     'check-config',
     'Validate a config file and print the effective configuration (defaults included)',
     (y) => y.option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' }),
-    (argv) => {
-      const cfg = loadOrExit(argv.config);
+    async (argv) => {
+      const cfg = await loadAndCheckOrExit(argv.config);
       const shown = { parameters: effectiveConfigForDisplay(cfg), derived: derivedConfigForDisplay(cfg) };
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
       for (const warning of configWarnings(cfg)) process.stderr.write(`warning: ${warning}\n`);

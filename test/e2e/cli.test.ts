@@ -67,6 +67,27 @@ describe('sipcapture CLI', () => {
     assert.doesNotMatch(r.stderr, /no database name/);
   });
 
+  test('check-config refuses what run refuses: a listen IP not on the host, an unusable spool_dir, a hook that does not parse', async () => {
+    const notADir = path.join(dir, 'plain-file');
+    writeFileSync(notADir, '');
+    const hook = path.join(dir, 'broken-hook.mjs');
+    writeFileSync(hook, 'export function h( { return 1 }\n');
+    const file = path.join(dir, 'host.json5');
+    writeFileSync(
+      file,
+      JSON.stringify({ db_url: `sqlite://${path.join(dir, 'nodir', 'x.sqlite')}`, listen: ['udp:192.0.2.77:9060'], http_listen: '', rpc_socket: '', spool_dir: path.join(notADir, 'spool'), nonsip_hook: 1, event_callback: 'h', hook_module: hook }),
+    );
+    for (const command of ['check-config', 'run']) {
+      const r = await runCli([command, '-c', file]);
+      assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+      assert.match(r.stderr, /4 configuration problems/);
+      assert.match(r.stderr, /listen: "udp:192\.0\.2\.77:9060": 192\.0\.2\.77 is not an address of this host/);
+      assert.match(r.stderr, /spool_dir: .* is not a directory/);
+      assert.match(r.stderr, /db_url: the SQLite file .*nodir.* does not exist/);
+      assert.match(r.stderr, /hook_module: .*broken-hook\.mjs does not parse: SyntaxError/);
+    }
+  });
+
   test('run stores HEP and drains its queue on SIGTERM, exiting 0', async () => {
     const port = await freePort();
     const dbFile = path.join(dir, 'run.sqlite');
