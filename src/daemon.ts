@@ -15,6 +15,7 @@ import { Reloader, type ReloadReport } from './control/reload.js';
 import { ControlPlane } from './control/rpc/control-plane.js';
 import { Stats } from './telemetry/stats.js';
 import { MemoryGuard } from './control/memory-guard.js';
+import { DatabaseHealth } from './control/db-health.js';
 import type { SipRowOptions } from './capture/sip-row.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { TcpListener } from './listeners/tcp.js';
@@ -77,6 +78,9 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
+  // A refused password or an unreachable database is an ERROR now, and /health says so.
+  const databaseHealth = new DatabaseHealth({ storage: storeSet, stats, logger });
+  databaseHealth.start();
   const guard =
     cfg.memory_limit_mb > 0
       ? new MemoryGuard({
@@ -186,6 +190,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
             ...(s.values === null ? {} : { values: s.values }),
           })),
         hookQueueDepth: () => hook?.queueDepth ?? null,
+        databaseProblems: () => databaseHealth.problems(),
         dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
         tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
         udpKernelDrops: () => udpKernelDrops(listeners),
@@ -196,6 +201,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       },
     });
   } catch (err) {
+    databaseHealth.stop();
     await hook?.close();
     await storeSet.close();
     throw err;
@@ -240,6 +246,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     }
   } catch (err) {
     await Promise.allSettled(started.map((l) => l.stop()));
+    databaseHealth.stop();
     await hook?.close();
     await storeSet.close();
     await control.close();
@@ -254,6 +261,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       guard?.stop();
+      databaseHealth.stop();
       clearInterval(kernelDropWatch);
       const kernelDrops = udpKernelDrops(listeners);
       await Promise.allSettled(listeners.map((l) => l.stop()));

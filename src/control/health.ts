@@ -1,19 +1,24 @@
 /**
- * GET /health: 200 while every database takes rows, 503 as soon as one is failing (a load
- * balancer or systemd watchdog script can act on it). Capture switched off is reported, not
- * unhealthy: it is an operator's choice.
+ * GET /health: 200 `ok` while every database takes rows; 503 otherwise, with the reasons:
+ * `unhealthy` when one is failing, refuses the credentials, does not exist or cannot be reached
+ * (found at start, before any row fails), `degraded` when one has committed nothing for 10 s
+ * while rows wait (a hung database: control/db-health.ts). A load balancer or a systemd watchdog
+ * script can act on it. Capture switched off is reported, not unhealthy: it is an operator's choice.
  */
 import type { HealthReport } from './rpc/http-server.js';
 import type { ControlContext } from './rpc/methods.js';
 
 export function healthReport(ctx: ControlContext): HealthReport {
   const stores = ctx.stores();
-  const reasons = stores.filter((s) => s.failing).map((s) => `database ${s.db} is failing`);
-  const healthy = reasons.length === 0;
+  const problems = ctx.databaseProblems?.() ?? [];
+  const failing = stores.filter((s) => s.failing && !problems.some((p) => p.db === s.db && p.status === 'unhealthy'));
+  const reasons = [...failing.map((s) => `database ${s.db} is failing`), ...problems.map((p) => p.reason)];
+  const status = failing.length > 0 || problems.some((p) => p.status === 'unhealthy') ? 'unhealthy' : problems.length > 0 ? 'degraded' : 'ok';
+  const healthy = status === 'ok';
   return {
     healthy,
     body: {
-      status: healthy ? 'ok' : 'unhealthy',
+      status,
       ...(healthy ? {} : { reasons }),
       capture_on: ctx.state.captureOn,
       hep_capture_on: ctx.state.hepCaptureOn,

@@ -247,6 +247,23 @@ export class StoreSet {
   }
 
   /**
+   * Asks every database with a server for a trivial query (Store.ping): one entry per database,
+   * `error` null when it answered. Used at start and for /health.
+   */
+  probe(): Promise<{ db: string; error: unknown }[]> {
+    return Promise.all(
+      this.dbs.map(async (db) => {
+        try {
+          await db.store.ping?.();
+          return { db: db.store.displayUrl, error: null };
+        } catch (err) {
+          return { db: db.store.displayUrl, error: err };
+        }
+      }),
+    );
+  }
+
+  /**
    * Creates the tables the routes need now and in the next period (tables-ahead.ts). Failures
    * are logged, not thrown: a table still missing later is created on first use.
    */

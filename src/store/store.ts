@@ -74,6 +74,12 @@ export interface Store {
    * spool's read position moved. Rejects when the database cannot answer.
    */
   replayMarked?(mark: ReplayMark): Promise<boolean>;
+  /**
+   * Opens (or reuses) a connection and runs a trivial query: resolves when the database takes
+   * work, rejects with the driver's error (a refused password, an unknown database, an
+   * unreachable host) otherwise. Stores without a server (SQLite) need none.
+   */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

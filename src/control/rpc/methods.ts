@@ -3,6 +3,7 @@
  * faults, the MI command `sip_capture` of the older admin guide, and what an operator needs
  * besides (statistics, reload, the core introspection methods).
  */
+import type { DatabaseProblem } from '../db-health.js';
 import type { CaptureState } from '../../pipeline/capture-state.js';
 import type { MemoryGuardState } from '../memory-guard.js';
 import type { Stats } from '../../telemetry/stats.js';
@@ -48,6 +49,8 @@ export interface ControlContext {
   udpKernelDrops?: () => Record<string, number>;
   /** The memory guard's state, or null without memory_limit_mb. */
   memory?: () => MemoryGuardState | null;
+  /** Databases refusing, unreachable or hung (control/db-health.ts); absent where nothing watches them. */
+  databaseProblems?: () => DatabaseProblem[];
   /** Re-reads the config file; rejects with the reason it could not. */
   reload(): Promise<ReloadReport>;
   version: string;

@@ -467,6 +467,9 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     get method(): MysqlInsertMethod {
       return method;
     },
+    async ping(): Promise<void> {
+      await pool.query('SELECT 1');
+    },
     ensureTable(table: string, kind: TableKind): Promise<void> {
       try {
         assertTableName(table);
