@@ -94,6 +94,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const defaultMode = cfg.captureModes.get('default');
   const routerFor = (c: SipcaptureConfig): Router => new Router(c.routeRules, c.captureModes, { tableDateWindowDays: c.table_date_window_days });
   let router = routerFor(cfg);
+  const routingBefore = { tableDateClamped: 0, emptyHashSource: 0 };
   let dedup = dedupFrom(cfg);
   let dedupEvictedBefore = 0;
   const pipeline = new Pipeline({
@@ -138,6 +139,11 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       const next = routingChanged ? routerFor(c) : router;
       const rowOptions = rowOptionsFrom(c);
       return () => {
+        if (next !== router) {
+          // The counters are counters: what the old router counted must not go back.
+          routingBefore.tableDateClamped += router.tableDateClampedCount;
+          routingBefore.emptyHashSource += router.emptyHashSourceCount;
+        }
         router = next;
         pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });
         if (routingChanged) storeSet.useRouting(c);
@@ -186,11 +192,23 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
             queueBytes: s.queueBytes,
             inFlightBatches: s.inFlightBatches,
             failing: s.failing,
-            ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
+            ...(s.spool === null
+              ? {}
+              : {
+                  spoolBytes: s.spool.bytes,
+                  spool: {
+                    rejectedFull: s.spool.rejectedFull,
+                    corruptRecords: s.spool.corruptRecords,
+                    corruptBytes: s.spool.corruptBytes,
+                    alreadyCommittedBatches: s.spool.alreadyCommittedBatches,
+                    alreadyCommittedRows: s.spool.alreadyCommittedRows,
+                  },
+                }),
             ...(s.values === null ? {} : { values: s.values }),
           })),
         hookQueueDepth: () => hook?.queueDepth ?? null,
         databaseProblems: () => databaseHealth.problems(),
+        routing: () => ({ tableDateClamped: routingBefore.tableDateClamped + router.tableDateClampedCount, emptyHashSource: routingBefore.emptyHashSource + router.emptyHashSourceCount }),
         dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
         tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
         udpKernelDrops: () => udpKernelDrops(listeners),

@@ -13,6 +13,7 @@ import type { NamedParamSpec, ParamName } from './params.js';
 import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
 import { parseCaptureMode } from './capture-mode.js';
 import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
+import { localTimeZoneProblem } from './time-zone.js';
 import { parseListenList, parseRawSocketListen } from './listen.js';
 import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './access.js';
 import type { RoutesSetting } from './routes.js';
@@ -286,6 +287,10 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
         message: `1 needs ${missing.join(' and ')} to be set — sipcapture has no event_route[sipcapture:request]; the hook is the function named by event_callback, exported by the JS module hook_module`,
       });
     }
+  }
+  if (ok('date_time_zone') && str('date_time_zone') === 'local') {
+    const why = localTimeZoneProblem(process.env['TZ']);
+    if (why !== undefined) problems.push({ key: 'date_time_zone', message: why });
   }
   if (num('topoh_unmask') === 1) {
     for (const k of ['topoh_mask_key', 'topoh_callid_prefix'] as const) {

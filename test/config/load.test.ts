@@ -238,3 +238,28 @@ describe('effectiveConfigForDisplay', () => {
     assert.match(derived, /"routeRules":\[\{\}\]/);
   });
 });
+
+describe('date_time_zone: local', () => {
+  const withTz = <T>(tz: string | undefined, fn: () => T): T => {
+    const before = process.env['TZ'];
+    if (tz === undefined) delete process.env['TZ'];
+    else process.env['TZ'] = tz;
+    try {
+      return fn();
+    } finally {
+      if (before === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = before;
+    }
+  };
+  test('a TZ Node does not know is refused instead of silently writing UTC', () => {
+    for (const tz of ['Foo/Bar', 'CET-1CEST', 'Europe/Pariss']) {
+      withTz(tz, () => oneProblem({ date_time_zone: 'local' }, `date_time_zone: "local", but the environment's TZ="${tz}" is not a time zone Node knows, so it would write UTC`));
+    }
+    withTz('Foo/Bar', () => assert.equal(valid({ date_time_zone: 'UTC' }).date_time_zone, 'UTC', 'UTC does not read TZ'));
+  });
+  test('an IANA name, with or without the leading colon, is accepted', () => {
+    for (const tz of ['Europe/Paris', ':America/New_York', 'UTC']) {
+      withTz(tz, () => assert.equal(valid({ date_time_zone: 'local' }).date_time_zone, 'local', tz));
+    }
+  });
+});

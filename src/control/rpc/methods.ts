@@ -21,8 +21,29 @@ export interface StoreView {
   failing: boolean;
   /** Bytes in the on-disk spool for this database, when it has one. */
   spoolBytes?: number;
+  /** The spool's counters, when it has one (docs/storage.md, "Spool"). */
+  spool?: SpoolCounters;
   /** Text values the store changed (cut to the column, NULs removed, invalid text replaced). */
   values?: { truncatedValues: number; truncatedRows: number; nulStripped: number; invalidReplaced: number };
+}
+
+export interface SpoolCounters {
+  /** Batches the spool refused because it was full (their rows are counted spool_full). */
+  rejectedFull: number;
+  /** Damaged records skipped at replay, and their bytes. */
+  corruptRecords: number;
+  corruptBytes: number;
+  /** Replayed records found already committed by an earlier run (not written again), and their rows. */
+  alreadyCommittedBatches: number;
+  alreadyCommittedRows: number;
+}
+
+/** Routing counters, summed over reloads. */
+export interface RoutingCounters {
+  /** Packets whose table date was clamped to today (table_date_window_days). */
+  tableDateClamped: number;
+  /** mt_mode hash with an empty hash source: the first table was used. */
+  emptyHashSource: number;
 }
 
 /** The dedup table as the control plane sees it. */
@@ -49,6 +70,8 @@ export interface ControlContext {
   udpKernelDrops?: () => Record<string, number>;
   /** The memory guard's state, or null without memory_limit_mb. */
   memory?: () => MemoryGuardState | null;
+  /** Routing counters (absent in contexts without a router). */
+  routing?: () => RoutingCounters;
   /** Databases refusing, unreachable or hung (control/db-health.ts); absent where nothing watches them. */
   databaseProblems?: () => DatabaseProblem[];
   /** Re-reads the config file; rejects with the reason it could not. */
@@ -108,6 +131,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
   const batches = ctx.stats.batchSummaries();
   const hookDepth = ctx.hookQueueDepth();
   const dedup = ctx.dedup?.() ?? null;
+  const routing = ctx.routing?.() ?? null;
   return {
     capture_on: ctx.state.captureOn,
     hep_capture_on: ctx.state.hepCaptureOn,
@@ -120,6 +144,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     tcp_connections_rejected: snap.tcpRejected,
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
+    ...(routing === null ? {} : { routing: { table_date_clamped: routing.tableDateClamped, empty_hash_source: routing.emptyHashSource } }),
     ...memoryResult(ctx),
     stores: ctx.stores().map((s) => {
       const b = batches.get(s.db);
@@ -130,6 +155,17 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
         batches_in_flight: s.inFlightBatches,
         failing: s.failing,
         ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
+        ...(s.spool === undefined
+          ? {}
+          : {
+              spool: {
+                rejected_full: s.spool.rejectedFull,
+                corrupt_records: s.spool.corruptRecords,
+                corrupt_bytes: s.spool.corruptBytes,
+                already_committed_batches: s.spool.alreadyCommittedBatches,
+                already_committed_rows: s.spool.alreadyCommittedRows,
+              },
+            }),
         ...(s.values === undefined
           ? {}
           : {
