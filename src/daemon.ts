@@ -23,6 +23,7 @@ import type { Listener } from './listeners/types.js';
 import { authKeys } from './listeners/access.js';
 import { UdpListener } from './listeners/udp.js';
 import { HepIngest } from './pipeline/hep-ingest.js';
+import { IngestGate } from './pipeline/ingest-gate.js';
 import { HookRunner, hookSettingsFrom } from './hook/runner.js';
 import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -107,6 +108,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     dedup,
     guard,
   });
+  // TCP/TLS listeners stop reading while the writers' queues are three quarters full.
+  const ingestGate = new IngestGate({ writers: () => storeSet.writers.values(), maxRows: cfg.queue_max_rows, maxBytes: cfg.queue_max_bytes });
   const ingest = new HepIngest(pipeline, stats, state);
   ingest.guard = guard;
   const onHep = (data: Buffer, listener: string): void => ingest.handle(data, listener);
@@ -212,6 +215,10 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         dedup: () => (dedup === null ? null : { entries: dedup.size, maxEntries: dedup.maxEntries, evicted: dedupEvictedBefore + dedup.evicted }),
         tcpConnections: () => Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections])),
         udpKernelDrops: () => udpKernelDrops(listeners),
+        tcpBackpressure: () => ({
+          pausedConnections: listeners.reduce((n, l) => n + (l instanceof TcpListener ? l.pausedConnections : 0), 0),
+          episodes: ingestGate.episodes,
+        }),
         memory: () => guard?.state() ?? null,
         reload: () => reloader.reload(),
         version: packageVersion(),
@@ -240,6 +247,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
             maxConnectionsPerIp: cfg.tcp_max_connections_per_ip,
             onFrame: onPacket,
             stats,
+            flow: ingestGate,
           });
     }),
   );

@@ -191,6 +191,26 @@ export class Metrics {
         for (const s of ctx.stores()) if (s.spoolBytes !== undefined) this.set({ db: s.db }, s.spoolBytes);
       },
     });
+    new Gauge({
+      name: 'sipcapture_tcp_connections_paused',
+      help: "TCP/TLS connections not read right now because the writers' queues are three quarters full (the agents wait; nothing is dropped).",
+      registers: reg,
+      collect() {
+        this.reset();
+        const b = ctx.tcpBackpressure?.();
+        if (b !== undefined) this.set(b.pausedConnections);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_tcp_backpressure_episodes_total',
+      help: 'Times TCP/TLS reading was paused because the writers fell behind.',
+      registers: reg,
+      collect() {
+        this.reset();
+        const b = ctx.tcpBackpressure?.();
+        if (b !== undefined) this.inc(b.episodes);
+      },
+    });
     new Counter({
       name: 'sipcapture_spool_rejected_full_total',
       help: 'Batches the on-disk spool refused because it was full (spool_max_bytes, or the disk); their rows are counted spool_full. Per database.',

@@ -70,6 +70,8 @@ export interface ControlContext {
   udpKernelDrops?: () => Record<string, number>;
   /** The memory guard's state, or null without memory_limit_mb. */
   memory?: () => MemoryGuardState | null;
+  /** TCP/TLS connections not read right now because the writers' queues are congested, and how often that began. */
+  tcpBackpressure?: () => { pausedConnections: number; episodes: number };
   /** Routing counters (absent in contexts without a router). */
   routing?: () => RoutingCounters;
   /** Databases refusing, unreachable or hung (control/db-health.ts); absent where nothing watches them. */
@@ -132,6 +134,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
   const hookDepth = ctx.hookQueueDepth();
   const dedup = ctx.dedup?.() ?? null;
   const routing = ctx.routing?.() ?? null;
+  const backpressure = ctx.tcpBackpressure?.() ?? null;
   return {
     capture_on: ctx.state.captureOn,
     hep_capture_on: ctx.state.hepCaptureOn,
@@ -142,6 +145,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     tcp_connections: ctx.tcpConnections?.() ?? {},
     udp_kernel_drops: ctx.udpKernelDrops?.() ?? {},
     tcp_connections_rejected: snap.tcpRejected,
+    ...(backpressure === null ? {} : { tcp_backpressure: { paused_connections: backpressure.pausedConnections, episodes: backpressure.episodes } }),
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
     ...(routing === null ? {} : { routing: { table_date_clamped: routing.tableDateClamped, empty_hash_source: routing.emptyHashSource } }),
