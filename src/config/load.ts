@@ -8,7 +8,7 @@ import path from 'node:path';
 import JSON5 from 'json5';
 import type { CaptureMode, ListenAddress, ListenEntry, RouteRule, SipcaptureConfig } from './types.js';
 import type { ConfigProblem } from './errors.js';
-import { ConfigError, show, typeName } from './errors.js';
+import { ConfigError, fsErrorText, show, typeName } from './errors.js';
 import type { NamedParamSpec, ParamName } from './params.js';
 import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
 import { parseCaptureMode } from './capture-mode.js';
@@ -35,7 +35,7 @@ export function loadConfig(file: string): SipcaptureConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
+    throw new ConfigError(file, [{ key: '(file)', message: `cannot be read (${fsErrorText(e)})` }]);
   }
   let raw: unknown;
   try {

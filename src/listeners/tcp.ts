@@ -20,6 +20,7 @@ import type { ListenAddress } from '../config/types.js';
 import { DropReason } from '../telemetry/drop-reasons.js';
 import { ConnectionRejectReason, type Stats } from '../telemetry/stats.js';
 import { HepStreamFramer } from '../hep/framer.js';
+import { fsErrorText } from '../config/errors.js';
 import { sourceFilter } from './access.js';
 import type { IngestFlow, Listener } from './types.js';
 
@@ -112,7 +113,7 @@ export class TcpListener implements Listener {
       try {
         return readFileSync(file);
       } catch (e) {
-        throw new Error(`${what} ${file} cannot be read (${(e as Error).message})`, { cause: e });
+        throw new Error(`${what} ${file} cannot be read (${fsErrorText(e)})`, { cause: e });
       }
     };
     const idle = this.opts.idleTimeoutMs;

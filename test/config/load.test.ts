@@ -66,7 +66,7 @@ describe('loadConfig', () => {
   test('a missing file', () => {
     assert.throws(() => loadConfig(path.join(tmp, 'nope.json5')), (e: unknown) => {
       assert.ok(e instanceof ConfigError);
-      assert.match(e.message, /nope\.json5: 1 configuration problem:\n {2}- \(file\): cannot be read: ENOENT/);
+      assert.match(e.message, /nope\.json5: 1 configuration problem:\n {2}- \(file\): cannot be read \(ENOENT: no such file or directory\)$/);
       return true;
     });
   });
