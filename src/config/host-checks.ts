@@ -98,7 +98,7 @@ function bindProblem(protocol: 'udp' | 'tcp', host: string): Promise<string | un
  * Why `dir` cannot hold files, or undefined. With `mayCreate` a missing directory is fine when
  * its nearest existing parent is a writable directory (sipcapture creates the spool's own folders).
  */
-function directoryProblem(dir: string, mayCreate: boolean): string | undefined {
+export function directoryProblem(dir: string, mayCreate: boolean): string | undefined {
   let existing = dir;
   for (;;) {
     try {

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { directoryProblem } from '../config/host-checks.js';
 import type { SipcaptureConfig } from '../config/types.js';
 import type { Stats } from '../telemetry/stats.js';
 import { createStore, schemeOf, type CreateStoreOptions } from './factory.js';
@@ -152,7 +153,10 @@ export class StoreSet {
         const db: Db = { url, store, writer: undefined as unknown as StoreWriter, spool: null, replayer: null };
         dbs.push(db);
         if (cfg.spool_max_bytes > 0) {
-          db.spool = await Spool.open({ dir: spoolDirFor(cfg.spool_dir, url), maxBytes: cfg.spool_max_bytes });
+          db.spool = await Spool.open({ dir: spoolDirFor(cfg.spool_dir, url), maxBytes: cfg.spool_max_bytes }).catch((err: unknown) => {
+            // A recursive mkdir on a read-only file system says ENOENT: name the key and the real reason.
+            throw new Error(`spool_dir ${cfg.spool_dir}: ${directoryProblem(cfg.spool_dir, true) ?? (err as Error).message}`, { cause: err });
+          });
         }
         const spool = db.spool;
         db.writer = new StoreWriter(store, {

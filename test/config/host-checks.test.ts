@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { pino } from 'pino';
 import { hostProblems } from '../../src/config/host-checks.js';
+import { startDaemon } from '../../src/daemon.js';
 import { validateConfig } from '../../src/config/load.js';
 import { makeTmpDir } from '../helpers/daemon.js';
 import { requireOrSkip } from '../helpers/env.js';
@@ -80,6 +82,27 @@ describe('hostProblems', () => {
       assert.deepEqual(await problems({ spool_dir: path.join(ro, 'spool') }), [
         `spool_dir: "${path.join(ro, 'spool')}": ${ro}, where it would be created, is on a read-only file system (EROFS)`,
       ]);
+    } finally {
+      spawnSync('umount', [ro]);
+    }
+  });
+});
+
+describe('a read-only spool file system at run time', () => {
+  const isRoot = process.getuid?.() === 0;
+  test('start-up names spool_dir and says EROFS, not ENOENT', { skip: requireOrSkip(isRoot, 'root (to mount a read-only tmpfs)') }, async () => {
+    const ro = path.join(dir, 'ro-run');
+    mkdirSync(ro);
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]).status, 0);
+    try {
+      const cfg = validateConfig(
+        { db_url: `sqlite://${path.join(dir, 'y.sqlite')}`, listen: [], http_listen: '', rpc_socket: '', spool_dir: path.join(ro, 'spool') },
+        path.join(dir, 'c.json5'),
+      );
+      await assert.rejects(startDaemon(cfg, pino({ level: 'silent' }), { processMetrics: false }), (err: Error) => {
+        assert.equal(err.message, `spool_dir ${path.join(ro, 'spool')}: ${ro}, where it would be created, is on a read-only file system (EROFS)`);
+        return true;
+      });
     } finally {
       spawnSync('umount', [ro]);
     }
