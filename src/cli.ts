@@ -13,8 +13,8 @@ import {
   loadConfig,
   readConfigFile,
 } from './config/load.js';
-import { unwritableDataPaths } from './config/writable.js';
 import { PARAM_NAMES } from './config/params.js';
+import { hostProblems } from './config/host-checks.js';
 import type { SipcaptureConfig } from './config/types.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { packageVersion } from './util/package-info.js';
@@ -28,18 +28,10 @@ const DEFAULT_CONFIG = 'config/sipcapture.json5';
 /** SIGTERM must not hang forever on a dead database: drain for at most this long. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 
-/**
- * Loads the config or prints every problem and exits 2. `dataPaths`: also refuse SQLite files,
- * spool and socket folders this user cannot write (what `run` would die on).
- */
-function loadOrExit(file: string, opts: { dataPaths?: boolean } = {}): SipcaptureConfig {
+/** Loads the config or prints every problem and exits 2. */
+function loadOrExit(file: string): SipcaptureConfig {
   try {
-    const cfg = loadConfig(file);
-    if (opts.dataPaths === true) {
-      const problems = unwritableDataPaths(cfg);
-      if (problems.length > 0) throw new ConfigError(file, problems);
-    }
-    return cfg;
+    return loadConfig(file);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -49,8 +41,22 @@ function loadOrExit(file: string, opts: { dataPaths?: boolean } = {}): Sipcaptur
   }
 }
 
+/**
+ * Loads the config and checks it against this host (addresses, directories, the hook's syntax),
+ * or prints every problem and exits 2: `check-config` and `run` refuse the same configs.
+ */
+async function loadAndCheckOrExit(file: string): Promise<SipcaptureConfig> {
+  const cfg = loadOrExit(file);
+  const problems = await hostProblems(cfg);
+  if (problems.length > 0) {
+    process.stderr.write(`${new ConfigError(file, problems).message}\n`);
+    process.exit(2);
+  }
+  return cfg;
+}
+
 async function runCommand(file: string): Promise<void> {
-  const cfg = loadOrExit(file, { dataPaths: true });
+  const cfg = await loadAndCheckOrExit(file);
   const logger = createLogger(cfg.log_level);
   for (const warning of configWarnings(cfg)) logger.warn({ config: file }, warning);
   let daemon;
@@ -117,13 +123,13 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'check-config',
-    'Validate a config file (and that this user can write its data paths) and print the effective configuration (defaults included)',
+    'Validate a config file (and that this host and user can run it: addresses, data paths, the hook) and print the effective configuration (defaults included)',
     (y) =>
       y
         .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG, describe: 'JSON5 config file' })
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing when the config is valid (problems still go to stderr, exit 2): for ExecStartPre' }),
-    (argv) => {
-      const cfg = loadOrExit(argv.config, { dataPaths: true });
+    async (argv) => {
+      const cfg = await loadAndCheckOrExit(argv.config);
       if (!argv.quiet) {
         const shown = { parameters: effectiveConfigForDisplay(cfg), set_in_file: keysSetInFile(argv.config), derived: derivedConfigForDisplay(cfg) };
         process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);

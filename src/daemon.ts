@@ -12,15 +12,17 @@ import type { SipcaptureConfig } from './config/types.js';
 import { applyHeapGrowingPercent } from './control/heap-growth.js';
 import { memoryGuardFrom } from './control/memory-guard.js';
 import { Reloader, type ReloadHost, type ReloadReport } from './control/reload.js';
+import { DatabaseHealth } from './control/db-health.js';
 import { ControlPlane } from './control/rpc/control-plane.js';
 import { storeViewsOf } from './control/rpc/methods.js';
 import { HookRunner, hookSettingsFrom } from './hook/runner.js';
-import { hepListenersFrom, listeningLogFields, tcpConnections } from './listeners/from-config.js';
+import { hepListenersFrom, listeningLogFields, tcpConnections, tcpPausedConnections } from './listeners/from-config.js';
 import type { Listener } from './listeners/types.js';
 import { udpKernelDrops, watchUdpKernelDrops } from './listeners/udp-kernel-drop-watch.js';
 import { CaptureState } from './pipeline/capture-state.js';
 import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
 import { HepIngest } from './pipeline/hep-ingest.js';
+import { IngestGate } from './pipeline/ingest-gate.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { routerFrom, type Router } from './route/router.js';
@@ -79,6 +81,8 @@ interface Swappable {
   dedup: DedupTable | null;
   /** Evictions of the dedup tables a reload replaced (the metric is a counter: it must not go back). */
   dedupEvictedBefore: number;
+  /** What the routers a reload replaced counted (counters must not go back). */
+  routingBefore: { tableDateClamped: number; emptyHashSource: number };
   hook: HookRunner | null;
 }
 
@@ -88,9 +92,12 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const state = new CaptureState(cfg);
 
   const storeSet = await StoreSet.open(cfg, stats, logger);
+  // A refused password or an unreachable database is an ERROR now, and /health says so.
+  const databaseHealth = new DatabaseHealth({ storage: storeSet, stats, logger });
+  databaseHealth.start();
   const retention = new RetentionScheduler(cfg, logger, options.nowMs);
   const guard = memoryGuardFrom(cfg, { logger, queuedBytes: () => storeSet.queuedBytes(), ...(options.rss === undefined ? {} : { rss: options.rss }) });
-  const live: Swappable = { config: cfg, router: routerFrom(cfg), dedup: dedupFrom(cfg), dedupEvictedBefore: 0, hook: null };
+  const live: Swappable = { config: cfg, router: routerFrom(cfg), dedup: dedupFrom(cfg), dedupEvictedBefore: 0, routingBefore: { tableDateClamped: 0, emptyHashSource: 0 }, hook: null };
   const heplify = cfg.heplify_metrics === 1 ? new HeplifyCounters() : null;
   const forward =
     cfg.forward.length > 0
@@ -111,6 +118,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     forward,
     heplify,
   });
+  // TCP/TLS listeners stop reading while the writers' queues are three quarters full.
+  const ingestGate = new IngestGate({ writers: () => storeSet.writers.values(), maxRows: cfg.queue_max_rows, maxBytes: cfg.queue_max_bytes });
   const ingest = new HepIngest(pipeline, stats, state);
   ingest.guard = guard;
   const startHook = (c: SipcaptureConfig): Promise<HookRunner> =>
@@ -149,11 +158,17 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         state,
         stores: () => storeViewsOf(storeSet),
         hookQueueDepth: () => live.hook?.queueDepth ?? null,
+        databaseProblems: () => databaseHealth.problems(),
+        routing: () => ({
+          tableDateClamped: live.routingBefore.tableDateClamped + live.router.tableDateClampedCount,
+          emptyHashSource: live.routingBefore.emptyHashSource + live.router.emptyHashSourceCount,
+        }),
         forward: () => forward?.stats() ?? [],
         heplify,
         dedup: () => (live.dedup === null ? null : { entries: live.dedup.size, maxEntries: live.dedup.maxEntries, evicted: live.dedupEvictedBefore + live.dedup.evicted }),
         tcpConnections: () => tcpConnections(listeners),
         udpKernelDrops: () => udpKernelDrops(listeners),
+        tcpBackpressure: () => ({ pausedConnections: tcpPausedConnections(listeners), episodes: ingestGate.episodes }),
         memory: () => guard?.state() ?? null,
         retention: () => retention.counters,
         reload: (by) => reloader.reload(by),
@@ -162,13 +177,14 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       },
     });
   } catch (err) {
+    databaseHealth.stop();
     await live.hook?.close();
     await forward?.close();
     await storeSet.close();
     throw err;
   }
 
-  listeners.push(...hepListenersFrom(cfg, { onPacket: (data, listener, keys) => ingest.handle(data, listener, keys), stats, logger }));
+  listeners.push(...hepListenersFrom(cfg, { onPacket: (data, listener, keys) => ingest.handle(data, listener, keys), stats, logger, flow: ingestGate }));
   const started: Listener[] = [];
   try {
     // Raw IPIP / port-mirroring capture runs in supervised child processes (raw/supervisor.ts).
@@ -182,6 +198,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     }
   } catch (err) {
     await Promise.allSettled(started.map((l) => l.stop()));
+    databaseHealth.stop();
     await live.hook?.close();
     await forward?.close();
     await storeSet.close();
@@ -199,6 +216,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       guard?.stop();
+      databaseHealth.stop();
       await retention.stop();
       clearInterval(kernelDropWatch);
       summaryLog.stop();
@@ -266,6 +284,10 @@ function reloadHost(
       const next = routingChanged ? routerFrom(c) : live.router;
       const rowOptions = rowOptionsFrom(c);
       return () => {
+        if (next !== live.router) {
+          live.routingBefore.tableDateClamped += live.router.tableDateClampedCount;
+          live.routingBefore.emptyHashSource += live.router.emptyHashSourceCount;
+        }
         live.router = next;
         d.forward?.bindRules(next.forwardedByRules);
         d.pipeline.reconfigure({ router: next, rowOptions, defaultDbUrl: c.captureModes.get('default')?.db_url ?? null });

@@ -20,14 +20,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { SendSummary } from '../../src/loadgen/sender.js';
-import { postgresBackend, sqliteBackend, type BenchBackend } from '../harness/backends.js';
+import { mysqlBackend, postgresBackend, sqliteBackend, type BenchBackend } from '../harness/backends.js';
 import { startDaemonProcess } from '../harness/daemon.js';
 import { machineInfo, statusMiB, udpSocketDrops } from '../harness/proc.js';
 import { numberArg } from '../harness/args.js';
 import { freePort, rpcStats } from '../harness/step.js';
 
 const HELP = `npm run bench:overload -- [options]
-  --backend postgres|sqlite   (default postgres)
+  --backend postgres|mysql|sqlite   (default postgres)
+  --transport udp|tcp         how the load generator sends (default udp)
+  --connections N             TCP connections of the load generator (default 4)
   --rate N                    offered msg/s (overload default 230000; soak: required)
   --seconds N                 overload phase length (default 60)
   --low-rate N                rate after the overload (default 2000)
@@ -37,6 +39,7 @@ const HELP = `npm run bench:overload -- [options]
   --sender-workers N          sender threads (default 1)
   --set KEY=VALUE             extra daemon config, repeatable
   --pg-url URL
+  --mysql-url URL
 `;
 
 const args = parseArgs({
@@ -51,6 +54,9 @@ const args = parseArgs({
     'sender-workers': { type: 'string', default: '1' },
     set: { type: 'string', multiple: true, default: [] },
     'pg-url': { type: 'string', default: process.env['SIPCAPTURE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test' },
+    'mysql-url': { type: 'string', default: process.env['SIPCAPTURE_TEST_MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/test' },
+    transport: { type: 'string', default: 'udp' },
+    connections: { type: 'string', default: '4' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -90,6 +96,7 @@ interface RpcStats {
 
 function startSender(port: number, r: number, count: number): { child: ChildProcess; done: Promise<SendSummary | null> } {
   const argv = [entry, 'send', '--json', '--port', String(port), '--rate', String(r), '--count', String(count), '--mix', 'mixed', '--workers', o['sender-workers'] ?? '1'];
+  if (o.transport === 'tcp') argv.push('--transport', 'tcp', '--connections', o.connections ?? '4');
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
@@ -120,6 +127,7 @@ interface Sample {
   rssMiB: number;
   dropped: Record<string, number>;
   received: number;
+  stored: number;
   kernelDrops: number;
   queueBytes: number;
   spoolBytes: number;
@@ -127,7 +135,8 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
-  const backend: BenchBackend = o.backend === 'sqlite' ? sqliteBackend(workDir) : await postgresBackend(o['pg-url'] ?? '');
+  const backend: BenchBackend =
+    o.backend === 'sqlite' ? sqliteBackend(workDir) : o.backend === 'mysql' ? await mysqlBackend(o['mysql-url'] ?? '') : await postgresBackend(o['pg-url'] ?? '');
   const port = await freePort();
   const httpPort = await freePort([port]);
   const cfg: Record<string, unknown> = {
@@ -135,7 +144,7 @@ async function main(): Promise<void> {
     table_name: table,
     capture_on: 1,
     hep_capture_on: 1,
-    listen: [`udp:127.0.0.1:${port}`],
+    listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
     http_listen: `127.0.0.1:${httpPort}`,
     rpc_socket: '',
     spool_dir: path.join(workDir, 'spool'),
@@ -161,6 +170,7 @@ async function main(): Promise<void> {
         rssMiB: statusMiB(daemon.pid, 'VmRSS'),
         dropped: s?.dropped ?? samples.at(-1)?.dropped ?? {},
         received: s === null ? (samples.at(-1)?.received ?? 0) : sum(s.received),
+        stored: s === null ? (samples.at(-1)?.stored ?? 0) : sum(s.stored),
         kernelDrops: k?.drops ?? samples.at(-1)?.kernelDrops ?? 0,
         queueBytes: s?.stores.reduce((a, x) => a + (x.queue_bytes ?? 0), 0) ?? 0,
         spoolBytes: s?.stores.reduce((a, x) => a + (x.spool_bytes ?? 0), 0) ?? 0,
@@ -215,13 +225,14 @@ async function main(): Promise<void> {
     const hiRate = hiSum?.achievedRate ?? hiSent / Math.max(1, midT - startT);
     const peak = Math.max(...samples.map((s) => s.rssMiB));
     out('');
-    out('| phase | offered msg/s | sent | achieved msg/s | daemon drops by reason | kernel socket drops | peak RSS MiB |');
-    out('|---|---|---|---|---|---|---|');
+    const storedRate = (a: Sample, b: Sample): number => (b.stored - a.stored) / Math.max(1, b.t - a.t);
+    out(`| phase | offered msg/s | sent (${o.transport}) | achieved msg/s | stored msg/s | daemon drops by reason | kernel socket drops | peak RSS MiB |`);
+    out('|---|---|---|---|---|---|---|---|');
     out(
-      `| overload | ${fmt(rate)} | ${fmt(hiSent)} | ${fmt(hiRate)} | ${JSON.stringify(diff(midS.dropped, startS.dropped))} | ${fmt(midS.kernelDrops - startS.kernelDrops)} | ${fmt(Math.max(...hiSamples.map((s) => s.rssMiB)))} |`,
+      `| overload | ${fmt(rate)} | ${fmt(hiSent)} | ${fmt(hiRate)} | ${fmt(storedRate(startS, midS))} | ${JSON.stringify(diff(midS.dropped, startS.dropped))} | ${fmt(midS.kernelDrops - startS.kernelDrops)} | ${fmt(Math.max(...hiSamples.map((s) => s.rssMiB)))} |`,
     );
     out(
-      `| low | ${fmt(lowRate)} | ${fmt(loSum?.sent ?? NaN)} | ${fmt(loSum?.achievedRate ?? NaN)} | ${JSON.stringify(diff(endS.dropped, midS.dropped))} | ${fmt(endS.kernelDrops - midS.kernelDrops)} | ${fmt(Math.max(...samples.filter((s) => s.t > midT).map((s) => s.rssMiB)))} |`,
+      `| low | ${fmt(lowRate)} | ${fmt(loSum?.sent ?? NaN)} | ${fmt(loSum?.achievedRate ?? NaN)} | ${fmt(storedRate(midS, endS))} | ${JSON.stringify(diff(endS.dropped, midS.dropped))} | ${fmt(endS.kernelDrops - midS.kernelDrops)} | ${fmt(Math.max(...samples.filter((s) => s.t > midT).map((s) => s.rssMiB)))} |`,
     );
     // Recovery: the last second of the low phase in which anything was dropped.
     let lastLossT = midT;

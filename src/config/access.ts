@@ -12,7 +12,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { parseCidr } from '../net/cidr.js';
 import type { ConfigProblem } from './errors.js';
-import { show, typeName } from './errors.js';
+import { fsErrorText, show, typeName } from './errors.js';
 import { parseListenList } from './listen.js';
 import { LISTENER_KEYS } from './params.js';
 import { didYouMean } from './suggest.js';
@@ -97,7 +97,7 @@ function readPem(file: string): Buffer | string {
   try {
     return readFileSync(file);
   } catch (e) {
-    return `cannot be read (${(e as Error).message})`;
+    return `cannot be read (${fsErrorText(e)})`;
   }
 }
 

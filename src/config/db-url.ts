@@ -38,6 +38,10 @@ export function checkDbUrl(url: string): string | undefined {
   if (kind === 'sqlite') {
     return url.length > m[0].length ? undefined : 'has no file path after "sqlite://"';
   }
+  const raw = rawCharsInUserInfo(url.slice(m[0].length));
+  if (raw !== '') {
+    return `has a raw ${raw} in its user name or password, which cuts the URL short: percent-encode it (@ → %40, # → %23, / → %2F, ? → %3F, : in the user name → %3A)`;
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -49,6 +53,23 @@ export function checkDbUrl(url: string): string | undefined {
     return `has no database name (expected ${scheme}://USER:PASS@HOST[:PORT]/DB)`;
   }
   return undefined;
+}
+
+/** After its last `@`, a URL's rest looks like HOST[:PORT]/DB: what comes before is a user name and password. */
+const HOST_PORT_DB = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::\d+)?\/[^/?#@]+/;
+
+/**
+ * The characters a URL cannot hold raw in its user name or password (`@`, `#`, `/`, `?`) that
+ * `rest` (the URL after `scheme://`) has there, quoted and joined, or '' when there are none.
+ * Without this a `#` makes the rest a fragment ("no database name"), and a message would show
+ * the password's tail as the host.
+ */
+function rawCharsInUserInfo(rest: string): string {
+  const at = rest.lastIndexOf('@');
+  if (at <= 0 || !HOST_PORT_DB.test(rest.slice(at + 1))) return '';
+  const userInfo = rest.slice(0, at);
+  const found = ['@', '#', '/', '?'].filter((c) => userInfo.includes(c)).map((c) => `"${c}"`);
+  return found.length <= 1 ? (found[0] ?? '') : `${found.slice(0, -1).join(', ')} and ${found.at(-1) ?? ''}`;
 }
 
 /** The file path of a `sqlite://` URL (`:memory:` for an in-memory database). */
@@ -92,13 +113,59 @@ export function destinationOf(url: string): string {
   return `${kind}://${user === '' ? '' : `${user}@`}${u.hostname.toLowerCase()}:${u.port || DEFAULT_PORTS[kind]}/${decodeURIComponent(u.pathname.replace(/^\//, ''))}${query}`;
 }
 
+/** Characters of a URL scheme after its first letter. */
+function isSchemeChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+}
+
+/** Where a URL written in free text ends: white space or a quote. */
+function isTokenEnd(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x22 || c === 0x27;
+}
+
 /**
  * Replaces the password of every `scheme://user:password@` in `text` with `***`, or with as
  * many `*` as it has characters when `keepLength` is set (so error offsets still point right).
+ * The password runs to the LAST `@` before white space or a quote, so a raw `@`, `#`, `/` or `;`
+ * in it (which should have been percent-encoded) is masked too, never shown in part.
+ *
+ * One pass over the text: after each `://` the scan jumps past the URL it found, so a value of a
+ * megabyte costs milliseconds, not the minutes a backtracking regular expression needs.
  */
 export function maskPasswords(text: string, keepLength = false): string {
-  // The password may contain ";" (quoted in a capture_mode), but not "@", "/", quotes or spaces.
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/@\s;]*:)([^\s@/"']*)@/g, (_m, head: string, pw: string) =>
-    `${head}${keepLength ? '*'.repeat(pw.length) : '***'}@`,
-  );
+  const n = text.length;
+  let out = '';
+  let copied = 0;
+  let from = 0;
+  for (;;) {
+    const sep = text.indexOf('://', from);
+    if (sep === -1) break;
+    from = sep + 3;
+    // A scheme: a run of scheme characters before `://` with a letter in it.
+    let hasLetter = false;
+    for (let k = sep - 1; k >= 0 && isSchemeChar(text.charCodeAt(k)); k--) hasLetter ||= isLetter(text.charCodeAt(k));
+    if (!hasLetter) continue;
+    // The user name: up to `:`; no password when `/`, `@`, `;` or white space comes first.
+    let colon = from;
+    while (colon < n) {
+      const c = text.charCodeAt(colon);
+      if (c === 0x3a || c === 0x2f || c === 0x40 || c === 0x3b || isTokenEnd(c)) break;
+      colon++;
+    }
+    if (colon >= n || text.charCodeAt(colon) !== 0x3a) continue;
+    let lastAt = -1;
+    let end = colon + 1;
+    for (; end < n && !isTokenEnd(text.charCodeAt(end)); end++) if (text.charCodeAt(end) === 0x40) lastAt = end;
+    // Any later `://` before `end` has no `@` after the one found, so it needs no look.
+    from = end;
+    if (lastAt === -1) continue;
+    const pwLength = lastAt - colon - 1;
+    out += text.slice(copied, colon + 1) + (keepLength ? '*'.repeat(pwLength) : '***');
+    copied = lastAt;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }

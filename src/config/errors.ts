@@ -47,3 +47,12 @@ export function typeName(value: unknown): string {
   if (typeof value === 'boolean') return 'a boolean';
   return typeof value;
 }
+
+/**
+ * A file system error without the path Node appends (`ENOENT: no such file or directory, open
+ * '/x'`), for messages that already name the file: `ENOENT: no such file or directory`.
+ */
+export function fsErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '');
+}

@@ -8,12 +8,13 @@ import path from 'node:path';
 import JSON5 from 'json5';
 import type { CaptureMode, ListenAddress, ListenEntry, RouteRule, SipcaptureConfig } from './types.js';
 import type { ConfigProblem } from './errors.js';
-import { ConfigError, show, typeName } from './errors.js';
+import { ConfigError, fsErrorText, show, typeName } from './errors.js';
 import type { NamedParamSpec, ParamName } from './params.js';
 import { allowedText, KAMAILIO_UNSUPPORTED, PARAM_NAMES, PARAMS } from './params.js';
 import { parseCaptureMode } from './capture-mode.js';
 import { checkDataHeaderNames } from './homer7-fields.js';
 import { dbUrlKind, maskPasswords, resolveDbUrl } from './db-url.js';
+import { localTimeZoneProblem } from './time-zone.js';
 import { parseListenList, parseRawSocketListen, RAW_MIRROR_NEEDS_PORT } from './listen.js';
 import { checkAllowSources, checkAuthKeys, maskListen, resolveListen } from './access.js';
 import type { RoutesSetting } from './routes.js';
@@ -40,7 +41,7 @@ export function readConfigFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, [{ key: '(file)', message: `cannot be read: ${(e as Error).message}` }]);
+    throw new ConfigError(file, [{ key: '(file)', message: `cannot be read (${fsErrorText(e)})` }]);
   }
   try {
     return JSON5.parse<unknown>(text);
@@ -318,6 +319,10 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
         message: `1 needs ${missing.join(' and ')} to be set — sipcapture has no event_route[sipcapture:request]; the hook is the function named by event_callback, exported by the JS module hook_module`,
       });
     }
+  }
+  if (ok('date_time_zone') && str('date_time_zone') === 'local') {
+    const why = localTimeZoneProblem(process.env['TZ']);
+    if (why !== undefined) problems.push({ key: 'date_time_zone', message: why });
   }
   if (num('topoh_unmask') === 1) {
     for (const k of ['topoh_mask_key', 'topoh_callid_prefix'] as const) {

@@ -489,7 +489,7 @@ const PARAM_TABLE = {
     type: 'enum',
     default: 'UTC',
     values: ['UTC', 'local'],
-    doc: 'Time zone of the `date` column. Kamailio writes local time; UTC matches the table-name date.',
+    doc: 'Time zone of the `date` column. Kamailio writes local time; UTC matches the table-name date. `local` is refused when the environment\'s `TZ` is not a time zone Node knows (it would silently write UTC).',
     kamailio: false,
     reload: 'row',
   },

@@ -193,6 +193,76 @@ export class Metrics {
         for (const s of ctx.stores()) if (s.spoolBytes !== undefined) this.set({ db: s.db }, s.spoolBytes);
       },
     });
+    new Gauge({
+      name: 'sipcapture_tcp_connections_paused',
+      help: "TCP/TLS connections not read right now because the writers' queues are three quarters full (the agents wait; nothing is dropped).",
+      registers: reg,
+      collect() {
+        this.reset();
+        const b = ctx.tcpBackpressure?.();
+        if (b !== undefined) this.set(b.pausedConnections);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_tcp_backpressure_episodes_total',
+      help: 'Times TCP/TLS reading was paused because the writers fell behind.',
+      registers: reg,
+      collect() {
+        this.reset();
+        const b = ctx.tcpBackpressure?.();
+        if (b !== undefined) this.inc(b.episodes);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_spool_rejected_full_total',
+      help: 'Batches the on-disk spool refused because it was full (spool_max_bytes, or the disk); their rows are counted spool_full. Per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) if (s.spool !== undefined) this.inc({ db: s.db }, s.spool.rejectedFull);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_spool_corrupt_records_total',
+      help: 'Damaged spool records skipped at replay (logged; never replayed as garbage), per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) if (s.spool !== undefined) this.inc({ db: s.db }, s.spool.corruptRecords);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_spool_already_committed_rows_total',
+      help: 'Rows of replayed spool records found already committed by an earlier run (their marker row exists) and not written again: not a drop, the rows are in the database. Per database.',
+      labelNames: ['db'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const s of ctx.stores()) if (s.spool !== undefined) this.inc({ db: s.db }, s.spool.alreadyCommittedRows);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_table_date_clamped_total',
+      help: "Packets whose timestamp was outside table_date_window_days: their table was named by today's date instead.",
+      registers: reg,
+      collect() {
+        this.reset();
+        const r = ctx.routing?.();
+        if (r !== undefined) this.inc(r.tableDateClamped);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_hash_source_empty_total',
+      help: 'mt_mode hash with an empty hash_source value: the first table of the capture mode was used.',
+      registers: reg,
+      collect() {
+        this.reset();
+        const r = ctx.routing?.();
+        if (r !== undefined) this.inc(r.emptyHashSource);
+      },
+    });
     new Counter({
       name: 'sipcapture_text_values_changed_total',
       help: 'Text values the store changed to fit the database, per database and change: truncated (cut to the column width), nul_stripped (NUL characters removed), invalid_replaced (bytes that were not UTF-8, or unpaired surrogates, replaced by U+FFFD).',

@@ -161,5 +161,3 @@ export const IpProto = {
   SCTP: 132,
 } as const;
 
-/** Default bound on an inflated 0x0010 payload (a zip bomb must not exhaust memory). */
-export const DEFAULT_MAX_INFLATED_LENGTH = 1024 * 1024;

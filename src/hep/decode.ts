@@ -8,7 +8,7 @@ import { ipToText } from '../net/address.js';
 import {
   AF_INET,
   AF_INET6,
-  DEFAULT_MAX_INFLATED_LENGTH,
+  HEP3_MAX_LENGTH,
   EEP1_MAGIC,
   HEP3_CHUNK_HEADER_LENGTH,
   HEP3_HEADER_LENGTH,
@@ -24,7 +24,7 @@ import {
 import type { HepChunk, HepDecodeResult, HepErrorCode, HepPacket } from './types.js';
 
 export interface HepDecodeOptions {
-  /** Upper bound for an inflated 0x0010 payload; larger output → `bad_compressed_payload`. */
+  /** Upper bound for an inflated 0x0010 payload; larger output → `payload_too_large`. */
   maxInflatedLength?: number;
 }
 
@@ -61,7 +61,9 @@ export function decodeHep(buf: Buffer, options?: HepDecodeOptions): HepDecodeRes
   if (magic !== HEP3_MAGIC && magic !== EEP1_MAGIC) {
     return fail('bad_version', `not HEP: first bytes 0x${magic.toString(16).padStart(8, '0')}`);
   }
-  return decodeV3(buf, options?.maxInflatedLength ?? DEFAULT_MAX_INFLATED_LENGTH);
+  // An inflated 0x0010 payload is bounded by what an uncompressed one can be (the HEP3 length
+  // field is 16 bits), so a 1 KB datagram cannot become a 1 MiB row.
+  return decodeV3(buf, options?.maxInflatedLength ?? HEP3_MAX_LENGTH);
 }
 
 function decodeV1V2(buf: Buffer, version: 1 | 2): HepDecodeResult {
@@ -251,6 +253,9 @@ function decodeV3(buf: Buffer, maxInflatedLength: number): HepDecodeResult {
   let payload: Buffer;
   if (payloadCompressed) {
     const inflated = inflate(buf.subarray(payloadStart, payloadEnd), maxInflatedLength);
+    if (inflated === TOO_LARGE) {
+      return fail('payload_too_large', `HEPv3: compressed payload inflates to more than ${maxInflatedLength} bytes`, HepChunkType.COMPRESSED_PAYLOAD);
+    }
     if (typeof inflated === 'string') return fail('bad_compressed_payload', `HEPv3: compressed payload: ${inflated}`, HepChunkType.COMPRESSED_PAYLOAD);
     payload = inflated;
   } else {
@@ -332,12 +337,15 @@ const ZLIB_METHOD_DEFLATE = 8;
 const ZLIB_MAX_WINDOW_BITS_CODE = 7;
 const ZLIB_HEADER_CHECK = 31;
 
+/** What `inflate` returns when the output would pass its bound. */
+const TOO_LARGE = Symbol('too large');
+
 /**
  * Inflates a 0x0010 payload. The rev-37 text says "gzip/inflate"; senders in the wild use a
  * zlib stream, so the container is detected: gzip magic, a valid zlib header, else raw deflate.
- * Returns the output, or the failure reason as a string.
+ * Returns the output, TOO_LARGE past the bound, or the failure reason as a string.
  */
-function inflate(data: Buffer, maxOutputLength: number): Buffer | string {
+function inflate(data: Buffer, maxOutputLength: number): Buffer | string | typeof TOO_LARGE {
   const b0 = data[0] ?? 0;
   const b1 = data[1] ?? 0;
   try {
@@ -352,6 +360,7 @@ function inflate(data: Buffer, maxOutputLength: number): Buffer | string {
     }
     return inflateRawSync(data, { maxOutputLength });
   } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return TOO_LARGE;
     return err instanceof Error ? err.message : 'inflate failed';
   }
 }

@@ -1,22 +1,31 @@
 /**
- * HEP3 framing for byte streams (TCP/TLS). A frame is `HEP3` + u16 BE total length
- * (header included). Frames that lie wholly inside one pushed chunk are returned as views into
- * it; only a frame that spans chunks is copied (into one Buffer of exactly its length).
+ * HEP3 framing for byte streams (TCP/TLS). A frame is `HEP3` + u16 BE total length (header
+ * included), then chunks (u16 vendor, u16 type, u16 length ≥ 6) that fill it exactly. Frames
+ * that lie wholly inside one pushed chunk are returned as views into it; only a frame that spans
+ * chunks is copied (into one Buffer of exactly its length).
  *
  * Unlike Kamailio (which hands non-HEP3 bytes to the SIP parser and stalls on a bad length),
  * bytes that do not start a valid frame make the framer scan forward to the next `HEP3`; the
  * whole skipped run is reported as ONE `desync` event when the next good frame is found (or at
- * `end()`), so a bad frame costs only itself. Memory is bounded by `maxFrame` + 6 bytes.
+ * `end()`), so a bad frame costs only itself. A header that lies about its length (a stray
+ * `HEP3` + 0xFFFF) would otherwise swallow the real frames after it: a frame whose chunks do not
+ * fill it exactly is not a frame, and the bytes after its magic are scanned again, so the frames
+ * inside it are recovered. Rescanning is bounded (`RESCAN_CREDIT_*`) so a stream of lying headers
+ * costs linear work; past the bound the frame is handed on whole, and the decoder counts it.
+ * Memory is bounded by `maxFrame` + 6 bytes, plus one frame being rescanned.
  */
-import { HEP3_HEADER_LENGTH, HEP3_MAGIC, HEP3_MAGIC_BYTES, HEP3_MAX_LENGTH } from './constants.js';
+import { HEP3_CHUNK_HEADER_LENGTH, HEP3_HEADER_LENGTH, HEP3_MAGIC, HEP3_MAGIC_BYTES, HEP3_MAX_LENGTH } from './constants.js';
 
 export interface HepStreamFramerOptions {
   /** Largest frame accepted (total length, header included). Default and maximum 65535. */
   maxFrame?: number;
 }
 
-/** Why the framer lost sync (the first problem of a skipped run). */
-export type HepDesyncReason = 'bad_magic' | 'bad_length' | 'oversized';
+/**
+ * Why the framer lost sync (the first problem of a skipped run). `bad_chunks`: a header whose
+ * length the chunks after it do not fill exactly (a lying or stray `HEP3` header).
+ */
+export type HepDesyncReason = 'bad_magic' | 'bad_length' | 'oversized' | 'bad_chunks';
 
 export interface HepFramerError {
   kind: 'error';
@@ -39,6 +48,25 @@ export type HepFrameEvent = HepFrame | HepFramerError;
 
 const NO_EVENTS: readonly HepFrameEvent[] = Object.freeze([]);
 const MAGIC_LENGTH = 4;
+/** Bytes a connection may rescan before it has sent anything: one largest frame, twice. */
+const RESCAN_CREDIT_START = 2 * HEP3_MAX_LENGTH;
+/** Rescan credit earned per byte received: rescanning costs at most a small multiple of the input. */
+const RESCAN_CREDIT_PER_BYTE = 2;
+/** Credit saved up at most, so a long good stream does not pay for a long run of lies. */
+const RESCAN_CREDIT_MAX = 16 * HEP3_MAX_LENGTH;
+
+/** True when chunk headers from byte 6 on fill `frame[start, start + length)` exactly. */
+function chunksFillFrame(frame: Buffer, start: number, length: number): boolean {
+  const end = start + length;
+  let pos = start + HEP3_HEADER_LENGTH;
+  while (pos < end) {
+    if (end - pos < HEP3_CHUNK_HEADER_LENGTH) return false;
+    const chunkLength = frame.readUInt16BE(pos + 4);
+    if (chunkLength < HEP3_CHUNK_HEADER_LENGTH) return false;
+    pos += chunkLength;
+  }
+  return pos === end;
+}
 
 export class HepStreamFramer {
   readonly maxFrame: number;
@@ -51,6 +79,7 @@ export class HepStreamFramer {
   private desync = false;
   private desyncReason: HepDesyncReason = 'bad_magic';
   private skipped = 0;
+  private rescanCredit = RESCAN_CREDIT_START;
 
   constructor(options: HepStreamFramerOptions = {}) {
     const max = options.maxFrame ?? HEP3_MAX_LENGTH;
@@ -75,7 +104,23 @@ export class HepStreamFramer {
 
   /** Feeds the next chunk of the stream. Returns the frames and errors it completes, in order. */
   push(chunk: Buffer): readonly HepFrameEvent[] {
+    this.rescanCredit = Math.min(RESCAN_CREDIT_MAX, this.rescanCredit + RESCAN_CREDIT_PER_BYTE * chunk.length);
     let events: HepFrameEvent[] | null = null;
+    // Bytes to feed, in stream order: the chunk, preceded by a refused frame's bytes while rescanning.
+    const pending: Buffer[] = [chunk];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      events = this.feed(next, events, pending);
+    }
+    return events ?? NO_EVENTS;
+  }
+
+  /**
+   * Feeds one piece of the stream. A frame spanning pieces whose chunks do not fill it is not
+   * passed on: its bytes after the magic and the rest of this piece go onto `pending` (a stack,
+   * last fed first) and feeding stops.
+   */
+  private feed(chunk: Buffer, done: HepFrameEvent[] | null, pending: Buffer[]): HepFrameEvent[] | null {
+    let events = done;
     const n = chunk.length;
     let pos = 0;
 
@@ -85,10 +130,11 @@ export class HepStreamFramer {
       chunk.copy(frame, this.frameFill, 0, take);
       this.frameFill += take;
       pos = take;
-      if (this.frameFill < frame.length) return NO_EVENTS;
+      if (this.frameFill < frame.length) return events;
       this.frame = null;
       this.frameFill = 0;
-      events = [{ kind: 'frame', frame }];
+      if (this.refuse(frame, chunk.subarray(pos), pending)) return events;
+      (events ??= []).push({ kind: 'frame', frame });
     }
 
     for (;;) {
@@ -98,7 +144,7 @@ export class HepStreamFramer {
         if (this.desync && carry === 0) pos = this.keepMagicPrefixOnly(chunk, pos);
         chunk.copy(this.head, carry, pos, n);
         this.headLen = carry + (n - pos);
-        return events ?? NO_EVENTS;
+        return events;
       }
 
       if (carry === 0 && this.desync) {
@@ -108,7 +154,7 @@ export class HepStreamFramer {
           pos = this.keepMagicPrefixOnly(chunk, pos);
           chunk.copy(this.head, 0, pos, n);
           this.headLen = n - pos;
-          return events ?? NO_EVENTS;
+          return events;
         }
         this.skipped += at - pos;
         pos = at;
@@ -126,8 +172,17 @@ export class HepStreamFramer {
         length = (this.byteAt(chunk, pos, 4) << 8) | this.byteAt(chunk, pos, 5);
       }
 
+      const whole = carry === 0 && n - pos >= length;
       const problem: HepDesyncReason | null =
-        magic !== HEP3_MAGIC ? 'bad_magic' : length < HEP3_HEADER_LENGTH ? 'bad_length' : length > this.maxFrame ? 'oversized' : null;
+        magic !== HEP3_MAGIC
+          ? 'bad_magic'
+          : length < HEP3_HEADER_LENGTH
+            ? 'bad_length'
+            : length > this.maxFrame
+              ? 'oversized'
+              : whole && this.refusesInPlace(chunk, pos, length)
+                ? 'bad_chunks'
+                : null;
       if (problem !== null) {
         if (!this.desync) {
           this.desync = true;
@@ -147,7 +202,7 @@ export class HepStreamFramer {
 
       if (this.desync) (events ??= []).push(this.takeDesyncEvent());
 
-      if (carry === 0 && n - pos >= length) {
+      if (whole) {
         (events ??= []).push({ kind: 'frame', frame: chunk.subarray(pos, pos + length) });
         pos += length;
         continue;
@@ -161,13 +216,37 @@ export class HepStreamFramer {
       pos += take;
       this.headLen = 0;
       if (carry + take === length) {
+        if (this.refuse(frame, chunk.subarray(pos), pending)) return events;
         (events ??= []).push({ kind: 'frame', frame });
         continue;
       }
       this.frame = frame;
       this.frameFill = carry + take;
-      return events ?? NO_EVENTS;
+      return events;
     }
+  }
+
+  /** A frame inside one piece whose chunks do not fill it: refused (and paid for) while credit lasts. */
+  private refusesInPlace(chunk: Buffer, pos: number, length: number): boolean {
+    if (this.rescanCredit < length || chunksFillFrame(chunk, pos, length)) return false;
+    this.rescanCredit -= length;
+    return true;
+  }
+
+  /**
+   * A frame that spanned pieces is complete. If its chunks do not fill it and rescan credit is
+   * left, it is refused: the framer is out of sync from its first byte, and its bytes after that
+   * (then `rest`, the remainder of the current piece) are queued to be fed again.
+   */
+  private refuse(frame: Buffer, rest: Buffer, pending: Buffer[]): boolean {
+    if (this.rescanCredit < frame.length || chunksFillFrame(frame, 0, frame.length)) return false;
+    this.rescanCredit -= frame.length;
+    this.desync = true;
+    this.desyncReason = 'bad_chunks';
+    this.skipped = 1;
+    if (rest.length > 0) pending.push(rest);
+    pending.push(frame.subarray(1));
+    return true;
   }
 
   /**
@@ -176,15 +255,26 @@ export class HepStreamFramer {
    */
   end(): readonly HepFrameEvent[] {
     const events: HepFrameEvent[] = [];
+    const partial = this.frame?.subarray(0, this.frameFill);
+    if (partial !== undefined && partial.indexOf(HEP3_MAGIC_BYTES, 1) !== -1 && this.rescanCredit >= partial.length) {
+      // A frame cut off by the close with another magic inside may be a lying header: what follows is rescanned.
+      this.rescanCredit -= partial.length;
+      this.frame = null;
+      this.frameFill = 0;
+      this.desync = true;
+      this.desyncReason = 'bad_chunks';
+      this.skipped = 1;
+      events.push(...this.push(partial.subarray(1)));
+    }
     if (this.desync) {
       // Bytes kept as a possible magic prefix are skipped too.
       this.skipped += this.headLen;
       this.headLen = 0;
       events.push(this.takeDesyncEvent());
     }
-    const partial = this.headLen + this.frameFill;
-    if (partial > 0) {
-      events.push({ kind: 'error', code: 'truncated', reason: 'eof', skipped: partial, message: `stream ended inside a HEP3 frame (${partial} bytes dropped)` });
+    const cut = this.headLen + this.frameFill;
+    if (cut > 0) {
+      events.push({ kind: 'error', code: 'truncated', reason: 'eof', skipped: cut, message: `stream ended inside a HEP3 frame (${cut} bytes dropped)` });
     }
     this.headLen = 0;
     this.frame = null;

@@ -58,6 +58,8 @@ export type HepErrorCode =
   | 'missing_chunk'
   | 'address_family_mismatch'
   | 'bad_compressed_payload'
+  /** A 0x0010 payload that inflates to more than a HEP payload can be (65,535 bytes). */
+  | 'payload_too_large'
   | 'no_payload'
   /** A vendor-0 chunk with type 0 (invalid in every HEP3 revision; Kamailio drops the packet). */
   | 'bad_chunk_type';

@@ -5,6 +5,7 @@
  * asynchronous hook is bounded here by hook_timeout_ms.
  */
 import { pathToFileURL } from 'node:url';
+import { javascriptSyntaxProblem } from '../config/host-checks.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeHep } from '../hep/decode.js';
 import type { HookFunction } from './public.js';
@@ -58,7 +59,16 @@ async function loadHook(): Promise<HookFunction> {
       throw new Error(`hook_module ${file} is TypeScript, and tsx is not installed to load it: compile it to .js, or install tsx`);
     }
   }
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    // A syntax error from import() names neither the file nor the line; `node --check` does.
+    const e = err instanceof Error ? err : new Error(String(err));
+    const parsed = e instanceof SyntaxError ? javascriptSyntaxProblem(file) : undefined;
+    if (parsed !== undefined) throw new Error(`hook_module ${parsed}`, { cause: err });
+    throw new Error(`hook_module ${file} cannot be loaded: ${e.name}: ${e.message}`, { cause: err });
+  }
   const name = init.eventCallback;
   const fn = mod[name] ?? (isRecord(mod['default']) ? mod['default'][name] : undefined);
   if (typeof fn !== 'function') {

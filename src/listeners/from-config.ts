@@ -8,13 +8,13 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Stats } from '../telemetry/stats.js';
 import { authKeys, type AuthKeys } from './access.js';
 import { TcpListener } from './tcp.js';
-import type { Listener } from './types.js';
+import type { IngestFlow, Listener } from './types.js';
 import { UdpListener } from './udp.js';
 
 /** Where a listener hands each HEP packet; `keys` are the listener's accepted auth keys (null = not enforced). */
 export type HepPacketHandler = (data: Buffer, listener: string, keys: AuthKeys | null) => void;
 
-export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPacketHandler; stats: Stats; logger: Logger }): Listener[] {
+export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPacketHandler; stats: Stats; logger: Logger; flow?: IngestFlow }): Listener[] {
   const { stats, logger } = deps;
   return cfg.listenAddresses.map((address) => {
     // Each listener checks its own auth keys (a listen object may have its own list).
@@ -30,6 +30,7 @@ export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPac
           maxConnectionsPerIp: cfg.tcp_max_connections_per_ip,
           onFrame: onPacket,
           stats,
+          ...(deps.flow === undefined ? {} : { flow: deps.flow }),
         });
   });
 }
@@ -50,4 +51,9 @@ export function listeningLogFields(listener: Listener, cfg: SipcaptureConfig): R
 /** Open connections per TCP/TLS listener (the control plane's view). */
 export function tcpConnections(listeners: readonly Listener[]): Record<string, number> {
   return Object.fromEntries(listeners.filter((l): l is TcpListener => l instanceof TcpListener).map((l) => [l.name, l.connections]));
+}
+
+/** TCP/TLS connections not read right now because the writers' queues are congested. */
+export function tcpPausedConnections(listeners: readonly Listener[]): number {
+  return listeners.reduce((n, l) => n + (l instanceof TcpListener ? l.pausedConnections : 0), 0);
 }

@@ -20,8 +20,9 @@ import type { ListenAddress } from '../config/types.js';
 import { DropReason } from '../telemetry/drop-reasons.js';
 import { ConnectionRejectReason, type Stats } from '../telemetry/stats.js';
 import { HepStreamFramer } from '../hep/framer.js';
+import { fsErrorText } from '../config/errors.js';
 import { sourceFilter } from './access.js';
-import type { Listener } from './types.js';
+import type { IngestFlow, Listener } from './types.js';
 
 export type FrameHandler = (frame: Buffer, listener: string) => void;
 
@@ -37,6 +38,8 @@ export interface TcpListenerOptions {
   maxConnectionsPerIp?: number;
   onFrame: FrameHandler;
   stats: Stats;
+  /** While it is congested, sockets are not read (paused) until it is relieved. */
+  flow?: IngestFlow;
 }
 
 /** TLS handshakes must finish within this time even when the idle timeout is off (Node's default). */
@@ -60,6 +63,8 @@ export class TcpListener implements Listener {
   private tlsServer: tls.Server | null = null;
   private readonly conns = new Set<Conn>();
   private readonly perIp = new Map<string, number>();
+  /** Sockets not read right now because the daemon is congested, with their resume. */
+  private readonly paused = new Map<net.Socket, () => void>();
   private readonly allow;
 
   constructor(private readonly opts: TcpListenerOptions) {
@@ -70,6 +75,11 @@ export class TcpListener implements Listener {
   get port(): number {
     const addr = this.server?.address();
     return addr !== null && typeof addr === 'object' ? addr.port : 0;
+  }
+
+  /** Connections not read right now because the daemon is congested (opts.flow). */
+  get pausedConnections(): number {
+    return this.paused.size;
   }
 
   /** Connections open right now (admitted, not yet closed). */
@@ -103,7 +113,7 @@ export class TcpListener implements Listener {
       try {
         return readFileSync(file);
       } catch (e) {
-        throw new Error(`${what} ${file} cannot be read (${(e as Error).message})`, { cause: e });
+        throw new Error(`${what} ${file} cannot be read (${fsErrorText(e)})`, { cause: e });
       }
     };
     const idle = this.opts.idleTimeoutMs;
@@ -209,9 +219,11 @@ export class TcpListener implements Listener {
           stats.drop(DropReason.TCP_FRAMING, `${name} from ${peer}: ${event.message}`);
         }
       }
+      if (this.opts.flow?.congested === true) this.pause(socket);
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      this.paused.delete(socket);
       // A frame cut off by the close (idle timeout included), or garbage still being skipped, is reported once.
       for (const event of framer.end()) {
         if (event.kind === 'error') stats.drop(DropReason.TCP_FRAMING, `${name} from ${peer}: ${event.message}`);
@@ -219,10 +231,30 @@ export class TcpListener implements Listener {
     });
   }
 
+  /**
+   * Stops reading `socket` until the flow is relieved: the kernel's receive buffer fills, the
+   * TCP window closes and the agent waits. Its idle timeout is off meanwhile (the silence is ours).
+   */
+  private pause(socket: net.Socket): void {
+    const flow = this.opts.flow;
+    if (flow === undefined || this.paused.has(socket)) return;
+    const resume = (): void => {
+      if (!this.paused.delete(socket)) return;
+      if (this.opts.idleTimeoutMs > 0) socket.setTimeout(this.opts.idleTimeoutMs);
+      socket.resume();
+    };
+    this.paused.set(socket, resume);
+    socket.setTimeout(0);
+    socket.pause();
+    flow.onRelief(resume);
+  }
+
   stop(): Promise<void> {
     const server = this.server;
     this.server = null;
     if (server === null) return Promise.resolve();
+    // What paused sockets still hold is read and stored before they close.
+    for (const resume of [...this.paused.values()]) resume();
     // End connections gracefully so frames already received are still processed.
     for (const c of this.conns) {
       if (c.data !== null) c.data.end();

@@ -12,3 +12,15 @@ export interface Listener {
   /** Stops receiving; resolves when sockets are closed. */
   stop(): Promise<void>;
 }
+
+/**
+ * Whether the rest of the daemon can take more right now. Stream listeners stop reading their
+ * sockets while it is congested (the kernel's flow control then slows the agents), instead of
+ * decoding frames into rows that would be dropped as queue_full; datagrams cannot wait.
+ */
+export interface IngestFlow {
+  /** True while the sinks are too far behind to take more. */
+  readonly congested: boolean;
+  /** Calls `resume` once, when the congestion is over. */
+  onRelief(resume: () => void): void;
+}

@@ -8,7 +8,7 @@ import { DropReason } from '../telemetry/drop-reasons.js';
 import type { Stats } from '../telemetry/stats.js';
 import { decodeHep } from '../hep/decode.js';
 import { hepToCapturedMessage } from '../hep/to-captured.js';
-import type { HepPacket } from '../hep/types.js';
+import type { HepError, HepPacket } from '../hep/types.js';
 import type { AuthKeys } from '../listeners/access.js';
 import { nowMicros } from './clock.js';
 
@@ -63,7 +63,7 @@ export class HepIngest {
     if (keys !== null) {
       const result = decodeHep(data);
       if (!result.ok) {
-        this.stats.drop(DropReason.HEP_MALFORMED, `${listener}: ${result.error.code}: ${result.error.message}`);
+        this.dropUndecodable(result.error, listener);
         return;
       }
       const failure = keys.check(result.packet.authKey);
@@ -85,11 +85,16 @@ export class HepIngest {
     this.decodeAndAccept(data, listener, receivedAtUs);
   }
 
+  private dropUndecodable(error: HepError, listener: string): void {
+    const reason = error.code === 'payload_too_large' ? DropReason.PAYLOAD_TOO_LARGE : DropReason.HEP_MALFORMED;
+    this.stats.drop(reason, `${listener}: ${error.code}: ${error.message}`);
+  }
+
   /** The default path: decode, then the pipeline (directly, or after the hook returned 1). */
   decodeAndAccept(data: Buffer, listener: string, receivedAtUs: number): void {
     const result = decodeHep(data);
     if (!result.ok) {
-      this.stats.drop(DropReason.HEP_MALFORMED, `${listener}: ${result.error.code}: ${result.error.message}`);
+      this.dropUndecodable(result.error, listener);
       return;
     }
     this.sink.accept(hepToCapturedMessage(result.packet, listener, receivedAtUs, data));

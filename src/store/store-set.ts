@@ -10,6 +10,7 @@
  * `drainTimeoutMs` into the spool — then closes spools and connections.
  */
 import type { Logger } from 'pino';
+import { directoryProblem } from '../config/host-checks.js';
 import type { CaptureMode, SipcaptureConfig } from '../config/types.js';
 import type { Stats } from '../telemetry/stats.js';
 import { dbUrlKind, destinationOf, maskPasswords } from '../config/db-url.js';
@@ -204,6 +205,9 @@ export class StoreSet {
                 { db: store.displayUrl, spool: db.spool?.dir, lostBytes: lost.bytes, lostRows: lost.rows },
                 'spool directory was deleted while in use: made again, spooling goes on; the records not yet replayed went with it',
               ),
+          }).catch((err: unknown) => {
+            // A recursive mkdir on a read-only file system says ENOENT: name the key and the real reason.
+            throw new Error(`spool_dir ${cfg.spool_dir}: ${directoryProblem(cfg.spool_dir, true) ?? (err as Error).message}`, { cause: err });
           });
         }
         const spool = db.spool;
@@ -300,6 +304,23 @@ export class StoreSet {
       values: isCounting(db.store) ? db.store.valueCounters : null,
       homer7: (db.store as Partial<Homer7Store>).homer7Counters ?? null,
     }));
+  }
+
+  /**
+   * Asks every database with a server for a trivial query (Store.ping): one entry per database,
+   * `error` null when it answered. Used at start and for /health.
+   */
+  probe(): Promise<{ db: string; error: unknown }[]> {
+    return Promise.all(
+      this.dbs.map(async (db) => {
+        try {
+          await db.store.ping?.();
+          return { db: db.store.displayUrl, error: null };
+        } catch (err) {
+          return { db: db.store.displayUrl, error: err };
+        }
+      }),
+    );
   }
 
   /**

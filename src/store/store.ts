@@ -81,6 +81,13 @@ export interface Store {
    * its commit token, so its batch is settled when replayed, never written twice.
    */
   abandon?(): void;
+
+  /**
+   * Opens (or reuses) a connection and runs a trivial query: resolves when the database takes
+   * work, rejects with the driver's error (a refused password, an unknown database, an
+   * unreachable host) otherwise. Stores without a server (SQLite) need none.
+   */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,8 @@
 export const DropReason = {
   /** HEP bytes that do not decode (bad magic, lengths, missing chunks …), also HEP found in a pcap file. */
   HEP_MALFORMED: 'hep_malformed',
+  /** A compressed HEP payload (chunk 0x0010) that inflates past 65,535 bytes, what a HEP payload can be. */
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
   /** A HEP listener received data while hep_capture_on = 0. */
   HEP_CAPTURE_OFF: 'hep_capture_off',
   /** capture_on = 0 (toggled by sipcapture.status). */

@@ -93,7 +93,8 @@ describe('tls: listeners and certificate files', () => {
   });
   test('unreadable, invalid and mismatched files stop the start with the key and the file', () => {
     const base = { listen: 'tls:127.0.0.1:9062', tls_cert_file: certs.serverCert, tls_key_file: certs.serverKey };
-    oneProblem({ ...base, tls_cert_file: path.join(certs.dir, 'missing.crt') }, 'tls_cert_file: ', 'missing.crt cannot be read (ENOENT');
+    const missing = oneProblem({ ...base, tls_cert_file: path.join(certs.dir, 'missing.crt') }, 'tls_cert_file: ', 'missing.crt cannot be read (ENOENT: no such file or directory)');
+    assert.equal(missing.split('missing.crt').length - 1, 1, `the file is named once: ${missing}`);
     const junk = path.join(certs.dir, 'junk.pem');
     writeFileSync(junk, 'not a certificate\n');
     oneProblem({ ...base, tls_cert_file: junk }, 'tls_cert_file: ', 'holds no PEM certificate');

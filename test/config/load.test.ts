@@ -66,7 +66,7 @@ describe('loadConfig', () => {
   test('a missing file', () => {
     assert.throws(() => loadConfig(path.join(tmp, 'nope.json5')), (e: unknown) => {
       assert.ok(e instanceof ConfigError);
-      assert.match(e.message, /nope\.json5: 1 configuration problem:\n {2}- \(file\): cannot be read: ENOENT/);
+      assert.match(e.message, /nope\.json5: 1 configuration problem:\n {2}- \(file\): cannot be read \(ENOENT: no such file or directory\)$/);
       return true;
     });
   });
@@ -131,6 +131,20 @@ describe('db_url', () => {
     const p = oneProblem({ db_url: 'mysql://u:topsecret@host' }, 'db_url: "mysql://u:*********@host"');
     assert.ok(!p.includes('topsecret'));
     assert.equal(maskPasswords('a mysql://u:p@h/d and postgres://x:y;z@h/d'), 'a mysql://u:***@h/d and postgres://x:***@h/d');
+  });
+  test('a raw @, #, / or ? in a password is masked whole, and refused with the advice to percent-encode', () => {
+    assert.equal(maskPasswords('postgres://u:p#ss@w0rd@h/db'), 'postgres://u:***@h/db');
+    assert.equal(maskPasswords('["mysql://u:a/b?c@h/d","x@y"]', true), '["mysql://u:*****@h/d","x@y"]');
+    for (const [url, chars] of [
+      ['postgres://u:qz@xk@h/db', '"@"'],
+      ['postgres://u:qz#xk@h/db', '"#"'],
+      ['mysql://u:qz/x?k@h:3306/db', '"/" and "?"'],
+    ] as const) {
+      const p = oneProblem({ db_url: url }, `raw ${chars} in its user name or password, which cuts the URL short: percent-encode it (@ → %40, # → %23`);
+      for (const secret of ['qz', 'xk', 'x?k']) assert.ok(!p.includes(secret), p);
+    }
+    assert.equal(valid({ db_url: 'postgres://u:p%40s%23s@h/db' }).db_url, 'postgres://u:p%40s%23s@h/db');
+    assert.equal(valid({ db_url: 'postgres://u:p@h/db?application_name=a@b' }).db_url, 'postgres://u:p@h/db?application_name=a@b');
   });
 });
 
@@ -222,5 +236,30 @@ describe('effectiveConfigForDisplay', () => {
     const derived = JSON.stringify(derivedConfigForDisplay(c));
     assert.ok(!derived.includes('s3cret') && !derived.includes(':pw@'));
     assert.match(derived, /"routeRules":\[\{\}\]/);
+  });
+});
+
+describe('date_time_zone: local', () => {
+  const withTz = <T>(tz: string | undefined, fn: () => T): T => {
+    const before = process.env['TZ'];
+    if (tz === undefined) delete process.env['TZ'];
+    else process.env['TZ'] = tz;
+    try {
+      return fn();
+    } finally {
+      if (before === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = before;
+    }
+  };
+  test('a TZ Node does not know is refused instead of silently writing UTC', () => {
+    for (const tz of ['Foo/Bar', 'CET-1CEST', 'Europe/Pariss']) {
+      withTz(tz, () => oneProblem({ date_time_zone: 'local' }, `date_time_zone: "local", but the environment's TZ="${tz}" is not a time zone Node knows, so it would write UTC`));
+    }
+    withTz('Foo/Bar', () => assert.equal(valid({ date_time_zone: 'UTC' }).date_time_zone, 'UTC', 'UTC does not read TZ'));
+  });
+  test('an IANA name, with or without the leading colon, is accepted', () => {
+    for (const tz of ['Europe/Paris', ':America/New_York', 'UTC']) {
+      withTz(tz, () => assert.equal(valid({ date_time_zone: 'local' }).date_time_zone, 'local', tz));
+    }
   });
 });

@@ -57,16 +57,44 @@ describe('sipcapture CLI', () => {
     assert.equal(quiet.stdout, '');
   });
 
-  test('check-config and run refuse data paths the daemon could not create', async () => {
-    const notAFolder = path.join(dir, 'plain-file');
-    writeFileSync(notAFolder, '');
-    const file = path.join(dir, 'unwritable.json5');
-    writeFileSync(file, JSON.stringify({ db_url: `sqlite://${notAFolder}/sub/x.sqlite`, spool_dir: `${notAFolder}/spool`, rpc_socket: '', http_listen: '' }));
-    for (const args of [['check-config', '--quiet', '-c', file], ['run', '-c', file]]) {
-      const r = await runCli(args);
-      assert.equal(r.code, 2, `${args[0] ?? ''}: ${r.stderr}`);
-      assert.match(r.stderr, /db_url: .*plain-file\/sub cannot be created: .*plain-file is not a folder/);
-      assert.match(r.stderr, /spool_dir: .*plain-file\/spool cannot be created/);
+  test('check-config with a 1 MB value answers in seconds (password masking is linear)', async () => {
+    const file = path.join(dir, 'huge.json5');
+    writeFileSync(file, JSON.stringify({ db_url: 'sqlite://x.sqlite', capture_node: 'a'.repeat(1_000_000), table_name: `mysql://u:${'p'.repeat(1_000_000)}` }));
+    const started = Date.now();
+    const r = await runCli(['check-config', '-c', file], 20_000);
+    const elapsed = Date.now() - started;
+    assert.ok(r.code !== null, 'exited');
+    assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
+  });
+
+  test('a raw "#" or "@" in a db_url password: the message says to percent-encode and shows none of it', async () => {
+    const file = path.join(dir, 'rawpw.json5');
+    writeFileSync(file, JSON.stringify({ db_url: 'postgres://capture:s3cr#t@pa55@db.example.com/homer' }));
+    const r = await runCli(['check-config', '-c', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /db_url: .*raw "@" and "#" in its user name or password.*percent-encode/);
+    for (const part of ['s3cr', 't@pa55', 'pa55', '#t']) assert.ok(!r.stderr.includes(part), `"${part}" shown: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /no database name/);
+  });
+
+  test('check-config refuses what run refuses: a listen IP not on the host, an unusable spool_dir, a hook that does not parse', async () => {
+    const notADir = path.join(dir, 'plain-file');
+    writeFileSync(notADir, '');
+    const hook = path.join(dir, 'broken-hook.mjs');
+    writeFileSync(hook, 'export function h( { return 1 }\n');
+    const file = path.join(dir, 'host.json5');
+    writeFileSync(
+      file,
+      JSON.stringify({ db_url: `sqlite://${path.join(dir, 'nodir', 'x.sqlite')}`, listen: ['udp:192.0.2.77:9060'], http_listen: '', rpc_socket: '', spool_dir: path.join(notADir, 'spool'), nonsip_hook: 1, event_callback: 'h', hook_module: hook }),
+    );
+    for (const command of ['check-config', 'run']) {
+      const r = await runCli([command, '-c', file]);
+      assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+      assert.match(r.stderr, /4 configuration problems/);
+      assert.match(r.stderr, /listen: "udp:192\.0\.2\.77:9060": 192\.0\.2\.77 is not an address of this host/);
+      assert.match(r.stderr, /spool_dir: .* is not a directory/);
+      assert.match(r.stderr, /db_url: the SQLite file .*nodir.* does not exist/);
+      assert.match(r.stderr, /hook_module: .*broken-hook\.mjs does not parse: SyntaxError/);
     }
   });
 

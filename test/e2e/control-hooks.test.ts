@@ -150,6 +150,20 @@ describe('hook modules: TypeScript, load failures, reload', () => {
     await assert.rejects(startDaemon(cfg, pino({ level: 'silent' }), { processMetrics: false }), /does not export a function named missing \(event_callback\); it exports: ksr_sipcapture_event/);
   });
 
+  test('a module with a syntax error stops start-up naming the file and the line', async () => {
+    const dir = makeTmpDir('sipcapture-hooksyntax-');
+    const mod = path.join(dir, 'broken.mjs');
+    writeFileSync(mod, 'export function h(e, hep) {\n  return 1 1;\n}\n');
+    const cfg = validateConfig(
+      { db_url: `sqlite://${path.join(dir, 'x.sqlite')}`, listen: [], http_listen: '', rpc_socket: '', spool_dir: path.join(dir, 'spool'), nonsip_hook: 1, event_callback: 'h', hook_module: mod },
+      path.join(dir, 'c.json5'),
+    );
+    await assert.rejects(startDaemon(cfg, pino({ level: 'silent' }), { processMetrics: false }), (err: Error) => {
+      assert.ok(err.message.startsWith(`hook_module ${mod} does not parse: SyntaxError: Unexpected number (at ${mod}:2)`), err.message);
+      return true;
+    });
+  });
+
   test('reload re-imports the hook module and applies hook settings', async () => {
     const dir = makeTmpDir('sipcapture-hookreload-');
     const mod = path.join(dir, 'hook.mjs');

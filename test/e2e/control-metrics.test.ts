@@ -11,7 +11,7 @@ import path from 'node:path';
 import { encodeHep } from '../../src/hep/encode.js';
 import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { packageVersion } from '../../src/util/package-info.js';
-import { sendTcpChunks, sendUdp, waitFor } from '../helpers/net.js';
+import { freePort, sendTcpChunks, sendUdp, waitFor } from '../helpers/net.js';
 import { sipReply, sipRequest } from '../helpers/sip-messages.js';
 import { hep, makeTmpDir, rpcHttp, startTestDaemon, type TestDaemon } from '../control/helpers.js';
 
@@ -135,5 +135,38 @@ describe('/health while the database rejects rows', () => {
     const { text } = await scrape(t.httpPort);
     assert.match(text, /^sipcapture_store_failing\{db="sqlite:\/\/.*broken\.sqlite"\} 1$/m);
     assert.match(text, /^sipcapture_db_batch_duration_seconds_count\{db="sqlite:\/\/.*broken\.sqlite",outcome="failed"\} [1-9]/m);
+  });
+});
+
+describe('counters the docs promise are in sipcapture.stats and /metrics', () => {
+  test('table-date clamps, and a full spool: rejected batches in the RPC and the metrics', async () => {
+    // An unreachable database, a spool of 1 MiB and no retries: rows go to the spool until it is full.
+    const blackhole = `postgres://postgres@127.0.0.1:${await freePort()}/hbad`;
+    const t = await startTestDaemon({ routes: 'homer5', table_date_window_days: 1, db_url: blackhole, insert_retries: 0, spool_max_bytes: 1048576, batch_size: 2 });
+    try {
+      const old = Math.floor(Date.now() / 1000) - 10 * 86_400;
+      const big = (i: number): Buffer => hep(sipRequest('OPTIONS', `clamp-${i}@x`, [`X-Pad: ${'p'.repeat(60_000)}`]).text, { tsSec: old });
+      for (let i = 0; i < 30; i++) await sendUdp([big(i)], t.port);
+      assert.ok(await waitFor(() => t.daemon.stats.droppedCount(DropReason.SPOOL_FULL) > 0, 15_000), 'the spool filled up');
+      const rpc = (await rpcHttp(t.httpPort, 'sipcapture.stats')).body.result as {
+        routing: { table_date_clamped: number; empty_hash_source: number };
+        stores: { spool: { rejected_full: number; corrupt_records: number; corrupt_bytes: number; already_committed_batches: number; already_committed_rows: number } }[];
+      };
+      assert.equal(rpc.routing.table_date_clamped, 30);
+      assert.equal(rpc.routing.empty_hash_source, 0);
+      const spool = rpc.stores[0]!.spool;
+      assert.ok(spool.rejected_full > 0, JSON.stringify(spool));
+      assert.equal(spool.corrupt_records, 0);
+      assert.equal(spool.already_committed_rows, 0);
+      const { text } = await scrape(t.httpPort);
+      const db = blackhole;
+      assert.equal(sample(text, 'sipcapture_table_date_clamped_total'), 30);
+      assert.equal(sample(text, 'sipcapture_hash_source_empty_total'), 0);
+      assert.equal(sample(text, 'sipcapture_spool_rejected_full_total', { db }), spool.rejected_full);
+      assert.equal(sample(text, 'sipcapture_spool_corrupt_records_total', { db }), 0);
+      assert.equal(sample(text, 'sipcapture_spool_already_committed_rows_total', { db }), 0);
+    } finally {
+      await t.close();
+    }
   });
 });

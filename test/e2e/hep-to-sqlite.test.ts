@@ -202,6 +202,32 @@ describe('HEP to Homer rows on SQLite, end to end', () => {
       daemon.state.captureOn = true;
     }
   });
+
+  test('a compressed payload is stored up to 65,535 inflated bytes; a 1 KB datagram inflating past that is counted payload_too_large', async () => {
+    const before = countRows(dbFile);
+    const packet = (callId: string, padding: number): Buffer =>
+      encodeHep({
+        version: 3,
+        srcIp: '192.0.2.1',
+        dstIp: '192.0.2.2',
+        srcPort: 5060,
+        dstPort: 5060,
+        tsSec: TS_SEC,
+        captureId: 1,
+        compress: 'zlib',
+        payload: sipRequest('OPTIONS', callId, [`X-Padding: ${'a'.repeat(padding)}`]).text,
+      });
+    const fits = packet('inflate-fits@x', 60_000);
+    const amplified = packet('inflate-bomb@x', 1024 * 1024);
+    assert.ok(amplified.length < 1500, `${amplified.length} bytes on the wire`);
+    const tooLarge = daemon.stats.droppedCount(DropReason.PAYLOAD_TOO_LARGE);
+    await sendUdp([fits, amplified], port);
+    assert.ok(await waitFor(() => daemon.stats.droppedCount(DropReason.PAYLOAD_TOO_LARGE) === tooLarge + 1, 5000));
+    assert.ok(await waitFor(() => countRows(dbFile) === before + 1, 5000));
+    const stored = readAllRows(dbFile).filter((r) => r.callid.startsWith('inflate-'));
+    assert.deepEqual(stored.map((r) => r.callid), ['inflate-fits@x']);
+    assert.ok(stored[0]!.msg.length > 60_000);
+  });
 });
 
 describe('HEP → daemon → SQLite: routing as a Kamailio script routes', () => {

@@ -66,6 +66,21 @@ describe('hostile TCP agents: garbage and half frames', () => {
     hostile.destroy();
   });
 
+  test('a lying header (HEP3 + 0xFFFF) after frame 100 of 400: all 400 stored, the 6 bytes counted once', async () => {
+    const sent = Array.from({ length: 400 }, (_, i) => hep(`liar-${i}`));
+    const liar = Buffer.from('HEP3\xff\xff', 'latin1');
+    const stream = Buffer.concat([...sent.slice(0, 100).map((p) => p.packet), liar, ...sent.slice(100).map((p) => p.packet)]);
+    const framing = t.daemon.stats.droppedCount(DropReason.TCP_FRAMING);
+    const malformed = t.daemon.stats.droppedCount(DropReason.HEP_MALFORMED);
+    const sock = await connect(t.port);
+    for (let off = 0; off < stream.length; off += 1460) await write(sock, stream.subarray(off, off + 1460));
+    sock.end();
+    await closed(sock);
+    assert.ok(await waitFor(() => sent.every((p) => callIds(t).has(p.callId))), `stored ${sent.filter((p) => callIds(t).has(p.callId)).length} of 400`);
+    assert.equal(t.daemon.stats.droppedCount(DropReason.TCP_FRAMING), framing + 1, 'the lying header, counted once');
+    assert.equal(t.daemon.stats.droppedCount(DropReason.HEP_MALFORMED), malformed);
+  });
+
   test('half a frame then silence: closed after tcp_idle_timeout_s, counted idle_timeout and tcp_framing', async () => {
     const framing = t.daemon.stats.droppedCount(DropReason.TCP_FRAMING);
     const idle = t.daemon.stats.connectionRejectedCount(ConnectionRejectReason.IDLE_TIMEOUT);

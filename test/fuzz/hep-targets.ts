@@ -25,10 +25,11 @@ const HEP_CODES: Record<HepErrorCode, true> = {
   missing_chunk: true,
   address_family_mismatch: true,
   bad_compressed_payload: true,
+  payload_too_large: true,
   no_payload: true,
   bad_chunk_type: true,
 };
-const hepLabel = (code: string): string => `${DropReason.HEP_MALFORMED}/${code}`;
+const hepLabel = (code: string): string => `${code === 'payload_too_large' ? DropReason.PAYLOAD_TOO_LARGE : DropReason.HEP_MALFORMED}/${code}`;
 const HEP_REASONS = Object.keys(HEP_CODES).map(hepLabel);
 
 /** A small inflate bound for some inputs, to exercise the bomb check. */
@@ -96,7 +97,7 @@ export function hepUdpTarget(seeds: Seeds): FuzzTarget {
 
 // ---------------------------------------------------------------- TCP framing
 
-const DESYNC: Record<HepDesyncReason, true> = { bad_magic: true, bad_length: true, oversized: true };
+const DESYNC: Record<HepDesyncReason, true> = { bad_magic: true, bad_length: true, oversized: true, bad_chunks: true };
 const tcpLabel = (code: string, reason: string): string => `${DropReason.TCP_FRAMING}/${code}:${reason}`;
 const TCP_REASONS = [...Object.keys(DESYNC).map((r) => tcpLabel('desync', r)), tcpLabel('truncated', 'eof')];
 

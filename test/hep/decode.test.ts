@@ -341,10 +341,18 @@ describe('HEP v3 compressed payload (0x0010)', () => {
   test('output is bounded (zip bomb) and the bound is configurable', () => {
     const bomb = deflateSync(Buffer.alloc(2 * 1024 * 1024));
     assert.ok(bomb.length < 65000);
-    err(decodeHep(withCompressed(bomb)), 'bad_compressed_payload');
+    err(decodeHep(withCompressed(bomb)), 'payload_too_large', 0x10);
     const p = ok(decodeHep(withCompressed(bomb), { maxInflatedLength: 4 * 1024 * 1024 }));
     assert.equal(p.payload.length, 2 * 1024 * 1024);
-    err(decodeHep(withCompressed(deflateSync(SIP_BYTES)), { maxInflatedLength: 10 }), 'bad_compressed_payload');
+    err(decodeHep(withCompressed(deflateSync(SIP_BYTES)), { maxInflatedLength: 10 }), 'payload_too_large');
+  });
+
+  test('by default the bound is what an uncompressed HEP payload can be: 65,535 bytes', () => {
+    const fits = Buffer.alloc(65_535, 0x41);
+    assert.equal(ok(decodeHep(withCompressed(deflateSync(fits)))).payload.length, 65_535);
+    const amplified = deflateSync(Buffer.alloc(65_536, 0x41));
+    assert.ok(amplified.length < 1300, 'a small datagram');
+    err(decodeHep(withCompressed(amplified)), 'payload_too_large', 0x10);
   });
 
   test('inflates to nothing → no_payload', () => {

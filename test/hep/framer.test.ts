@@ -190,6 +190,49 @@ describe('HepStreamFramer: desync and recovery', () => {
     assert.equal(r.errors[0]!.skipped, big.length);
   });
 
+  test('a lying header (HEP3 + 0xFFFF) does not swallow the frames after it, whatever the segments', () => {
+    const frames = Array.from({ length: 400 }, (_, i) => frame(i, 300));
+    const liar = Buffer.from('HEP3\xff\xff', 'latin1');
+    const stream = Buffer.concat([...frames.slice(0, 101), liar, ...frames.slice(101)]);
+    for (const segment of [stream.length, 65_536, 1460, 333, 7]) {
+      const pieces: Buffer[] = [];
+      for (let off = 0; off < stream.length; off += segment) pieces.push(stream.subarray(off, off + segment));
+      const r = run(pieces);
+      assert.equal(r.frames.length, 400, `segments of ${segment}`);
+      assert.deepEqual(r.frames, frames, `segments of ${segment}`);
+      assert.deepEqual(
+        r.errors.map((e) => [e.code, e.reason, e.skipped]),
+        [['desync', 'bad_chunks', liar.length]],
+        `segments of ${segment}`,
+      );
+    }
+  });
+
+  test('a lying header inside one segment, and one cut off by the end of the stream', () => {
+    const liar = Buffer.from('HEP3\x01\x00', 'latin1'); // 256 bytes claimed, F[0..2] are 200
+    const inside = run([Buffer.concat([liar, ...F, F[0]!, F[1]!, F[2]!])]);
+    assert.equal(inside.frames.length, 6);
+    assert.deepEqual(inside.errors.map((e) => [e.code, e.reason, e.skipped]), [['desync', 'bad_chunks', 6]]);
+
+    const atEnd = run([Buffer.concat([F[0]!, Buffer.from('HEP3\xff\xff', 'latin1'), F[1]!, F[2]!])]);
+    assert.deepEqual(atEnd.frames, F);
+    assert.deepEqual(atEnd.errors.map((e) => [e.code, e.reason, e.skipped]), [['desync', 'bad_chunks', 6]]);
+  });
+
+  test('a stream of lying headers costs linear work: past the rescan credit, frames go on whole', () => {
+    const liar = Buffer.concat([Buffer.from('HEP3\xff\xff', 'latin1'), Buffer.alloc(1, 0x7a)]);
+    const stream = Buffer.concat(Array.from({ length: 40_000 }, () => liar));
+    const framer = new HepStreamFramer();
+    const t0 = performance.now();
+    const out: Collected = { frames: [], errors: [], order: [] };
+    for (let off = 0; off < stream.length; off += 1460) collect(framer.push(stream.subarray(off, off + 1460)), out);
+    collect(framer.end(), out);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 2000, `${ms.toFixed(0)} ms for ${stream.length} bytes of lying headers`);
+    const accounted = out.frames.reduce((n, f) => n + f.length, 0) + out.errors.reduce((n, e) => n + e.skipped, 0);
+    assert.equal(accounted, stream.length, 'every byte is a frame (the decoder counts it) or counted as skipped');
+  });
+
   test('never buffers more than maxFrame + 6 bytes', () => {
     const framer = new HepStreamFramer({ maxFrame: 150 });
     const junk = Buffer.alloc(5000, 0x41);

@@ -71,6 +71,11 @@ export class TcpProxy {
     upstream.on('close', closeBoth);
   }
 
+  /** The local ports of the open connections to the server (what the server sees as the client ports). */
+  upstreamPorts(): number[] {
+    return [...this.sockets].filter((s) => s.remotePort === this.targetPort && s.localPort !== undefined).map((s) => s.localPort!);
+  }
+
   /** The outage: every connection through the proxy dies at once, new ones are refused. */
   async cut(): Promise<void> {
     const server = this.server;

@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -86,8 +86,11 @@ describe('schema template', () => {
 });
 
 describe('SqliteStore', () => {
-  test('creates the parent directory; ensureTable is idempotent (also across connections)', async () => {
+  test('refuses a missing parent directory instead of creating it; ensureTable is idempotent (also across connections)', async () => {
     const path = join(dir, 'a', 'b', 'c', 'capture.sqlite');
+    await assert.rejects(SqliteStore.open(`sqlite://${path}`), /the directory .*\/a\/b\/c of the SQLite file does not exist/);
+    assert.equal(existsSync(join(dir, 'a')), false);
+    mkdirSync(join(dir, 'a', 'b', 'c'), { recursive: true });
     const store = await SqliteStore.open(`sqlite://${path}`);
     assert.equal(store.backend, 'sqlite');
     assert.equal(store.path, path);

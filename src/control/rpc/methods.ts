@@ -3,6 +3,7 @@
  * faults, the MI command `sip_capture` of the older admin guide, and what an operator needs
  * besides (statistics, reload, the core introspection methods).
  */
+import type { DatabaseProblem } from '../db-health.js';
 import type { CaptureState, CaptureSwitchKey } from '../../pipeline/capture-state.js';
 import type { MemoryGuardState } from '../memory-guard.js';
 import type { Stats } from '../../telemetry/stats.js';
@@ -24,6 +25,8 @@ export interface StoreView {
   failing: boolean;
   /** Bytes in the on-disk spool for this database, when it has one. */
   spoolBytes?: number;
+  /** The spool's counters, when it has one (docs/storage.md, "Spool"). */
+  spool?: SpoolCounters;
   /** Text values the store changed (cut to the column, NULs removed, invalid text replaced). */
   values?: { truncatedValues: number; truncatedRows: number; nulStripped: number; invalidReplaced: number };
   /** HOMER 7 partitions created, and rows whose own partition could not be (schema homer7 only). */
@@ -38,10 +41,40 @@ export function storeViewsOf(storage: Pick<StoreSet, 'storageStats'>): StoreView
     queueBytes: s.queueBytes,
     inFlightBatches: s.inFlightBatches,
     failing: s.failing,
-    ...(s.spool === null ? {} : { spoolBytes: s.spool.bytes }),
+    ...(s.spool === null
+      ? {}
+      : {
+          spoolBytes: s.spool.bytes,
+          spool: {
+            rejectedFull: s.spool.rejectedFull,
+            corruptRecords: s.spool.corruptRecords,
+            corruptBytes: s.spool.corruptBytes,
+            alreadyCommittedBatches: s.spool.alreadyCommittedBatches,
+            alreadyCommittedRows: s.spool.alreadyCommittedRows,
+          },
+        }),
     ...(s.values === null ? {} : { values: s.values }),
     ...(s.homer7 === null ? {} : { homer7: s.homer7 }),
   }));
+}
+
+export interface SpoolCounters {
+  /** Batches the spool refused because it was full (their rows are counted spool_full). */
+  rejectedFull: number;
+  /** Damaged records skipped at replay, and their bytes. */
+  corruptRecords: number;
+  corruptBytes: number;
+  /** Replayed records found already committed by an earlier run (not written again), and their rows. */
+  alreadyCommittedBatches: number;
+  alreadyCommittedRows: number;
+}
+
+/** Routing counters, summed over reloads. */
+export interface RoutingCounters {
+  /** Packets whose table date was clamped to today (table_date_window_days). */
+  tableDateClamped: number;
+  /** mt_mode hash with an empty hash source: the first table was used. */
+  emptyHashSource: number;
 }
 
 /** The dedup table as the control plane sees it. */
@@ -74,6 +107,12 @@ export interface ControlContext {
   udpKernelDrops?: () => Record<string, number>;
   /** The memory guard's state, or null without memory_limit_mb. */
   memory?: () => MemoryGuardState | null;
+  /** TCP/TLS connections not read right now because the writers' queues are congested, and how often that began. */
+  tcpBackpressure?: () => { pausedConnections: number; episodes: number };
+  /** Routing counters (absent in contexts without a router). */
+  routing?: () => RoutingCounters;
+  /** Databases refusing, unreachable or hung (control/db-health.ts); absent where nothing watches them. */
+  databaseProblems?: () => DatabaseProblem[];
   /** Re-reads the config file; rejects with the reason it could not. `by`: who asked, for the log. */
   reload(by?: string): Promise<ReloadReport>;
   version: string;
@@ -164,6 +203,8 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
   const batches = ctx.stats.batchSummaries();
   const hookDepth = ctx.hookQueueDepth();
   const dedup = ctx.dedup?.() ?? null;
+  const routing = ctx.routing?.() ?? null;
+  const backpressure = ctx.tcpBackpressure?.() ?? null;
   return {
     capture_on: ctx.state.captureOn,
     hep_capture_on: ctx.state.hepCaptureOn,
@@ -174,8 +215,10 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     tcp_connections: ctx.tcpConnections?.() ?? {},
     udp_kernel_drops: ctx.udpKernelDrops?.() ?? {},
     tcp_connections_rejected: snap.tcpRejected,
+    ...(backpressure === null ? {} : { tcp_backpressure: { paused_connections: backpressure.pausedConnections, episodes: backpressure.episodes } }),
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),
+    ...(routing === null ? {} : { routing: { table_date_clamped: routing.tableDateClamped, empty_hash_source: routing.emptyHashSource } }),
     ...memoryResult(ctx),
     ...forwardResult(ctx),
     stores: ctx.stores().map((s) => {
@@ -188,6 +231,17 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
         failing: s.failing,
         ...(s.spoolBytes === undefined ? {} : { spool_bytes: s.spoolBytes }),
         ...(s.homer7 === undefined ? {} : { homer7: { partitions_created: s.homer7.partitionsCreated, fallback_rows: s.homer7.fallbackRows } }),
+        ...(s.spool === undefined
+          ? {}
+          : {
+              spool: {
+                rejected_full: s.spool.rejectedFull,
+                corrupt_records: s.spool.corruptRecords,
+                corrupt_bytes: s.spool.corruptBytes,
+                already_committed_batches: s.spool.alreadyCommittedBatches,
+                already_committed_rows: s.spool.alreadyCommittedRows,
+              },
+            }),
         ...(s.values === undefined
           ? {}
           : {

@@ -8,7 +8,7 @@
  * daemon's user and root can talk to it. A stale file from a crashed run is replaced; a socket
  * some other process still answers on is not.
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../../telemetry/logger.js';
@@ -26,7 +26,8 @@ export class ControlSocketServer {
 
   async start(): Promise<void> {
     const file = this.socketPath;
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
+    // A missing directory is refused, not created: a typo must not make a tree (as root, anywhere).
+    if (!existsSync(path.dirname(file))) throw new Error(`rpc_socket ${file}: the directory ${path.dirname(file)} does not exist (create it; sipcapture does not create directories for it)`);
     await removeStale(file);
     // allowHalfOpen: a client may end its side after the request and still read the reply.
     const server = net.createServer({ allowHalfOpen: true }, (sock) => this.serve(sock));

@@ -174,6 +174,18 @@ function withCommitToken(err: unknown, token: string | undefined): Error {
   return token === undefined ? e : Object.assign(e, { commitToken: token });
 }
 
+/**
+ * Rows in the next prepared INSERT when `left` rows remain: the largest power of two that fits
+ * both. mysql2 keeps every prepared statement per connection with one column definition per
+ * placeholder (~4 MiB for 500 rows of 44 columns), so an INSERT shape per batch size would keep
+ * hundreds of MiB; powers of two give at most ~9 shapes per table.
+ */
+export function preparedShape(left: number, perStmt: number): number {
+  let size = 1;
+  while (size * 2 <= left && size * 2 <= perStmt) size *= 2;
+  return size;
+}
+
 export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}): Promise<MysqlStore> {
   const template: SchemaTemplate = await loadSchemaTemplate('mysql', opts.schemaFile);
   let method: MysqlInsertMethod = opts.method ?? 'execute';
@@ -373,8 +385,9 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
       Math.min(opts.rowsPerStatement ?? 500, prepared ? Math.floor(MAX_PLACEHOLDERS / layout.columns.length) : Infinity),
     );
     let insertId = 0;
-    for (let i = 0; i < values.length; i += perStmt) {
-      const part = values.slice(i, i + perStmt);
+    for (let i = 0; i < values.length; ) {
+      const size = prepared ? preparedShape(values.length - i, perStmt) : Math.min(perStmt, values.length - i);
+      const part = values.slice(i, (i += size));
       const sql = insertSql(name, layout, part.length, info.delayed);
       const flat: PreparedValue[] = [];
       for (const v of part) for (const x of v) flat.push(x);
@@ -481,6 +494,9 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     },
     get method(): MysqlInsertMethod {
       return method;
+    },
+    async ping(): Promise<void> {
+      await pool.query('SELECT 1');
     },
     ensureTable(table: string, kind: TableKind): Promise<void> {
       return tables.ensureTable(table, kind);

@@ -471,6 +471,9 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       const r = await pool.query(`SELECT 1 FROM ${doneTable} WHERE spool_id = $1 AND record = $2 AND piece = $3`, [mark.spool, mark.record, mark.piece]);
       return r.rows.length > 0;
     },
+    async ping(): Promise<void> {
+      await pool.query('SELECT 1');
+    },
     ensureTable(table: string, kind: TableKind): Promise<void> {
       return tables.ensureTable(table, kind);
     },

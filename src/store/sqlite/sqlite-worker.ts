@@ -6,7 +6,7 @@
  * a second thread (sqlite-checkpointer.ts; docs/storage.md, "SQLite: the writer and
  * checkpointer threads").
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, receiveMessageOnPort, workerData, type Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -49,7 +49,10 @@ let db: Database.Database;
 /** walMaxBytes in pages. */
 let walMaxPages = 1000;
 try {
-  if (init.path !== ':memory:' && init.path !== '') mkdirSync(dirname(init.path), { recursive: true });
+  // A missing directory is refused, not created: a typo in db_url must not make a tree (as root, anywhere).
+  if (init.path !== ':memory:' && init.path !== '' && !existsSync(dirname(init.path))) {
+    throw new Error(`the directory ${dirname(init.path)} of the SQLite file does not exist (create it; sipcapture does not create directories for it)`);
+  }
   db = new Database(init.path);
   db.pragma('journal_mode = WAL'); // ':memory:' answers 'memory', which is fine
   db.pragma('synchronous = NORMAL');

@@ -4,7 +4,9 @@ import type mysql from 'mysql2/promise';
 import { REPORT_COLUMNS, SIP_CAPTURE_COLUMNS } from '../../../src/capture/rows.js';
 import { COLUMN_WIDTHS, DEFAULT_LIMITS } from '../../../src/store/columns.js';
 import type { MysqlInsertMethod, MysqlStore } from '../../../src/store/mysql/index.js';
-import { createMysqlStore } from '../../../src/store/mysql/index.js';
+import { createMysqlStore, preparedShape } from '../../../src/store/mysql/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   MYSQL_URL,
   RUN,
@@ -118,6 +120,34 @@ describe('mysql store', { skip }, () => {
     });
   }
 
+  test('execute: batches of 60 different sizes keep a few statement shapes, not one per size (client memory stays flat)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const s = await createMysqlStore(MYSQL_URL, { method: 'execute', poolSize: 1 });
+    try {
+      const name = t('sip_capture_shapes');
+      await s.ensureTable(name, 'sip');
+      const rows = makeSipRows(260, 9);
+      await s.insert({ table: name, kind: 'sip', rows: rows.slice(0, 1) });
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let n = 200; n < 260; n++) await s.insert({ table: name, kind: 'sip', rows: rows.slice(0, n) });
+      gc();
+      const grownMiB = (process.memoryUsage().heapUsed - before) / 1048576;
+      const [c] = await admin.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${name}\``);
+      assert.equal(Number(c[0]!['n']), 1 + (200 + 259) * 30);
+      // One statement per size kept ~2 MiB each (65 MiB measured with 32 cached); powers of two keep ≤ 9.
+      assert.ok(grownMiB < 16, `heap grew ${grownMiB.toFixed(1)} MiB`);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('preparedShape: the largest power of two within both bounds', () => {
+    assert.deepEqual([1, 2, 3, 255, 256, 1000].map((n) => preparedShape(n, 500)), [1, 2, 2, 128, 256, 256]);
+    assert.equal(preparedShape(1000, 100), 64);
+  });
+
   for (const method of ['load-data', 'execute'] as MysqlInsertMethod[]) {
     test(`${method}: all or nothing with a poisoned row; the store stays usable`, async () => {
       const s = await createMysqlStore(MYSQL_URL, { method, rowsPerStatement: 100 });
@@ -125,7 +155,7 @@ describe('mysql store', { skip }, () => {
       await s.ensureTable(name, 'sip');
       await admin.query(`ALTER TABLE \`${name}\` ADD CONSTRAINT no_poison CHECK (method <> 'POISON')`);
       const rows = makeSipRows(500, 3);
-      // Row 321 sits in the 4th INSERT statement: the first three must be rolled back too.
+      // Row 321 sits in the 6th INSERT statement (shapes of 64 rows and less): the first five must be rolled back too.
       rows[321] = { ...rows[321]!, method: 'POISON' };
       await assert.rejects(s.insert({ table: name, kind: 'sip', rows }));
       const [n0] = await admin.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${name}\``);

@@ -1,0 +1,65 @@
+/**
+ * The IngestFlow of a running daemon: congested when any database's writer holds three quarters
+ * of `queue_max_rows` or `queue_max_bytes`, relieved when every writer is back under half (the
+ * gap keeps sockets from flapping between paused and reading). While congested, TCP/TLS
+ * listeners stop reading (listeners/tcp.ts): the agents wait in their own buffers and the
+ * kernel's, and the CPU goes to the rows that can be stored instead of building rows that the
+ * full queue would drop. Relief is looked for every `pollMs` while anyone waits for it.
+ */
+import type { IngestFlow } from '../listeners/types.js';
+
+/** What the gate reads of one writer (StoreWriter has these getters). */
+export interface QueueLevel {
+  readonly queueDepth: number;
+  readonly queueBytes: number;
+}
+
+export interface IngestGateOptions {
+  writers: () => Iterable<QueueLevel>;
+  maxRows: number;
+  maxBytes: number;
+  pollMs?: number;
+}
+
+const CONGESTED_AT = 0.75;
+const RELIEVED_AT = 0.5;
+
+export class IngestGate implements IngestFlow {
+  private closed = false;
+  private waiting: (() => void)[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  /** Times the gate closed, for stats. */
+  episodes = 0;
+
+  constructor(private readonly opts: IngestGateOptions) {}
+
+  get congested(): boolean {
+    if (this.closed) {
+      if (this.below(RELIEVED_AT)) this.closed = false;
+    } else if (!this.below(CONGESTED_AT)) {
+      this.closed = true;
+      this.episodes++;
+    }
+    return this.closed;
+  }
+
+  onRelief(resume: () => void): void {
+    this.waiting.push(resume);
+    this.timer ??= setInterval(() => {
+      if (this.congested) return;
+      if (this.timer !== null) clearInterval(this.timer);
+      this.timer = null;
+      const resumes = this.waiting;
+      this.waiting = [];
+      for (const r of resumes) r();
+    }, this.opts.pollMs ?? 10);
+  }
+
+  private below(fraction: number): boolean {
+    const { maxRows, maxBytes } = this.opts;
+    for (const w of this.opts.writers()) {
+      if (w.queueDepth >= maxRows * fraction || w.queueBytes >= maxBytes * fraction) return false;
+    }
+    return true;
+  }
+}
