@@ -2,7 +2,8 @@
  * The viewer's own read connections, one `SqlRunner` per database, apart from the writers so a
  * search never waits behind a batch or holds one up: SQLite through a read-only connection in a
  * worker thread (better-sqlite3 is synchronous; under WAL a reader does not block the writer),
- * PostgreSQL and MySQL through a pool of at most two read-only connections. Every query has a
+ * PostgreSQL and MySQL through a pool of at most two connections, read-only at the server (so a
+ * bug here can never change a row). Every query has a
  * timeout: PostgreSQL cancels it (statement_timeout), mysql2 ends its connection, and a SQLite
  * query that runs over has its thread ended.
  */
@@ -113,14 +114,12 @@ class SqliteRunner implements SqlRunner {
 async function openPostgresRunner(url: string, timeoutMs: number): Promise<SqlRunner> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: readOnlyPgUrl(url),
     max: 2,
     connectionTimeoutMillis: 5000,
     statement_timeout: timeoutMs,
     idleTimeoutMillis: 10_000,
     application_name: 'sipcapture-viewer',
-    // Read-only at the server: a bug here can never change a row.
-    options: '-c default_transaction_read_only=on',
   });
   pool.on('error', () => {});
   const query = async (sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> => {
@@ -135,6 +134,13 @@ async function openPostgresRunner(url: string, timeoutMs: number): Promise<SqlRu
     query,
     close: () => pool.end(),
   };
+}
+
+/** The URL with `-c default_transaction_read_only=on` added to its own `options` (a search_path stays). */
+export function readOnlyPgUrl(url: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `${u.searchParams.get('options') ?? ''} -c default_transaction_read_only=on`.trim());
+  return u.toString();
 }
 
 async function openMysqlRunner(url: string, timeoutMs: number): Promise<SqlRunner> {
