@@ -31,6 +31,8 @@ export interface Homer5ReaderOptions {
   sideTables: boolean;
   /** The `date` column's time zone (date_time_zone). */
   dateTimeZone: DateTimeZone;
+  /** table_date_window_days: older packets were stored in the table of their arrival day. */
+  tableDateWindowDays: number;
 }
 
 const SUMMARY_COLUMNS = [
@@ -146,7 +148,7 @@ export class Homer5Reader implements CallReader {
 
   /** Rows of every SIP table the range touches; each table gives at most `limit`. */
   private async fromSipTables(range: TimeRange, columns: readonly string[], where: { sql: string[]; params: SqlValue[] }, order: 'ASC' | 'DESC', limit: number): Promise<SqlRow[]> {
-    const tables = tablesFor(this.patterns, await this.existingTables(), range);
+    const tables = tablesFor(this.patterns, await this.existingTables(), range, this.opts.tableDateWindowDays);
     if (order === 'DESC') tables.reverse();
     const out: SqlRow[] = [];
     for (const table of tables) {

@@ -10,7 +10,7 @@ import { openSqlRunner } from './sql-runner.js';
 import { sipTemplatesFor } from './tables.js';
 import { QUERY_TIMEOUT_MS, type CallFlow, type CallReader, type MessageSummary, type SearchQuery, type SearchResult, type TimeRange } from './types.js';
 
-type ReaderConfig = Pick<SipcaptureConfig, 'routeRules' | 'captureModes' | 'date_time_zone'>;
+type ReaderConfig = Pick<SipcaptureConfig, 'routeRules' | 'captureModes' | 'date_time_zone' | 'table_date_window_days'>;
 
 export async function openCallReader(cfg: ReaderConfig, opts: { timeoutMs?: number } = {}): Promise<CallReader> {
   const defaultUrl = cfg.captureModes.get('default')?.db_url;
@@ -19,7 +19,7 @@ export async function openCallReader(cfg: ReaderConfig, opts: { timeoutMs?: numb
   try {
     for (const url of urls) {
       const runner = await openSqlRunner(url, { timeoutMs: opts.timeoutMs ?? QUERY_TIMEOUT_MS });
-      readers.push(new Homer5Reader({ runner, sipTemplates: sipTemplatesFor(cfg, url), sideTables: url === defaultUrl, dateTimeZone: cfg.date_time_zone }));
+      readers.push(new Homer5Reader({ runner, sipTemplates: sipTemplatesFor(cfg, url), sideTables: url === defaultUrl, dateTimeZone: cfg.date_time_zone, tableDateWindowDays: cfg.table_date_window_days }));
     }
   } catch (err) {
     await Promise.allSettled(readers.map((r) => r.close()));

@@ -66,9 +66,11 @@ const DAY_US = 86_400_000_000;
 /**
  * The tables among `existing` that match a pattern and may hold rows of `range`. A daily name
  * is kept when its UTC day is within a day of the range (rows are named by the packet's UTC
- * day; the margin covers clocks and the date_time_zone of the `date` column).
+ * day; the margin covers clocks and the date_time_zone of the `date` column), or when it is
+ * `windowDays` (table_date_window_days) or more after the range: a packet older than that when
+ * it arrived (an imported capture, a late sender) was stored in the table of its arrival day.
  */
-export function tablesFor(patterns: readonly TablePattern[], existing: readonly string[], range: TimeRange): string[] {
+export function tablesFor(patterns: readonly TablePattern[], existing: readonly string[], range: TimeRange, windowDays = 0): string[] {
   const out: string[] = [];
   for (const name of existing) {
     for (const p of patterns) {
@@ -76,7 +78,9 @@ export function tablesFor(patterns: readonly TablePattern[], existing: readonly 
       if (m === null) continue;
       if (p.dayGroups !== null) {
         const dayUs = Date.UTC(Number(m[p.dayGroups.y]), Number(m[p.dayGroups.m]) - 1, Number(m[p.dayGroups.d])) * 1000;
-        if (dayUs + 2 * DAY_US <= range.fromUs || dayUs - DAY_US > range.toUs) break;
+        const inRange = dayUs + 2 * DAY_US > range.fromUs && dayUs - DAY_US <= range.toUs;
+        const arrivedLate = windowDays > 0 && dayUs + 2 * DAY_US > range.fromUs + windowDays * DAY_US;
+        if (!inRange && !arrivedLate) break;
       }
       out.push(name);
       break;
