@@ -4,8 +4,8 @@
 // allows no inline script and nothing from another origin.
 
 const SVG = 'http://www.w3.org/2000/svg';
-const LANE_GAP = 190;
-const LEFT = 150;
+const LANE_GAP = 160;
+const LEFT = 140;
 const TOP = 48;
 const ROW = 30;
 
@@ -206,6 +206,7 @@ async function callView(main, callId, params) {
   if (flow.truncated) summary.append(' (cut: the call has more messages)');
   summary.append('. ', el('span', { class: 'exports' }, el('a', { href: `${path}/pcap${query}`, id: 'export-pcap' }, 'Download pcap'), el('a', { href: `${path}/text${query}`, id: 'export-text' }, 'Download text')));
   main.append(summary);
+  main.append(el('p', { class: 'note' }, 'Blue: requests, green: replies, purple: the other legs; dashed: a retransmission. Click an arrow for its message.'));
   if (flow.messages.length === 0) {
     main.append(el('p', {}, 'No messages of this call in the time range.'));
     return;

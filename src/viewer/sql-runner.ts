@@ -85,11 +85,14 @@ class SqliteRunner implements SqlRunner {
       if (res.error !== undefined) p.reject(new Error(res.error));
       else p.resolve(res.rows ?? []);
     });
-    worker.on('error', (err) => this.failAll(err));
-    worker.on('exit', () => {
-      if (this.worker === worker) this.worker = null;
-      this.failAll(new Error('the SQLite reader thread stopped'));
-    });
+    // A thread ended on a timeout has already failed its queries; a later one is not its business.
+    const ended = (err: Error): void => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      this.failAll(err);
+    };
+    worker.on('error', ended);
+    worker.on('exit', () => ended(new Error('the SQLite reader thread stopped')));
     worker.unref();
     this.worker = worker;
     return worker;
