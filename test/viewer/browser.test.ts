@@ -108,8 +108,10 @@ describe('viewer in Chromium', { skip }, () => {
     assert.equal(await page.locator('#ladder .arrow.retrans').count(), 1);
     assert.equal(await page.locator('#ladder .arrow.other-leg').count(), call.filter((p) => p.callId !== callId).length);
     // Arrows go from the sender's lane to the receiver's: x of line start and end.
-    const lines = await page.locator('#ladder .arrow line').evaluateAll((ls) => ls.map((l) => [Number(l.getAttribute('x1')), Number(l.getAttribute('x2'))]));
-    const laneX = await page.locator('#ladder .lane').evaluateAll((ls) => ls.map((l) => Number(l.getAttribute('x1'))));
+    // (The callbacks run in the page; the test is compiled without the DOM types.)
+    type Attrs = { getAttribute(name: string): string | null };
+    const lines = await page.locator('#ladder .arrow line').evaluateAll((ls: Attrs[]) => ls.map((l) => [Number(l.getAttribute('x1')), Number(l.getAttribute('x2'))]));
+    const laneX = await page.locator('#ladder .lane').evaluateAll((ls: Attrs[]) => ls.map((l) => Number(l.getAttribute('x1'))));
     const laneOf = (ep: { ip: string; port: number }): number => [lane(ALICE), lane(PROXY), lane(BOB), lane(RECORDER)].indexOf(lane(ep));
     call.forEach((p, i) => {
       assert.equal(lines[i]![0], laneX[laneOf(p.src)], `arrow ${i} starts at its sender`);
@@ -141,19 +143,19 @@ describe('viewer in Chromium', { skip }, () => {
     assert.ok(text.includes('X-Evil: <img src=x onerror="window.__xss=2">'));
     assert.ok(text.includes('<script>window.__xss=3</script></pre><b id="bold">not bold</b>'));
     await page.waitForTimeout(300);
-    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss), undefined);
     assert.equal(await page.locator('#main script, #main img, #main b#bold').count(), 0);
   });
 
   test('the live view picks up a new call without reloading', async () => {
     const page = await open('/?view=live');
     await page.waitForSelector('#live-table tbody tr');
-    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    await page.evaluate(() => ((globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true));
     const liveId = `live-${run}@viewer.test`;
     await sendHepTcp(d.port, scriptedCall({ callId: liveId, t0Us: Date.now() * 1000 }).slice(0, 2));
     await page.waitForSelector(`#live-table tbody tr.new a.callid >> text=${liveId}`, { timeout: 10_000 });
     assert.equal(await page.locator('#live-table a.callid', { hasText: liveId }).count(), 2);
-    assert.equal(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument), true);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument), true);
   });
 
   test('the pcap export downloads and holds the call\'s messages in order', async () => {
