@@ -136,7 +136,8 @@ export class ViewerRoutes {
       }
       sendJson(res, 404, { error: 'not found: /api/search, /api/latest, /api/call/<Call-ID>[/pcap|/text]' });
     } catch (err) {
-      if (err instanceof RangeError) sendJson(res, 400, { error: err.message });
+      // RangeError: a bad parameter; URIError: a malformed %-escape in the Call-ID.
+      if (err instanceof RangeError || err instanceof URIError) sendJson(res, 400, { error: err.message });
       else sendJson(res, 503, { error: `the database did not answer: ${(err as Error).message}` });
     } finally {
       this.running--;

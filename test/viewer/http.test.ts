@@ -76,6 +76,7 @@ describe('viewer HTTP: open', () => {
       assert.equal(res.status, 400, bad);
       assert.match(((await res.json()) as { error: string }).error, /./);
     }
+    assert.equal((await fetch(`${base}/api/call/%E0%A4%A`)).status, 400);
     assert.equal((await fetch(`${base}/api/nothing`)).status, 404);
     // The rest of the control plane is where it was.
     assert.equal((await fetch(`${base}/health`)).status, 200);

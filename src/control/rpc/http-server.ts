@@ -79,7 +79,12 @@ export class ControlHttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://control');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://control');
+    } catch {
+      return send(res, 400, 'text/plain', 'bad request target\n');
+    }
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === '/metrics') {
