@@ -154,6 +154,10 @@ function liveView(main) {
   const table = messageTable('live-table');
   main.append(note, table);
   const tbody = table.tBodies[0];
+  // Rows are asked again for 10 s back (a batch can commit after a newer one, an agent's clock can
+  // lag) and the ones already shown are skipped.
+  const OVERLAP_US = 10_000_000;
+  let shown = new Set();
   let after = 0;
   let paused = false;
   pause.addEventListener('click', () => {
@@ -163,16 +167,20 @@ function liveView(main) {
   const poll = async () => {
     if (!paused && document.visibilityState !== 'hidden') {
       try {
-        const res = await api(`/api/latest?after=${after}&limit=200`);
-        for (const row of tbody.querySelectorAll('tr.new')) row.classList.remove('new');
-        const rows = res.messages.map((m) => {
+        const res = await api(`/api/latest?after=${Math.max(0, after - OVERLAP_US)}&limit=200`);
+        const fresh = res.messages.filter((m) => !shown.has(`${m.table}#${m.id}`));
+        if (fresh.length > 0) for (const row of tbody.querySelectorAll('tr.new')) row.classList.remove('new');
+        const rows = fresh.map((m) => {
           const tr = messageRow(m);
+          tr.dataset.key = `${m.table}#${m.id}`;
+          shown.add(tr.dataset.key);
           if (after > 0) tr.classList.add('new');
           return tr;
         });
-        if (res.messages.length > 0) after = Math.max(after, ...res.messages.map((m) => m.microTs));
+        if (fresh.length > 0) after = Math.max(after, ...fresh.map((m) => m.microTs));
         tbody.prepend(...rows);
         while (tbody.rows.length > 500) tbody.deleteRow(-1);
+        if (shown.size > 2000) shown = new Set([...tbody.rows].map((r) => r.dataset.key));
         status(`updated ${new Date().toISOString().slice(11, 19)} UTC`);
       } catch (err) {
         status(`live view: ${err.message}`, true);

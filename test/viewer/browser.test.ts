@@ -155,6 +155,13 @@ describe('viewer in Chromium', { skip }, () => {
     await sendHepTcp(d.port, scriptedCall({ callId: liveId, t0Us: Date.now() * 1000 }).slice(0, 2));
     await page.waitForSelector(`#live-table tbody tr.new a.callid >> text=${liveId}`, { timeout: 10_000 });
     assert.equal(await page.locator('#live-table a.callid', { hasText: liveId }).count(), 2);
+    // A message stored late, with a time before the newest one shown (a lagging agent clock), still appears, once.
+    const lateId = `late-${run}@viewer.test`;
+    await sendHepTcp(d.port, scriptedCall({ callId: lateId, t0Us: Date.now() * 1000 - 5_000_000 }).slice(0, 1));
+    await page.waitForSelector(`#live-table tbody tr.new a.callid >> text=${lateId}`, { timeout: 10_000 });
+    await page.waitForTimeout(2500);
+    assert.equal(await page.locator('#live-table a.callid', { hasText: lateId }).count(), 1);
+    assert.equal(await page.locator('#live-table a.callid', { hasText: liveId }).count(), 2);
     assert.equal(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument), true);
   });
 
