@@ -130,8 +130,9 @@ export class Homer5Reader implements CallReader {
 
   private rangeWhere(range: TimeRange): { sql: string[]; params: SqlValue[] } {
     const zone = this.opts.dateTimeZone;
+    const guard = this.opts.runner.guard;
     return {
-      sql: ['date >= ?', 'date <= ?', 'micro_ts >= ?', 'micro_ts <= ?'],
+      sql: ['date >= ?', 'date <= ?', 'micro_ts >= ?', 'micro_ts <= ?', ...(guard === null ? [] : [guard])],
       params: [formatRowDate(Math.max(0, range.fromUs - DATE_MARGIN_US), zone), formatRowDate(range.toUs + DATE_MARGIN_US, zone), range.fromUs, range.toUs],
     };
   }

@@ -4,20 +4,23 @@
  * worker thread (better-sqlite3 is synchronous; under WAL a reader does not block the writer),
  * PostgreSQL and MySQL through a pool of at most two connections, read-only at the server (so a
  * bug here can never change a row). Every query has a
- * timeout: PostgreSQL cancels it (statement_timeout), mysql2 ends its connection, and a SQLite
- * query that runs over has its thread ended.
+ * timeout: PostgreSQL cancels it (statement_timeout), mysql2 ends its connection, and SQLite
+ * (which has no statement timeout, and whose thread cannot be stopped inside native code) checks
+ * a deadline on every row it visits: `guard`, a condition every query puts in its WHERE.
  */
 import type { Worker } from 'node:worker_threads';
 import { parseSqliteUrl } from '../store/sqlite/sqlite-store.js';
 import { schemeOf } from '../store/factory.js';
 import { spawnSiblingWorker } from '../util/worker-thread.js';
-import type { ReadRequest, ReadResponse } from './sqlite-read-protocol.js';
+import { SQLITE_DEADLINE_FUNCTION, type ReadRequest, type ReadResponse } from './sqlite-read-protocol.js';
 
 export type SqlValue = string | number;
 export type SqlRow = Record<string, unknown>;
 
 export interface SqlRunner {
   readonly dialect: 'sqlite' | 'postgres' | 'mysql';
+  /** A condition to AND into every WHERE so the query can be cut off (SQLite), or null. */
+  readonly guard: string | null;
   /** Names of the tables in the database (its current schema). */
   tables(): Promise<string[]>;
   /** Runs one SELECT with `?` placeholders. */
@@ -43,8 +46,12 @@ export function quoteIdent(dialect: SqlRunner['dialect'], name: string): string 
   return dialect === 'mysql' ? `\`${name}\`` : `"${name}"`;
 }
 
+/** Grace after the deadline before the SQLite thread is given up on (the guard should have fired). */
+const SQLITE_GRACE_MS = 2000;
+
 class SqliteRunner implements SqlRunner {
   readonly dialect = 'sqlite' as const;
+  readonly guard = `${SQLITE_DEADLINE_FUNCTION}() = 1`;
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (rows: SqlRow[]) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
@@ -62,14 +69,15 @@ class SqliteRunner implements SqlRunner {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // The guard ends a query at its deadline; this is for a statement it does not reach (one
+      // that visits no rows for that long): the thread is let go and a new one serves the next.
       const timer = setTimeout(() => {
-        // better-sqlite3 cannot interrupt a statement: the thread running it is ended instead.
         this.failAll(new Error(`query cancelled after ${this.timeoutMs} ms`));
         void worker.terminate();
         if (this.worker === worker) this.worker = null;
-      }, this.timeoutMs);
+      }, this.timeoutMs + SQLITE_GRACE_MS);
       this.pending.set(id, { resolve, reject, timer });
-      const req: ReadRequest = { id, sql, params: [...params] };
+      const req: ReadRequest = { id, sql, params: [...params], deadlineMs: Date.now() + this.timeoutMs };
       worker.postMessage(req);
     });
   }
@@ -133,6 +141,7 @@ async function openPostgresRunner(url: string, timeoutMs: number): Promise<SqlRu
   };
   return {
     dialect: 'postgres',
+    guard: null,
     tables: async () => (await query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()', [])).map((r) => String(r['name'])),
     query,
     close: () => pool.end(),
@@ -167,6 +176,7 @@ async function openMysqlRunner(url: string, timeoutMs: number): Promise<SqlRunne
   };
   return {
     dialect: 'mysql',
+    guard: null,
     tables: async () => (await query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()', [])).map((r) => String(r['name'])),
     query,
     close: () => pool.end(),

@@ -4,12 +4,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { ReadRequest, ReadResponse, ReadWorkerInit } from './sqlite-read-protocol.js';
+import { SQLITE_DEADLINE_FUNCTION, type ReadRequest, type ReadResponse, type ReadWorkerInit } from './sqlite-read-protocol.js';
 
 if (parentPort === null) throw new Error('sqlite-read-worker must run in a worker thread');
 const port = parentPort;
 const init = workerData as ReadWorkerInit;
 let db: Database.Database | null = null;
+let deadlineMs = 0;
 
 function connection(): Database.Database | null {
   if (db !== null) return db;
@@ -19,6 +20,11 @@ function connection(): Database.Database | null {
     return null;
   }
   db.pragma('query_only = 1');
+  // Called for every row a query visits: the only way to stop a SQLite statement from here.
+  db.function(SQLITE_DEADLINE_FUNCTION, { deterministic: false }, () => {
+    if (Date.now() > deadlineMs) throw new Error(`query cancelled: it ran past its time limit`);
+    return 1;
+  });
   // The writer holds the lock for the length of one batch at most.
   db.pragma('busy_timeout = 2000');
   return db;
@@ -31,6 +37,7 @@ port.on('message', (req: ReadRequest) => {
     res.rows = [];
   } else {
     try {
+      deadlineMs = req.deadlineMs;
       res.rows = conn.prepare(req.sql).all(...req.params) as Record<string, unknown>[];
     } catch (err) {
       res.error = (err as Error).message;

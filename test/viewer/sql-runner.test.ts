@@ -8,8 +8,10 @@ import Database from 'better-sqlite3';
 import { requireOrSkip } from '../helpers/env.js';
 import { MYSQL_URL, PG_URL, reachable } from '../store/_e2e.js';
 import { openSqlRunner, readOnlyPgUrl } from '../../src/viewer/sql-runner.js';
+import { Homer5Reader } from '../../src/viewer/homer5-reader.js';
+import { loadSqliteSchemaText, parseSchemaTemplate, renderTableStatements } from '../../src/store/sqlite/schema.js';
 
-test('SQLite: a query over its time is cancelled (its thread ended) and the next query works', async () => {
+test('SQLite: a query over its time is stopped by its guard, and the next query works', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sipcapture-runner-'));
   const file = path.join(dir, 'x.sqlite');
   const db = new Database(file);
@@ -17,13 +19,42 @@ test('SQLite: a query over its time is cancelled (its thread ended) and the next
   db.close();
   const runner = await openSqlRunner(`sqlite://${file}`, { timeoutMs: 200 });
   try {
+    assert.notEqual(runner.guard, null);
     const started = Date.now();
-    await assert.rejects(runner.query('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c', []), /cancelled after 200 ms/);
-    assert.ok(Date.now() - started < 2000);
-    assert.deepEqual(await runner.query('SELECT a FROM t WHERE a = ?', [7]), [{ a: 7 }]);
+    // Bounded, so a guard that never fired would end the test in seconds instead of never.
+    const slow = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000 AND ${runner.guard!}) SELECT count(*) AS n FROM c`;
+    await assert.rejects(runner.query(slow, []), /ran past its time limit/);
+    assert.ok(Date.now() - started < 1500, `stopped after ${Date.now() - started} ms`);
+    assert.deepEqual(await runner.query(`SELECT a FROM t WHERE a = ? AND ${runner.guard!}`, [7]), [{ a: 7 }]);
     assert.deepEqual(await runner.tables(), ['t']);
   } finally {
     await runner.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SQLite: a reader search over many rows is cut at the time limit (the guard is in its WHERE)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sipcapture-runner-'));
+  const file = path.join(dir, 'x.sqlite');
+  const db = new Database(file);
+  for (const sql of renderTableStatements(parseSchemaTemplate(await loadSqliteSchemaText()), 'sip', 'sip_capture')) db.exec(sql);
+  const t0 = Date.UTC(2026, 11, 6) * 1000;
+  db.exec(`WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < 400000)
+    INSERT INTO sip_capture (date, micro_ts, method, from_user) SELECT '2026-12-06 00:00:00', ${t0} + x, 'INVITE', 'u' || x FROM c`);
+  db.close();
+  const fast = new Homer5Reader({ runner: await openSqlRunner(`sqlite://${file}`, { timeoutMs: 30_000 }), sipTemplates: ['sip_capture'], sideTables: false, dateTimeZone: 'UTC', tableDateWindowDays: 0 });
+  const cut = new Homer5Reader({ runner: await openSqlRunner(`sqlite://${file}`, { timeoutMs: 20 }), sipTemplates: ['sip_capture'], sideTables: false, dateTimeZone: 'UTC', tableDateWindowDays: 0 });
+  try {
+    // No row matches: the whole hour is visited.
+    const q = { fromUs: t0, toUs: t0 + 1_000_000, limit: 10, userAgent: 'nobody' };
+    const started = Date.now();
+    assert.deepEqual((await fast.search(q)).messages, []);
+    const fullMs = Date.now() - started;
+    assert.ok(fullMs > 60, `the full scan takes ${fullMs} ms, long enough to cut`);
+    await assert.rejects(cut.search(q), /ran past its time limit/);
+  } finally {
+    await fast.close();
+    await cut.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
