@@ -23,6 +23,7 @@ import { importCommand } from './commands/import.js';
 import { importKamailioCommand } from './commands/import-kamailio.js';
 import { rpcCommand } from './commands/rpc.js';
 import { sendCommand } from './commands/send.js';
+import { searchCommand, showCommand } from './commands/viewer.js';
 
 const DEFAULT_CONFIG = 'config/sipcapture.json5';
 /** SIGTERM must not hang forever on a dead database: drain for at most this long. */
@@ -141,6 +142,8 @@ await yargs(hideBin(process.argv))
   .command(sendCommand)
   .command(rpcCommand)
   .command(importKamailioCommand)
+  .command(showCommand)
+  .command(searchCommand)
   .command(
     'db <action>',
     'Database schema and retention: `db init` creates the tables of every db_url of the config (today\'s and tomorrow\'s daily tables or partitions included); `db prune` drops what retention_days and the size guard say, listing each table',

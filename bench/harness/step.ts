@@ -8,6 +8,7 @@
  * what the Kamailio step uses, so both receivers get exactly the same traffic and the same
  * end-of-step rule.
  */
+import { ViewerLoad, type ViewerLoadResult } from './viewer-load.js';
 import { spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -49,6 +50,8 @@ export interface StepSettings {
   senderWorkers: string;
   /** Keep the step tables instead of dropping them. */
   keep: boolean;
+  /** Query the daemon's viewer API back to back while the step sends (viewer-load.ts). */
+  viewerLoad?: boolean;
   /**
    * Called with a clean-up (stop the daemon, drop its table) while a step runs; returns the
    * function that unregisters it. Lets a caller clean up on Ctrl-C.
@@ -95,6 +98,8 @@ export interface StepResult {
   exitCode: number | null;
   notable: string[];
   profile?: ProfileSummary[];
+  /** With `viewerLoad`: the viewer queries answered during the step. */
+  viewer?: ViewerLoadResult;
 }
 
 /** Where the compiled (or tsx-run) benchmark finds the CLI and the loop probe. */
@@ -351,12 +356,16 @@ async function measureDaemonStep(
   const snmp0 = udpSnmp();
   const sock0 = udpSocketDrops(port)?.drops ?? 0;
   let sent: Awaited<ReturnType<typeof sendAndSettle>>;
+  const viewerLoad = s.viewerLoad === true ? new ViewerLoad(httpPort) : null;
+  let viewer: ViewerLoadResult | undefined;
   try {
     sent = await sendAndSettle(s, port, rate, count, poller);
   } catch (err) {
     await poller.stop();
     await daemon.stop();
     throw err;
+  } finally {
+    viewer = await viewerLoad?.stop();
   }
   const { summary, t0, sentAt } = sent;
   const windowS = (performance.now() - t0) / 1000;
@@ -420,6 +429,7 @@ async function measureDaemonStep(
     exitCode: exit.code,
     notable: exit.notable.slice(0, 10),
     ...(profile ? { profile } : {}),
+    ...(viewer ? { viewer } : {}),
   };
 }
 

@@ -52,6 +52,8 @@ const HELP = `Usage: node dist/bench/system/run.js [options]
   --out FILE            also write all results as JSON
   --keep                keep the step tables (default: dropped)
   --quick               CI-sized: steps 2000,10000, 2 s steps, 5000 messages min, 10000 ceiling rows, 2000 warm-up, no refine
+  --viewer-load         during each step, one client queries the daemon's viewer API back to back (the last
+                        hour's 1,000 newest rows, a From-user search, the live view): does reading disturb capture?
   --calibrate-sender    first measure the sender alone (into a socket that only counts): unlimited with 1 and 2
                         threads, and 100,000/s with 1 thread
 `;
@@ -91,6 +93,7 @@ const args = parseArgs({
     keep: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     'calibrate-sender': { type: 'boolean', default: false },
+    'viewer-load': { type: 'boolean', default: false },
     'node-args': { type: 'string', default: '' },
     warmup: { type: 'string' },
     'warmup-rate': { type: 'string', default: '5000' },
@@ -155,6 +158,7 @@ const settings: StepSettings = {
   mix: o.mix ?? 'mixed',
   senderWorkers: o['sender-workers'] ?? '1',
   keep: o.keep === true,
+  viewerLoad: o['viewer-load'] === true,
 };
 
 function median(sorted: readonly number[]): number {
@@ -197,6 +201,7 @@ async function benchBackend(backend: BenchBackend): Promise<BackendReport> {
     for (const line of r.notable.slice(0, 3)) log(`#     ${line.slice(0, 300)}`);
     if (r.unexplained !== 0) log(`#     ${fmt(r.unexplained)} lost rows not explained by daemon drops or socket drops`);
     if (r.warmupLost !== 0) log(`#     warm-up: ${fmt(r.warmupLost)} of ${fmt(r.warmupSent)} lost (not counted in the step)`);
+    if (r.viewer) log(`#     viewer: ${fmt(r.viewer.queries)} queries, ${fmt(r.viewer.errors)} failed, mean ${fmtMs(r.viewer.meanMs)} ms, max ${fmtMs(r.viewer.maxMs)} ms${r.viewer.firstError === null ? '' : ` (${r.viewer.firstError})`}`);
     return r;
   };
   let good: number | null = null;

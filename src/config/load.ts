@@ -373,6 +373,8 @@ export function validateConfig(raw: unknown, source: string, options: ValidateOp
     tls_key_file: resolvePath('tls_key_file'),
     tls_ca_file: resolvePath('tls_ca_file'),
     rpc_socket: rpcSocket,
+    http_viewer: num('http_viewer'),
+    http_viewer_token: str('http_viewer_token'),
     captureModes: orderedModes,
     listenAddresses,
     routeRules,
@@ -434,6 +436,9 @@ export function configWarnings(cfg: SipcaptureConfig): string[] {
   if (cfg.http_listen !== '' && cfg.http_rpc === 1 && !isLoopbackListen(cfg.http_listen)) {
     w.push(`http_listen ${cfg.http_listen} is not a loopback address and http_rpc is 1: anyone who reaches it can switch capture off or reload the config (set http_rpc 0 and use rpc_socket)`);
   }
+  if (cfg.http_listen !== '' && cfg.http_viewer === 1 && cfg.http_viewer_token === '' && !isLoopbackListen(cfg.http_listen)) {
+    w.push(`http_listen ${cfg.http_listen} is not a loopback address and the viewer has no http_viewer_token: anyone who reaches it can read the captured calls (set a token, or http_viewer 0)`);
+  }
   if (cfg.db_insert_mode === 1) {
     const nonMysql = [...cfg.captureModes.values()].filter((m) => dbUrlKind(m.db_url) !== 'mysql').map((m) => m.name);
     if (nonMysql.length > 0) w.push(`db_insert_mode 1 only affects MySQL; capture modes ${nonMysql.join(', ')} insert plainly (no INSERT DELAYED)`);
@@ -467,6 +472,7 @@ export function effectiveConfigForDisplay(cfg: SipcaptureConfig): Record<string,
   for (const p of PARAMS) {
     const v: unknown = cfg[p.name];
     if (p.name === 'hep_auth_keys') out[p.name] = cfg.hep_auth_keys.map(() => '***');
+    else if (p.name === 'http_viewer_token') out[p.name] = cfg.http_viewer_token === '' ? '' : '***';
     else if (p.name === 'listen') out[p.name] = maskListen(cfg.listen);
     else out[p.name] = typeof v === 'string' ? maskPasswords(v) : Array.isArray(v) ? JSON.parse(maskPasswords(JSON.stringify(v))) as unknown : v;
   }

@@ -145,6 +145,13 @@ function checkHttpListen(v: string): string | undefined {
   return typeof r === 'string' ? r.replace(/tcp:/g, '') : undefined;
 }
 
+function checkViewerToken(v: string): string | undefined {
+  if (v === '') return undefined;
+  if (!/^[\x21-\x7e]+$/.test(v)) return 'only printable ASCII without spaces (it travels in a cookie and an Authorization header)';
+  if (v.length < 16 || v.length > 200) return `${v.length} characters; allowed 16 to 200 (a short token is guessable)`;
+  return undefined;
+}
+
 function checkTableList(v: string): string | undefined {
   const tables = splitTableList(v);
   for (const t of tables) {
@@ -950,6 +957,24 @@ const PARAM_TABLE = {
     kamailio: false,
     reload: 'restart',
     note: 'behaviour: control plane (docs/operations.md)',
+  },
+  http_viewer: {
+    type: 'flag',
+    default: 1,
+    doc: 'Serve the call viewer on http_listen: search, live view and call flows at `/`, a read-only JSON API under `/api/`. It reads the databases through its own read-only connections.',
+    kamailio: false,
+    reload: 'restart',
+    note: 'behaviour: viewer (docs/viewer.md)',
+  },
+  http_viewer_token: {
+    type: 'string',
+    default: '',
+    allowed: '"" (no token) or 16 to 200 printable ASCII characters',
+    check: checkViewerToken,
+    doc: 'Access token the viewer and its API require (open `/?token=…` once, or send `Authorization: Bearer …`). SIP holds personal data: set one when anyone but the operators can reach http_listen.',
+    kamailio: false,
+    reload: 'restart',
+    note: 'behaviour: viewer (docs/security.md)',
   },
   rpc_socket: {
     type: 'string',

@@ -247,6 +247,10 @@ export interface SipcaptureConfig {
   http_rpc: number;
   /** Unix socket for JSON-RPC (absolute once loaded), or '' for none. */
   rpc_socket: string;
+  /** 1: serve the call viewer (`/`, `/api/…`) on http_listen. */
+  http_viewer: number;
+  /** Token the viewer requires ('' = none). */
+  http_viewer_token: string;
 
   // ---- derived by the loader (not config keys) ----
   /** All capture modes by name, `default` included (built from db_url/table_name/mt_mode/hash_source). */

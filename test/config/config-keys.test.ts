@@ -48,7 +48,17 @@ describe('control-plane keys', () => {
   test('a reachable http_listen with http_rpc 1 is warned about; with http_rpc 0 it is not', () => {
     const open = validateConfig({ ...BASE, http_listen: '0.0.0.0:9061' }, '/x.json5');
     assert.match(configWarnings(open).join('\n'), /http_listen 0\.0\.0\.0:9061 is not a loopback address and http_rpc is 1/);
-    const metricsOnly = validateConfig({ ...BASE, http_listen: '0.0.0.0:9061', http_rpc: 0 }, '/x.json5');
+    const metricsOnly = validateConfig({ ...BASE, http_listen: '0.0.0.0:9061', http_rpc: 0, http_viewer: 0 }, '/x.json5');
     assert.deepEqual(configWarnings(metricsOnly).filter((w) => w.includes('http_listen')), []);
+  });
+
+  test('a reachable http_listen with the viewer on and no token is warned about', () => {
+    const open = validateConfig({ ...BASE, http_listen: '0.0.0.0:9061', http_rpc: 0 }, '/x.json5');
+    assert.deepEqual(configWarnings(open).filter((w) => w.includes('http_listen')), [
+      'http_listen 0.0.0.0:9061 is not a loopback address and the viewer has no http_viewer_token: anyone who reaches it can read the captured calls (set a token, or http_viewer 0)',
+    ]);
+    const withToken = validateConfig({ ...BASE, http_listen: '0.0.0.0:9061', http_rpc: 0, http_viewer_token: 'x'.repeat(16) }, '/x.json5');
+    assert.deepEqual(configWarnings(withToken).filter((w) => w.includes('http_listen')), []);
+    assert.deepEqual(configWarnings(validateConfig({ ...BASE }, '/x.json5')).filter((w) => w.includes('viewer')), [], 'loopback: no warning');
   });
 });

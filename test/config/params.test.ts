@@ -90,6 +90,8 @@ const OWN_DEFAULTS: Record<string, unknown> = {
   http_listen: '127.0.0.1:9061',
   http_rpc: 1,
   rpc_socket: 'sipcapture.sock',
+  http_viewer: 1,
+  http_viewer_token: '',
   dedup: 'off',
   dedup_window_ms: 1000,
   dedup_max_entries: 200000,

@@ -19,7 +19,7 @@ const LAYER: Record<string, number> = {
   store: 5, listeners: 5, loadgen: 5,
   raw: 6, forward: 6,
   pipeline: 7,
-  hook: 8,
+  hook: 8, viewer: 8,
   control: 9,
   daemon: 10,
   commands: 11,

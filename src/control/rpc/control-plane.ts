@@ -12,9 +12,11 @@ import { ControlHttpServer } from './http-server.js';
 import { RpcDispatcher } from './jsonrpc.js';
 import { createRpcMethods, type ControlContext } from './methods.js';
 import { ControlSocketServer } from './socket-server.js';
+import { ViewerRoutes } from '../../viewer/http-routes.js';
+import { openCallReader } from '../../viewer/open-reader.js';
 
 export interface ControlPlaneOptions {
-  cfg: Pick<SipcaptureConfig, 'http_listen' | 'http_rpc' | 'rpc_socket'>;
+  cfg: Pick<SipcaptureConfig, 'http_listen' | 'http_rpc' | 'rpc_socket' | 'http_viewer' | 'http_viewer_token' | 'routeRules' | 'captureModes' | 'date_time_zone' | 'table_date_window_days'>;
   ctx: ControlContext;
   logger: Logger;
   reloads?: () => { ok: number; failed: number };
@@ -27,6 +29,7 @@ export class ControlPlane {
   readonly metrics: Metrics;
   private http: ControlHttpServer | null = null;
   private socket: ControlSocketServer | null = null;
+  private viewer: ViewerRoutes | null = null;
 
   private constructor(private readonly opts: ControlPlaneOptions) {
     const { ctx, logger } = opts;
@@ -66,17 +69,22 @@ export class ControlPlane {
     if (cfg.http_listen !== '') {
       const a = parseListen(`tcp:${cfg.http_listen}`);
       if (typeof a === 'string') throw new Error(`http_listen ${cfg.http_listen}: ${a}`);
+      this.viewer = cfg.http_viewer === 1 ? new ViewerRoutes({ openReader: () => openCallReader(cfg), token: cfg.http_viewer_token }) : null;
       const http = new ControlHttpServer({
         host: a.host,
         port: a.port,
         rpc: cfg.http_rpc === 1 ? this.rpc : null,
         metrics: async () => ({ contentType: this.metrics.contentType, text: await this.metrics.text() }),
         health: () => healthReport(ctx),
+        viewer: this.viewer,
         logger,
       });
       this.http = http;
       await http.start();
-      logger.info({ http: http.name, rpc: cfg.http_rpc === 1 }, 'control HTTP listening (/RPC, /metrics, /health)');
+      logger.info(
+        { http: http.name, rpc: cfg.http_rpc === 1, viewer: this.viewer === null ? false : `http://${http.name}/`, viewerToken: cfg.http_viewer_token !== '' },
+        `control HTTP listening (${this.viewer === null ? '' : 'viewer at /, '}/RPC, /metrics, /health)`,
+      );
     }
     if (cfg.rpc_socket !== '') {
       const socket = new ControlSocketServer(cfg.rpc_socket, this.rpc, logger);
@@ -88,6 +96,8 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.http?.stop(), this.socket?.stop()]);
+    await this.viewer?.close();
+    this.viewer = null;
     this.http = null;
     this.socket = null;
   }

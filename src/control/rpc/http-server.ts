@@ -1,10 +1,12 @@
 /**
  * The control HTTP server (http_listen): JSON-RPC 2.0 at POST /RPC (Kamailio's jsonrpcs path),
- * Prometheus metrics at GET /metrics, and GET /health. It runs on the receive loop, so every
- * handler is short and nothing here waits on a database.
+ * Prometheus metrics at GET /metrics, GET /health, and the call viewer (`/`, `/api/…`,
+ * viewer/http-routes.ts). It runs on the receive loop, so every handler is short: the viewer's
+ * queries run on their own connections and threads (viewer/sql-runner.ts), never on the writers'.
  */
 import http from 'node:http';
 import type { Logger } from '../../telemetry/logger.js';
+import type { ViewerRoutes } from '../../viewer/http-routes.js';
 import { httpStatusFor, MAX_REQUEST_BYTES, type RpcDispatcher } from './jsonrpc.js';
 
 export interface HealthReport {
@@ -19,6 +21,8 @@ export interface ControlHttpOptions {
   rpc: RpcDispatcher | null;
   metrics(): Promise<{ contentType: string; text: string }>;
   health(): HealthReport;
+  /** null when http_viewer is 0: `/` answers 404. */
+  viewer: ViewerRoutes | null;
   logger: Logger;
 }
 
@@ -75,7 +79,13 @@ export class ControlHttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://control');
+    } catch {
+      return send(res, 400, 'text/plain', 'bad request target\n');
+    }
+    const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === '/metrics') {
       if (method !== 'GET' && method !== 'HEAD') return notAllowed(res, 'GET, HEAD');
@@ -97,7 +107,8 @@ export class ControlHttpServer {
       if (reply === null) return send(res, 204, 'text/plain', '');
       return send(res, httpStatusFor(reply), JSON_TYPE, `${JSON.stringify(reply)}\n`);
     }
-    send(res, 404, 'text/plain', 'not found: try POST /RPC, GET /metrics or GET /health\n');
+    if (this.opts.viewer !== null && (await this.opts.viewer.handle(req, res, path, url.searchParams))) return;
+    send(res, 404, 'text/plain', `not found: try ${this.opts.viewer === null ? '' : 'GET / (the viewer), '}POST /RPC, GET /metrics or GET /health\n`);
   }
 }
 
