@@ -157,8 +157,9 @@ describe('install as docs/operations.md says', { skip, timeout: 1_800_000 }, () 
     // Before systemd made the state and runtime folders, the user cannot write there: refused.
     const early = asUser(['check-config', '--quiet', '-c', cfgFile]);
     assert.equal(early.status, 2, early.stderr);
-    assert.match(early.stderr, new RegExp(`db_url: ${state}.* does not exist and .* is not writable by ${user}`));
-    assert.match(early.stderr, /rpc_socket: /);
+    assert.match(early.stderr, new RegExp(`db_url: the SQLite file ${state}/.*: the directory ${state} does not exist`));
+    assert.match(early.stderr, /spool_dir: .*, where it would be created, is not writable for this user \(EACCES\)/);
+    assert.match(early.stderr, new RegExp(`rpc_socket: .*the directory ${runtime} does not exist`));
     // StateDirectory= and RuntimeDirectory= of the unit: folders owned by the service user.
     for (const d of [state, runtime]) {
       mkdirSync(d, { mode: 0o750 });
