@@ -13,6 +13,7 @@ import { requireOrSkip } from '../helpers/env.js';
 import { runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/net.js';
 import { PG_URL, pgNamespace, reachable, startTestDaemon, type Namespace, type TestDaemon } from '../store/_e2e.js';
+import { DEFAULT_DATA_HEADER } from '../../src/config/homer7-fields.js';
 import { openCallReader } from '../../src/viewer/open-reader.js';
 import type { CallReader } from '../../src/viewer/types.js';
 import { BOB, scriptedCall, sendHepTcp, sidePackets, type ScriptedPacket } from './_calls.js';
@@ -150,5 +151,41 @@ describe('viewer reader: HOMER 7 tables on PostgreSQL', { skip: requireOrSkip(pg
     const arrows = r.stdout.split('\n').filter((l) => /^\d\d:\d\d:\d\d\.\d{6}/.test(l));
     assert.equal(arrows.length, sipCount, r.stdout);
     arrows.forEach((line, i) => assert.ok(line.includes(call[i]!.label), `${line} has ${call[i]!.label}`));
+  });
+});
+
+describe('viewer reader: HOMER 7 with callid_aleg in data_header', { skip: requireOrSkip(pgUp, `PostgreSQL at ${PG_URL}`) }, () => {
+  let ns: Namespace;
+  let d: TestDaemon;
+  let reader: CallReader;
+  const callId = `call-h7a-${Date.now()}@viewer.test`;
+  const t0 = Date.now() * 1000 - 60_000_000;
+  const range = { fromUs: t0 - 60_000_000, toUs: t0 + 60_000_000 };
+  // The recorder INVITE carries a HEP correlation id of its own: correlation_id no longer names
+  // the A leg, so only data_header's callid_aleg (the X-CID value) ties it to the call.
+  const call = scriptedCall({ callId, t0Us: t0 }).map((p) => (p.callId === `rec-${callId}` && p.label === 'INVITE' ? { ...p, correlationId: 'agent-7' } : p));
+
+  before(async () => {
+    ns = await pgNamespace('viewer7a');
+    d = await startTestDaemon({ db_url: ns.url(), schema: 'homer7', homer7_data_header: [...DEFAULT_DATA_HEADER, 'callid_aleg'] });
+    reader = await openCallReader(d.daemon.config);
+    await sendHepTcp(d.port, call);
+    assert.ok(await waitFor(async () => (await reader.search({ ...range, limit: 100 })).messages.length >= call.length, 20_000));
+  });
+
+  after(async () => {
+    await reader?.close();
+    await d?.stop();
+    await ns?.drop();
+  });
+
+  test('the X-CID leg is found through data_header.callid_aleg', async () => {
+    const flow = await reader.callFlow(callId, range);
+    assert.equal(flow.messages.length, call.length);
+    assert.ok(flow.callIds.includes(`rec-${callId}`), flow.callIds.join(','));
+    const rec = flow.messages.find((m) => m.callid === `rec-${callId}` && m.method === 'INVITE')!;
+    assert.equal(rec.callidAleg, callId);
+    assert.equal(rec.correlationId, 'agent-7');
+    assert.equal((await reader.search({ ...range, callId, limit: 100 })).messages.length, 9);
   });
 });
