@@ -33,6 +33,8 @@ export interface Homer7ReaderOptions {
   runner: SqlRunner;
   /** The zone `date` is shown in (date_time_zone), as for Homer 5 rows. */
   dateTimeZone: DateTimeZone;
+  /** The data_header keys written (homer7_data_header). */
+  dataHeader: readonly string[];
 }
 
 const SIP_PARENTS = ['hep_proto_1_call', 'hep_proto_1_registration', 'hep_proto_1_default'] as const;
@@ -79,10 +81,26 @@ interface Where {
 export class Homer7Reader implements CallReader {
   readonly schema = 'homer7' as const;
   private readonly existingTables: () => Promise<string[]>;
+  /** data_header has callid_aleg (homer7_data_header names it). */
+  private readonly withAleg: boolean;
 
   constructor(private readonly opts: Homer7ReaderOptions) {
     if (opts.runner.dialect !== 'postgres') throw new Error('HOMER 7 tables are read from PostgreSQL only');
     this.existingTables = cachedTableList(opts.runner);
+    this.withAleg = opts.dataHeader.includes('callid_aleg');
+  }
+
+  /**
+   * The row is one of `ids` (`sid`) or names one as its A leg: correlation_id holds the X-CID
+   * value when the HEP packet had no correlation id of its own, and is indexed; data_header's
+   * callid_aleg is asked only when written, as heplify-server's indexes do not cover it (the
+   * query then reads the range's partitions, still under the statement timeout).
+   */
+  private callIdWhere(where: Where, ids: readonly string[]): void {
+    const marks = ids.map(() => '?').join(', ');
+    const terms = [`sid IN (${marks})`, `${ph('correlation_id')} IN (${marks})`, ...(this.withAleg ? [`${dh('callid_aleg')} IN (${marks})`] : [])];
+    where.sql.push(`(${terms.join(' OR ')})`);
+    for (let i = 0; i < terms.length; i++) where.params.push(...ids);
   }
 
   async search(q: SearchQuery): Promise<SearchResult> {
@@ -100,10 +118,7 @@ export class Homer7Reader implements CallReader {
       where.params.push(v);
     };
     if (q.callId !== undefined && q.callId !== '') {
-      // sid is the Call-ID; the A-leg Call-ID is in data_header when configured, and in
-      // correlation_id when the HEP packet carried none of its own.
-      where.sql.push(`(sid = ? OR ${dh('callid_aleg')} = ? OR ${ph('correlation_id')} = ?)`);
-      where.params.push(q.callId, q.callId, q.callId);
+      this.callIdWhere(where, [q.callId]);
     }
     eq(dh('from_user'), q.fromUser);
     eq(dh('to_user'), q.toUser);
@@ -125,9 +140,7 @@ export class Homer7Reader implements CallReader {
       callId,
       async (ids) => {
         const where = rangeWhere(range);
-        const marks = ids.map(() => '?').join(', ');
-        where.sql.push(`(sid IN (${marks}) OR ${dh('callid_aleg')} IN (${marks}) OR ${ph('correlation_id')} IN (${marks}))`);
-        where.params.push(...ids, ...ids, ...ids);
+        this.callIdWhere(where, ids);
         return (await this.fromParents(SIP_PARENTS, CALL_SELECT, where, 'ASC', MAX_CALL_MESSAGES + 1)).map((r) => this.callMessageOf(r));
       },
       (correlation) => this.sideRows(correlation, range),

@@ -11,7 +11,7 @@ import { openSqlRunner } from './sql-runner.js';
 import { sipTemplatesFor } from './tables.js';
 import { QUERY_TIMEOUT_MS, type CallFlow, type CallReader, type MessageSummary, type SearchQuery, type SearchResult, type TimeRange } from './types.js';
 
-type ReaderConfig = Pick<SipcaptureConfig, 'routeRules' | 'captureModes' | 'date_time_zone' | 'table_date_window_days'>;
+type ReaderConfig = Pick<SipcaptureConfig, 'routeRules' | 'captureModes' | 'date_time_zone' | 'table_date_window_days' | 'homer7_data_header'>;
 
 export async function openCallReader(cfg: ReaderConfig, opts: { timeoutMs?: number } = {}): Promise<CallReader> {
   const defaultUrl = cfg.captureModes.get('default')?.db_url;
@@ -20,7 +20,7 @@ export async function openCallReader(cfg: ReaderConfig, opts: { timeoutMs?: numb
   try {
     for (const [url, schema] of schemaOf) {
       const runner = await openSqlRunner(url, { timeoutMs: opts.timeoutMs ?? QUERY_TIMEOUT_MS });
-      if (schema === 'homer7') readers.push(new Homer7Reader({ runner, dateTimeZone: cfg.date_time_zone }));
+      if (schema === 'homer7') readers.push(new Homer7Reader({ runner, dateTimeZone: cfg.date_time_zone, dataHeader: cfg.homer7_data_header }));
       else readers.push(new Homer5Reader({ runner, sipTemplates: sipTemplatesFor(cfg, url), sideTables: url === defaultUrl, dateTimeZone: cfg.date_time_zone, tableDateWindowDays: cfg.table_date_window_days }));
     }
   } catch (err) {
