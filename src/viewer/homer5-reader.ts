@@ -8,11 +8,10 @@
 import { formatRowDate, type DateTimeZone } from '../capture/sip-row.js';
 import { quoteIdent, type SqlRow, type SqlRunner, type SqlValue } from './sql-runner.js';
 import { SIDE_TABLES, tablePattern, tablesFor, type TablePattern } from './tables.js';
+import { cachedTableList, checkRange, gatherCallFlow, likePattern, liveRange, newestFirst, num, str } from './reader-common.js';
 import {
-  LIVE_WINDOW_US,
   MAX_CALL_MESSAGES,
   MAX_SEARCH_LIMIT,
-  MAX_SEARCH_SPAN_US,
   type CallFlow,
   type CallMessage,
   type CallReader,
@@ -43,17 +42,15 @@ const CALL_COLUMNS = [...SUMMARY_COLUMNS, 'via_1_branch', 'correlation_id', 'msg
 const SIDE_COLUMNS = ['id', 'micro_ts', 'correlation_id', 'source_ip', 'source_port', 'destination_ip', 'destination_port', 'node', 'type', 'msg'];
 /** The `date` column's margin around a range: it is rendered in a time zone (DST moves it by an hour). */
 const DATE_MARGIN_US = 3_700_000_000;
-/** Legs followed from the asked Call-ID at most (a B2BUA chain, not a crawl of the database). */
-const MAX_LEGS = 16;
-const TABLE_LIST_TTL_MS = 5000;
 
 export class Homer5Reader implements CallReader {
   readonly schema = 'homer5' as const;
   private readonly patterns: TablePattern[];
-  private tableCache: { at: number; names: Promise<string[]> } | null = null;
+  private readonly existingTables: () => Promise<string[]>;
 
   constructor(private readonly opts: Homer5ReaderOptions) {
     this.patterns = opts.sipTemplates.map(tablePattern);
+    this.existingTables = cachedTableList(opts.runner);
   }
 
   async search(q: SearchQuery): Promise<SearchResult> {
@@ -89,39 +86,22 @@ export class Homer5Reader implements CallReader {
 
   async callFlow(callId: string, range: TimeRange): Promise<CallFlow> {
     checkRange(range);
-    const ids = new Set(relatedCallIds(callId));
-    const seen = new Map<string, CallMessage>();
-    // Two rounds: the call and its named legs, then the legs those rows name (callid_aleg / X-CID).
-    for (let round = 0; round < 2; round++) {
-      const list = [...ids].slice(0, MAX_LEGS);
-      const where = this.rangeWhere(range);
-      const marks = list.map(() => '?').join(', ');
-      where.sql.push(`(callid IN (${marks}) OR callid_aleg IN (${marks}))`);
-      where.params.push(...list, ...list);
-      const rows = await this.fromSipTables(range, CALL_COLUMNS, where, 'ASC', MAX_CALL_MESSAGES + 1);
-      for (const r of rows) {
-        const m = callMessageOf(r);
-        seen.set(`${m.table}\0${m.id}`, m);
-      }
-      const before = ids.size;
-      for (const m of seen.values()) {
-        for (const id of [m.callid, m.callidAleg]) if (id !== '' && ids.size < MAX_LEGS) for (const x of relatedCallIds(id)) ids.add(x);
-      }
-      if (ids.size === before) break;
-    }
-    const messages = [...seen.values()].sort((a, b) => a.microTs - b.microTs || a.table.localeCompare(b.table) || a.id - b.id);
-    const present = new Set(messages.map((m) => m.callid));
-    const callIds = [callId, ...[...present].filter((id) => id !== callId)];
-    const correlation = new Set([...present, ...messages.map((m) => m.correlationId).filter((c) => c !== '')]);
-    const side = this.opts.sideTables && correlation.size > 0 ? await this.sideRows([...correlation].slice(0, MAX_LEGS * 2), range) : [];
-    return { callId, callIds, messages: messages.slice(0, MAX_CALL_MESSAGES), side, truncated: messages.length > MAX_CALL_MESSAGES };
+    return gatherCallFlow(
+      callId,
+      async (ids) => {
+        const where = this.rangeWhere(range);
+        const marks = ids.map(() => '?').join(', ');
+        where.sql.push(`(callid IN (${marks}) OR callid_aleg IN (${marks}))`);
+        where.params.push(...ids, ...ids);
+        return (await this.fromSipTables(range, CALL_COLUMNS, where, 'ASC', MAX_CALL_MESSAGES + 1)).map(callMessageOf);
+      },
+      (correlation) => (this.opts.sideTables ? this.sideRows(correlation, range) : Promise.resolve([])),
+    );
   }
 
   async latest(afterUs: number, limit: number): Promise<MessageSummary[]> {
-    const nowUs = Date.now() * 1000;
-    const range = { fromUs: Math.max(afterUs + 1, nowUs - LIVE_WINDOW_US), toUs: nowUs + 60_000_000 };
-    if (range.fromUs > range.toUs) return [];
-    return (await this.search({ ...range, limit })).messages;
+    const range = liveRange(afterUs);
+    return range === null ? [] : (await this.search({ ...range, limit })).messages;
   }
 
   close(): Promise<void> {
@@ -135,16 +115,6 @@ export class Homer5Reader implements CallReader {
       sql: ['date >= ?', 'date <= ?', 'micro_ts >= ?', 'micro_ts <= ?', ...(guard === null ? [] : [guard])],
       params: [formatRowDate(Math.max(0, range.fromUs - DATE_MARGIN_US), zone), formatRowDate(range.toUs + DATE_MARGIN_US, zone), range.fromUs, range.toUs],
     };
-  }
-
-  private async existingTables(): Promise<string[]> {
-    const now = Date.now();
-    if (this.tableCache === null || now - this.tableCache.at > TABLE_LIST_TTL_MS) {
-      const names = this.opts.runner.tables();
-      this.tableCache = { at: now, names };
-      names.catch(() => (this.tableCache = null));
-    }
-    return this.tableCache.names;
   }
 
   /** Rows of every SIP table the range touches; each table gives at most `limit`. */
@@ -186,37 +156,6 @@ export class Homer5Reader implements CallReader {
     return [date, ...columns].join(', ');
   }
 }
-
-/** The Call-ID and the B2BUA convention's other leg: `X` ↔ `X_b2b-1`. */
-export function relatedCallIds(callId: string): string[] {
-  const suffix = '_b2b-1';
-  return callId.endsWith(suffix) ? [callId, callId.slice(0, -suffix.length)] : [callId, callId + suffix];
-}
-
-function checkRange(r: TimeRange): void {
-  if (!Number.isFinite(r.fromUs) || !Number.isFinite(r.toUs) || r.fromUs > r.toUs) throw new RangeError('the time range must have from ≤ to');
-  if (r.toUs - r.fromUs > MAX_SEARCH_SPAN_US) throw new RangeError(`the time range spans more than ${MAX_SEARCH_SPAN_US / 86_400_000_000} days`);
-}
-
-/** `a*b` → `a%b`, the other LIKE characters escaped with `!`. */
-export function likePattern(v: string): string {
-  return v.replace(/[!%_]/g, '!$&').replaceAll('*', '%');
-}
-
-function newestFirst(a: MessageSummary, b: MessageSummary): number {
-  return b.microTs - a.microTs || b.id - a.id;
-}
-
-/** Text of a column: BLOB / bytea arrive as bytes (a plain Uint8Array from the SQLite thread). */
-const str = (v: unknown): string =>
-  typeof v === 'string'
-    ? v
-    : typeof v === 'number' || typeof v === 'bigint'
-      ? String(v)
-      : v instanceof Uint8Array
-        ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')
-        : '';
-const num = (v: unknown): number => Number(v ?? 0);
 
 function summaryOf(r: SqlRow): MessageSummary {
   return {

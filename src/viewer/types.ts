@@ -1,8 +1,8 @@
 /**
  * What the viewer reads: the shapes the JSON API, `sipcapture show` and `sipcapture search` share,
  * and `CallReader`, the one interface in front of a schema. The Homer 5 tables
- * (`sip_capture_*`, rtcp/report/logs) are read by homer5-reader.ts; a HOMER 7 reader
- * (`hep_proto_*`) implements the same interface and is chosen in open-reader.ts.
+ * (`sip_capture_*`, rtcp/report/logs) are read by homer5-reader.ts, the HOMER 7 ones
+ * (`hep_proto_*`) by homer7-reader.ts; open-reader.ts picks one per database.
  */
 
 /** One stored SIP message, without its payload (search results, live view). */

@@ -16,7 +16,7 @@ import { ViewerRoutes } from '../../viewer/http-routes.js';
 import { openCallReader } from '../../viewer/open-reader.js';
 
 export interface ControlPlaneOptions {
-  cfg: Pick<SipcaptureConfig, 'http_listen' | 'http_rpc' | 'rpc_socket' | 'http_viewer' | 'http_viewer_token' | 'routeRules' | 'captureModes' | 'date_time_zone' | 'table_date_window_days'>;
+  cfg: Pick<SipcaptureConfig, 'http_listen' | 'http_rpc' | 'rpc_socket' | 'http_viewer' | 'http_viewer_token' | 'routeRules' | 'captureModes' | 'date_time_zone' | 'table_date_window_days' | 'homer7_data_header'>;
   ctx: ControlContext;
   logger: Logger;
   reloads?: () => { ok: number; failed: number };

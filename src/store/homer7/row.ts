@@ -110,20 +110,19 @@ function protoWord(payloadType: number): string {
   }
 }
 
-/** IP protocol number from the Kamailio transport enum of the `proto` column (capture/message.ts). */
+/**
+ * IP protocol number of each Kamailio transport of the `proto` column (capture/message.ts);
+ * 22 is the "TLS" marker HEP senders use, which is how a row gets TLS at all.
+ */
+export const IP_PROTOCOL_OF_TRANSPORT: ReadonlyMap<number, number> = new Map([
+  [1, 17],
+  [2, 6],
+  [3, 22],
+  [4, 132],
+]);
+
 function ipProtocolOf(kamailioProto: number): number {
-  switch (kamailioProto) {
-    case 1:
-      return 17;
-    case 2:
-      return 6;
-    case 3:
-      return 22; // the "TLS" marker HEP senders use, which is how a row gets TLS at all
-    case 4:
-      return 132;
-    default:
-      return 0;
-  }
+  return IP_PROTOCOL_OF_TRANSPORT.get(kamailioProto) ?? 0;
 }
 
 /** The capture agent id: what follows the last `:` of `node` (capture_node:captid), else "0". */
