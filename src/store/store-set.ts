@@ -220,7 +220,7 @@ export class StoreSet {
           insertRetries: cfg.insert_retries,
           insertRetryTimeoutS: cfg.insert_retry_timeout,
           maxInFlight,
-          mergeBatches: cfg.batch_merge,
+          batchMerge: cfg.batch_merge,
           ...opts.writer,
           stats,
           logger,

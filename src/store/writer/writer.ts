@@ -73,7 +73,7 @@ export interface StoreWriterOptions {
    * database less per row, so a writer that fell behind catches up instead of spilling. Default 1
    * (never merge).
    */
-  mergeBatches?: number;
+  batchMerge?: number;
   /**
    * During an outage (a batch failed for a database reason and was spooled) at most one live
    * batch per this many ms is tried; the others go straight to onUnwritable. Default 1000.
@@ -168,7 +168,7 @@ export class StoreWriter {
       maxItems: opts.queueMaxRows,
       ...(opts.queueMaxBytes === undefined ? {} : { maxBytes: opts.queueMaxBytes }),
       maxInFlight: opts.maxInFlight ?? 1,
-      mergeMaxItems: batchSize * Math.max(1, Math.floor(opts.mergeBatches ?? 1)),
+      mergeMaxItems: batchSize * Math.max(1, Math.floor(opts.batchMerge ?? 1)),
       spillAfterBatches: this.onUnwritable === null ? 0 : (opts.spoolAfterBatches ?? 0),
       bytesOf: estimateRowBytes,
       write: (b) => this.write(rowBatchOf(b)),

@@ -183,11 +183,11 @@ describe('StoreWriter batching', () => {
 describe('StoreWriter backlog merging (batch_merge)', () => {
   const callids = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, k) => sipRow(from + k).callid);
 
-  test('batches waiting behind a slow insert go out together, in order, at most mergeBatches at a time', async () => {
+  test('batches waiting behind a slow insert go out together, in order, at most batchMerge at a time', async () => {
     const store = new FakeStore();
     store.delayMs = 40;
     const stats = new Stats(null);
-    const writer = new StoreWriter(store, { stats, batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, mergeBatches: 3 });
+    const writer = new StoreWriter(store, { stats, batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, batchMerge: 3 });
     for (let i = 0; i < 100; i++) writer.enqueue('t', 'sip', sipRow(i)); // cut and in flight at once
     for (let i = 100; i < 800; i++) writer.enqueue('t', 'sip', sipRow(i)); // 7 batches wait behind it
     assert.equal(writer.readyBatches, 7);
@@ -203,7 +203,7 @@ describe('StoreWriter backlog merging (batch_merge)', () => {
     const store = new FakeStore();
     store.delayMs = 40;
     const stats = new Stats(null);
-    const writer = new StoreWriter(store, { stats, batchSize: 10, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, mergeBatches: 8 });
+    const writer = new StoreWriter(store, { stats, batchSize: 10, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, batchMerge: 8 });
     const fill = (table: string, from: number): void => {
       for (let i = from; i < from + 10; i++) writer.enqueue(table, 'sip', sipRow(i));
     };
@@ -226,7 +226,7 @@ describe('StoreWriter backlog merging (batch_merge)', () => {
     const store = new FakeStore((c) => c === sipRow(250).callid);
     store.delayMs = 20;
     const stats = new Stats(null);
-    const writer = new StoreWriter(store, { stats, batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, mergeBatches: 4 });
+    const writer = new StoreWriter(store, { stats, batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0, batchMerge: 4 });
     for (let i = 0; i < 500; i++) writer.enqueue('t', 'sip', sipRow(i));
     await writer.close();
     assert.equal(store.calls[1]?.rows, 400, 'the four waiting batches went as one insert');
@@ -254,7 +254,7 @@ describe('StoreWriter backlog merging (batch_merge)', () => {
       insertRetries: 0,
       insertRetryTimeoutS: 0,
       maxInFlight: 2,
-      mergeBatches: 4,
+      batchMerge: 4,
     });
     for (let i = 0; i < 700; i++) writer.enqueue('t', 'sip', sipRow(i)); // 2 in flight, 5 waiting
     assert.equal(writer.readyBatches, 5);
@@ -265,7 +265,7 @@ describe('StoreWriter backlog merging (batch_merge)', () => {
     assert.equal(stats.snapshot().stored['t'], 700);
   });
 
-  test('mergeBatches 1 (the writer default) never merges', async () => {
+  test('batchMerge 1 (the writer default) never merges', async () => {
     const store = new FakeStore();
     store.delayMs = 20;
     const writer = new StoreWriter(store, { stats: new Stats(null), batchSize: 100, batchTimeoutMs: 60_000, queueMaxRows: 100_000, insertRetries: 0, insertRetryTimeoutS: 0 });

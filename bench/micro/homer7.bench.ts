@@ -6,7 +6,7 @@
  * one text COPY per parent, no cleaning, no transaction of its own), in the same run, on the same
  * tables (each case gets a fresh schema with the same partitions and 13 indexes per partition).
  *
- *   node --import tsx bench/homer7.bench.ts
+ *   node --import tsx bench/micro/homer7.bench.ts
  *   env: BENCH_ROWS=20000 BENCH_BATCH=2000 BENCH_ROUNDS=2 SIPCAPTURE_TEST_PG_URL=postgres://…
  *
  * Rounds alternate the case order; the best round of each case is reported, with the event
@@ -16,16 +16,16 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { SipCaptureRow } from '../src/capture/rows.js';
+import type { SipCaptureRow } from '../../src/capture/rows.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { validateConfig } from '../src/config/load.js';
-import { Stats } from '../src/telemetry/stats.js';
-import { StoreSet } from '../src/store/store-set.js';
-import { createHomer7Store } from '../src/store/homer7/index.js';
-import { sipParentOf } from '../src/store/homer7/row.js';
-import { PG_URL, makeSipRows, skipReason } from '../test/store/postgres/helpers.js';
+import { validateConfig } from '../../src/config/load.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { StoreSet } from '../../src/store/store-set.js';
+import { createHomer7Store } from '../../src/store/homer7/index.js';
+import { sipParentOf } from '../../src/store/homer7/row.js';
+import { PG_URL, makeSipRows, skipReason } from '../../test/store/postgres/helpers.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 20_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 2000);
