@@ -18,12 +18,15 @@ import { storeViewsOf } from './control/rpc/methods.js';
 import { HookRunner, hookSettingsFrom } from './hook/runner.js';
 import { hepListenersFrom, listeningLogFields, tcpConnections, tcpPausedConnections } from './listeners/from-config.js';
 import type { Listener } from './listeners/types.js';
+import { authKeys, type AuthKeys } from './listeners/access.js';
 import { udpKernelDrops, watchUdpKernelDrops } from './listeners/udp-kernel-drop-watch.js';
 import { CaptureState } from './pipeline/capture-state.js';
 import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
 import { HepIngest } from './pipeline/hep-ingest.js';
 import { IngestGate } from './pipeline/ingest-gate.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { hepKind } from './pipeline/hep-ingest.js';
+import { PipelinePool, pipelineThreadsOf } from './pipeline/threads/pool.js';
 import { RawCaptureSupervisor, rawCaptureMode } from './raw/supervisor.js';
 import { routerFrom, type Router } from './route/router.js';
 import { StoreSet } from './store/store-set.js';
@@ -45,8 +48,10 @@ export interface RunningDaemon {
   readonly writers: ReadonlyMap<string, StoreWriter>;
   /** Per database: queue depth, spool size, value counters (`storage.storageStats()`). */
   readonly storage: StoreSet;
-  /** Routing counters (`tableDateClampedCount`, `emptyHashSourceCount`); replaced by a reload. */
+  /** The main thread's router (raw capture, and HEP without pipeline threads); replaced by a reload. */
   readonly router: Router;
+  /** Routing counters of every router, the pipeline threads' and those a reload replaced included. */
+  routing(): { tableDateClamped: number; emptyHashSource: number };
   /** RPC dispatcher, metrics, and the HTTP / unix-socket servers (`httpPort`). */
   readonly control: ControlPlane;
   /** The nonsip_hook, or null when it is off. */
@@ -118,8 +123,22 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     forward,
     heplify,
   });
-  // TCP/TLS listeners stop reading while the writers' queues are three quarters full.
-  const ingestGate = new IngestGate({ writers: () => storeSet.writers.values(), maxRows: cfg.queue_max_rows, maxBytes: cfg.queue_max_bytes });
+  // Packets become rows in pipeline threads (pipeline_threads) when there are any; the main
+  // thread keeps the writers, the dedup table and the counters.
+  const threads = pipelineThreadsOf(cfg);
+  const pool =
+    threads > 0
+      ? new PipelinePool({ threads, cfg, state, stats, logger, writerFor: (dbUrl) => storeSet.writerFor(dbUrl), dedup: () => live.dedup, heplify, guard })
+      : null;
+  try {
+    await pool?.start();
+  } catch (err) {
+    await forward?.close();
+    await storeSet.close();
+    throw err;
+  }
+  // TCP/TLS listeners stop reading while the writers' queues (or the threads) are three quarters full.
+  const ingestGate = new IngestGate({ writers: () => storeSet.writers.values(), maxRows: cfg.queue_max_rows, maxBytes: cfg.queue_max_bytes, threads: pool });
   const ingest = new HepIngest(pipeline, stats, state);
   ingest.guard = guard;
   const startHook = (c: SipcaptureConfig): Promise<HookRunner> =>
@@ -128,7 +147,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       state,
       stats,
       logger,
-      onDefault: (data, listener, receivedAtUs) => ingest.decodeAndAccept(data, listener, receivedAtUs),
+      onDefault: (data, listener, receivedAtUs) => (pool === null ? ingest.decodeAndAccept(data, listener, receivedAtUs) : pool.submit(data, listener, true)),
       enqueue: (dbUrl, table, kind, row) => {
         try {
           storeSet.writerFor(dbUrl).enqueue(table, kind, row);
@@ -142,8 +161,12 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     live.hook = hook;
     ingest.hook = hook;
   };
-  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, forward, startHook, setHook, summaryLog }));
+  const reloader = new Reloader(reloadHost(live, { configFile: options.configFile ?? null, state, stats, logger, storeSet, pipeline, pool, forward, startHook, setHook, summaryLog }));
 
+  const routing = (): { tableDateClamped: number; emptyHashSource: number } => ({
+    tableDateClamped: live.routingBefore.tableDateClamped + live.router.tableDateClampedCount + (pool?.routing.tableDateClamped ?? 0),
+    emptyHashSource: live.routingBefore.emptyHashSource + live.router.emptyHashSourceCount + (pool?.routing.emptyHashSource ?? 0),
+  });
   const listeners: Listener[] = [];
   let control: ControlPlane;
   try {
@@ -159,10 +182,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
         stores: () => storeViewsOf(storeSet),
         hookQueueDepth: () => live.hook?.queueDepth ?? null,
         databaseProblems: () => databaseHealth.problems(),
-        routing: () => ({
-          tableDateClamped: live.routingBefore.tableDateClamped + live.router.tableDateClampedCount,
-          emptyHashSource: live.routingBefore.emptyHashSource + live.router.emptyHashSourceCount,
-        }),
+        routing,
+        pipelineThreads: () => (pool === null ? null : { threads: pool.threads, queuedBytes: pool.queuedBytes, maxQueuedBytes: pool.maxQueuedBytes, restarts: pool.restarts }),
         forward: () => forward?.stats() ?? [],
         heplify,
         dedup: () => (live.dedup === null ? null : { entries: live.dedup.size, maxEntries: live.dedup.maxEntries, evicted: live.dedupEvictedBefore + live.dedup.evicted }),
@@ -179,12 +200,35 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
   } catch (err) {
     databaseHealth.stop();
     await live.hook?.close();
+    await pool?.close();
     await forward?.close();
     await storeSet.close();
     throw err;
   }
 
-  listeners.push(...hepListenersFrom(cfg, { onPacket: (data, listener, keys) => ingest.handle(data, listener, keys), stats, logger, flow: ingestGate }));
+  // With pipeline threads a packet goes to them, unless the nonsip_hook is on: it sees every
+  // packet first (here), and what it sends on goes to the threads (onDefault above).
+  const onPacket = (data: Buffer, listener: string, keys: AuthKeys | null): void => {
+    if (pool === null || live.hook !== null) ingest.handle(data, listener, keys);
+    else {
+      stats.received(listener, hepKind(data[0]));
+      pool.submit(data, listener, false);
+    }
+  };
+  const onBatch = (buf: ArrayBuffer, ends: Uint32Array, listener: string): void => {
+    if (pool !== null && live.hook === null) {
+      pool.postBatch(listener, buf, ends);
+      return;
+    }
+    let start = 0;
+    for (const end of ends) {
+      ingest.handle(Buffer.from(buf, start, end - start), listener, keysOf(listener));
+      start = end;
+    }
+  };
+  const listenerKeys = new Map(cfg.listenAddresses.map((a) => [a.spec, authKeys(a.access.authKeys)]));
+  const keysOf = (listener: string): AuthKeys | null => listenerKeys.get(listener) ?? null;
+  listeners.push(...hepListenersFrom(cfg, { onPacket, ...(pool === null ? {} : { onBatch }), stats, logger, flow: ingestGate }));
   const started: Listener[] = [];
   try {
     // Raw IPIP / port-mirroring capture runs in supervised child processes (raw/supervisor.ts).
@@ -224,6 +268,8 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       await Promise.allSettled(listeners.map((l) => l.stop()));
       // Packets still with the hook come back (stored, or on the default path) before the drain.
       await live.hook?.close();
+      // What the threads still hold becomes rows before the writers drain.
+      await pool?.close();
       await Promise.all([forward?.close(), storeSet.close()]);
       await control.close();
       logger.info({ stats: stats.snapshot(), udpKernelDrops: kernelDrops }, 'stopped');
@@ -244,6 +290,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     get router() {
       return live.router;
     },
+    routing,
     control,
     get hook() {
       return live.hook;
@@ -267,6 +314,7 @@ function reloadHost(
     logger: Logger;
     storeSet: StoreSet;
     pipeline: Pipeline;
+    pool: PipelinePool | null;
     forward: ForwardSet | null;
     startHook: (c: SipcaptureConfig) => Promise<HookRunner>;
     setHook: (hook: HookRunner | null) => void;
@@ -277,7 +325,11 @@ function reloadHost(
     configFile: d.configFile,
     load: loadConfig,
     running: () => live.config,
-    setRunning: (c) => (live.config = c),
+    setRunning: (c) => {
+      live.config = c;
+      // The threads build their routing, rows and dedup keys from the whole new config.
+      d.pool?.reconfigure(c);
+    },
     openDbUrls: () => new Set(d.storeSet.writers.keys()),
     state: d.state,
     prepareRouting: (c, routingChanged) => {

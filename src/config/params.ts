@@ -912,6 +912,16 @@ const PARAM_TABLE = {
     kamailio: false,
     reload: 'restart',
   },
+  pipeline_threads: {
+    type: 'int',
+    default: -1,
+    min: -1,
+    max: 64,
+    unit: 'threads',
+    doc: 'Threads that turn HEP packets into rows: decode, auth keys, dedup keys, SIP parse, the row, routing and, for PostgreSQL Homer 5 tables, the binary COPY encoding. The main thread keeps the database writers, the dedup table, the counters and the control plane. -1 = one per core the process may use, at most 8, none on a single core; 0 = all of it on the main thread. Raw capture, pcap import and HEP forwarding (`forward`) stay on the main thread.',
+    kamailio: false,
+    reload: 'restart',
+  },
   log_level: {
     type: 'enum',
     default: 'info',

@@ -236,6 +236,8 @@ export interface SipcaptureConfig {
   udp_recv_buffer: number;
   /** 1: each HEP UDP listener's socket is read by a thread of its own (listeners/udp-receive-thread.ts); 0: on the main thread. */
   udp_receive_thread: number;
+  /** Pipeline threads (-1 = from the cores, see pipelineThreadsOf; 0 = none). */
+  pipeline_threads: number;
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Minimum seconds between two log lines for the same drop reason. */
   log_rate_limit_s: number;

@@ -194,6 +194,31 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'sipcapture_pipeline_threads',
+      help: 'Pipeline threads running (pipeline_threads); 0 when packets become rows on the main thread.',
+      registers: reg,
+      collect() {
+        this.set(ctx.pipelineThreads?.()?.threads ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'sipcapture_pipeline_queued_bytes',
+      help: 'Bytes of HEP packets handed to the pipeline threads and not yet turned into rows (bounded; past the bound they are counted queue_full).',
+      registers: reg,
+      collect() {
+        this.set(ctx.pipelineThreads?.()?.queuedBytes ?? 0);
+      },
+    });
+    new Counter({
+      name: 'sipcapture_pipeline_thread_restarts_total',
+      help: 'Pipeline threads started again after one died (what it held is counted pipeline_thread_failed).',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(ctx.pipelineThreads?.()?.restarts ?? 0);
+      },
+    });
+    new Gauge({
       name: 'sipcapture_tcp_connections_paused',
       help: "TCP/TLS connections not read right now because the writers' queues are three quarters full (the agents wait; nothing is dropped).",
       registers: reg,

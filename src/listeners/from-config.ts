@@ -14,14 +14,25 @@ import { UdpListener } from './udp.js';
 /** Where a listener hands each HEP packet; `keys` are the listener's accepted auth keys (null = not enforced). */
 export type HepPacketHandler = (data: Buffer, listener: string, keys: AuthKeys | null) => void;
 
-export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPacketHandler; stats: Stats; logger: Logger; flow?: IngestFlow }): Listener[] {
+/** A UDP receive thread's batch, taken whole (udp.ts DatagramBatchHandler). */
+export type HepBatchHandler = (buf: ArrayBuffer, ends: Uint32Array, listener: string) => void;
+
+export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPacketHandler; onBatch?: HepBatchHandler; stats: Stats; logger: Logger; flow?: IngestFlow }): Listener[] {
   const { stats, logger } = deps;
   return cfg.listenAddresses.map((address) => {
     // Each listener checks its own auth keys (a listen object may have its own list).
     const keys = authKeys(address.access.authKeys);
     const onPacket = (data: Buffer, listener: string): void => deps.onPacket(data, listener, keys);
     return address.protocol === 'udp'
-      ? new UdpListener({ address, recvBufferSize: cfg.udp_recv_buffer, onDatagram: onPacket, stats, receiveThread: cfg.udp_receive_thread === 1, logger })
+      ? new UdpListener({
+          address,
+          recvBufferSize: cfg.udp_recv_buffer,
+          onDatagram: onPacket,
+          ...(deps.onBatch === undefined ? {} : { onBatch: deps.onBatch }),
+          stats,
+          receiveThread: cfg.udp_receive_thread === 1,
+          logger,
+        })
       : new TcpListener({
           address,
           maxFrame: cfg.tcp_max_frame,

@@ -35,6 +35,8 @@ const STOP_TIMEOUT_MS = 5000;
 /** The thread's socket and limits as in ReceiveWorkerInit (the pending counter is ours), plus the main-thread side. */
 export interface ReceiveThreadOptions extends Omit<ReceiveWorkerInit, 'pending'> {
   onDatagram: (data: Buffer, listener: string) => void;
+  /** Takes each batch whole instead (udp.ts DatagramBatchHandler). */
+  onBatch?: (buf: ArrayBuffer, ends: Uint32Array, listener: string) => void;
   stats: Stats;
   logger: Logger | null;
 }
@@ -247,6 +249,12 @@ export class ReceiveThread {
     if (m.denied > 0) stats.drop(DropReason.SOURCE_DENIED, m.deniedDetail, m.denied);
     const { buf, ends } = m;
     if (buf === null || ends === null) return;
+    const onBatch = this.opts.onBatch;
+    if (onBatch !== undefined) {
+      Atomics.sub(this.pending, 0, buf.byteLength);
+      onBatch(buf, ends, name);
+      return;
+    }
     const onDatagram = this.opts.onDatagram;
     try {
       let start = 0;

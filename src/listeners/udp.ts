@@ -24,11 +24,19 @@ import type { Listener } from './types.js';
  */
 export type DatagramHandler = (data: Buffer, listener: string) => void;
 
+/**
+ * Receives a whole batch from a receive thread and takes it over: datagram i is
+ * [ends[i-1] ?? 0, ends[i]) of `buf`. Without it the batch's datagrams go to onDatagram one by one.
+ */
+export type DatagramBatchHandler = (buf: ArrayBuffer, ends: Uint32Array, listener: string) => void;
+
 export interface UdpListenerOptions {
   address: ListenAddress;
   /** SO_RCVBUF request; the kernel caps it at 2 × net.core.rmem_max. */
   recvBufferSize: number;
   onDatagram: DatagramHandler;
+  /** With a receive thread: takes its batches whole (the pipeline threads, pipeline_threads). */
+  onBatch?: DatagramBatchHandler;
   /** Where dropped datagrams are counted (needed with an allow-list or a receive thread). */
   stats?: Stats;
   /** Receive in a thread of its own (config udp_receive_thread); default false: on the main thread. */
@@ -95,6 +103,7 @@ export class UdpListener implements Listener {
       recvBufferSize: this.opts.recvBufferSize,
       allowSources: address.access.allowSources,
       onDatagram: this.opts.onDatagram,
+      ...(this.opts.onBatch === undefined ? {} : { onBatch: this.opts.onBatch }),
       stats,
       logger: this.opts.logger ?? null,
       batchBytes: this.opts.batchBytes ?? BATCH_BYTES,

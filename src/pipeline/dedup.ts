@@ -66,7 +66,14 @@ export function dedupFrom(cfg: { dedup: DedupMode; dedup_window_ms: number; dedu
   return new DedupTable({ mode: cfg.dedup, windowMs: cfg.dedup_window_ms, maxEntries: cfg.dedup_max_entries });
 }
 
-export class DedupTable {
+/** What the pipeline asks of a dedup table (a pipeline thread gives one that only records the key). */
+export interface DuplicateCheck {
+  readonly mode: 'agent' | 'all';
+  readonly windowMs: number;
+  isDuplicate(msg: CapturedMessage): boolean;
+}
+
+export class DedupTable implements DuplicateCheck {
   readonly mode: 'agent' | 'all';
   readonly windowMs: number;
   readonly maxEntries: number;
@@ -106,9 +113,15 @@ export class DedupTable {
    * otherwise the packet is remembered and false is returned.
    */
   isDuplicate(msg: CapturedMessage): boolean {
-    const now = msg.receivedAtUs / 1000;
+    return this.isDuplicateKey(this.keyOf(msg), msg.receivedAtUs / 1000);
+  }
+
+  /**
+   * isDuplicate() for a key made elsewhere (`keyOf` in a pipeline thread): one table in the main
+   * thread sees the copies that different threads parsed. `now`: the packet's receive time, ms.
+   */
+  isDuplicateKey(key: number, now: number): boolean {
     this.expire(now);
-    const key = this.keyOf(msg);
     const seen = this.firstSeen.get(key);
     // `now - seen` may be negative after a wall-clock step back: still within the window.
     if (seen !== undefined && now - seen <= this.windowMs) {

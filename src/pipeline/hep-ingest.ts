@@ -5,7 +5,7 @@
 import type { MessageSink } from '../capture/message.js';
 import type { CaptureState } from './capture-state.js';
 import { DropReason } from '../telemetry/drop-reasons.js';
-import type { Stats } from '../telemetry/stats.js';
+import type { PacketCounts } from '../telemetry/stats.js';
 import { decodeHep } from '../hep/decode.js';
 import { hepToCapturedMessage } from '../hep/to-captured.js';
 import type { HepError, HepPacket } from '../hep/types.js';
@@ -13,8 +13,7 @@ import type { AuthKeys } from '../listeners/access.js';
 import { nowMicros } from './clock.js';
 
 /** Label for the received counter, from the first byte(s) without decoding. */
-function hepKind(data: Buffer): string {
-  const first = data[0];
+export function hepKind(first: number | undefined): string {
   if (first === 1) return 'hep1';
   if (first === 2) return 'hep2';
   if (first === 0x48 || first === 0x45) return 'hep3';
@@ -39,7 +38,7 @@ export class HepIngest {
 
   constructor(
     private readonly sink: MessageSink,
-    private readonly stats: Stats,
+    private readonly stats: PacketCounts,
     private readonly state: CaptureState,
   ) {}
 
@@ -49,7 +48,7 @@ export class HepIngest {
    */
   handle(data: Buffer, listener: string, keys: AuthKeys | null = null): void {
     const receivedAtUs = nowMicros();
-    this.stats.received(listener, hepKind(data));
+    this.stats.received(listener, hepKind(data[0]));
     if (!this.state.hepCaptureOn) {
       this.stats.drop(DropReason.HEP_CAPTURE_OFF, `${listener}: hep_capture_on is 0`);
       return;

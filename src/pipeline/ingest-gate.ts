@@ -1,6 +1,7 @@
 /**
  * The IngestFlow of a running daemon: congested when any database's writer holds three quarters
- * of `queue_max_rows` or `queue_max_bytes`, relieved when every writer is back under half (the
+ * of `queue_max_rows` or `queue_max_bytes` (or the pipeline threads hold three quarters of
+ * their bound), relieved when every writer is back under half (the
  * gap keeps sockets from flapping between paused and reading). While congested, TCP/TLS
  * listeners stop reading (listeners/tcp.ts): the agents wait in their own buffers and the
  * kernel's, and the CPU goes to the rows that can be stored instead of building rows that the
@@ -18,6 +19,11 @@ export interface IngestGateOptions {
   writers: () => Iterable<QueueLevel>;
   maxRows: number;
   maxBytes: number;
+  /**
+   * The pipeline threads' backlog (pool.ts): its packets will be rows soon, so they count as
+   * rows of every writer's queue; and the threads' own bound, by the same fractions.
+   */
+  threads?: { readonly queuedBytes: number; readonly maxQueuedBytes: number; readonly queuedPackets: number } | null;
   pollMs?: number;
 }
 
@@ -56,9 +62,11 @@ export class IngestGate implements IngestFlow {
   }
 
   private below(fraction: number): boolean {
-    const { maxRows, maxBytes } = this.opts;
+    const { maxRows, maxBytes, threads } = this.opts;
+    if (threads != null && threads.queuedBytes >= threads.maxQueuedBytes * fraction) return false;
+    const coming = threads?.queuedPackets ?? 0;
     for (const w of this.opts.writers()) {
-      if (w.queueDepth >= maxRows * fraction || w.queueBytes >= maxBytes * fraction) return false;
+      if (w.queueDepth + coming >= maxRows * fraction || w.queueBytes >= maxBytes * fraction) return false;
     }
     return true;
   }

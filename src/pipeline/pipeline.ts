@@ -8,26 +8,32 @@ import { buildReportRow, nonSipTarget } from '../capture/report-row.js';
 import { buildSipRow, hashSourcesOf, type SipRowOptions } from '../capture/sip-row.js';
 import type { CaptureState } from './capture-state.js';
 import { DropReason } from '../telemetry/drop-reasons.js';
-import type { Stats } from '../telemetry/stats.js';
+import type { PacketCounts } from '../telemetry/stats.js';
 import type { Router } from '../route/router.js';
 import { parseSip, type SipParseOptions } from '../sip/parser.js';
 import { routeFactsOf } from '../route/facts.js';
-import type { DedupTable } from './dedup.js';
-import type { StoreWriter } from '../store/writer/writer.js';
+import type { DuplicateCheck } from './dedup.js';
+import type { TableKind } from '../capture/rows.js';
+import type { ReportRow, SipCaptureRow } from '../capture/rows.js';
 import type { ForwardSet } from '../forward/forward-set.js';
 import type { HeplifyCounters } from '../telemetry/heplify-counters.js';
 
+/** Where the pipeline hands a row: a database's writer, or a pipeline thread's collector. */
+export interface RowSink {
+  enqueue(table: string, kind: TableKind, row: SipCaptureRow | ReportRow): void;
+}
+
 export interface PipelineOptions {
-  stats: Stats;
+  stats: PacketCounts;
   state: CaptureState;
   router: Router;
   rowOptions: SipRowOptions;
   /** The writer for a capture mode's db_url. */
-  writerFor(dbUrl: string): StoreWriter;
+  writerFor(dbUrl: string): RowSink;
   /** db_url of the default capture mode (non-SIP rows go there, as in Kamailio); null when there is none. */
   defaultDbUrl: string | null;
   /** De-duplication of SIP copies (dedup.ts); null or absent when `dedup` is off. */
-  dedup?: DedupTable | null;
+  dedup?: DuplicateCheck | null;
   /** The memory guard (control/memory-guard.ts); raw capture messages are shed here. */
   guard?: { readonly shedding: boolean } | null;
   /** The `forward` destinations, or null (or absent) without any. */

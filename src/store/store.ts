@@ -6,7 +6,8 @@
  * let the writer tell a bad row from a bad database, settle a commit whose answer was lost, and
  * tell whether a replayed spool record was already committed.
  */
-import type { ReportRow, SipCaptureRow, TableKind } from '../capture/rows.js';
+import type { TableKind } from '../capture/rows.js';
+import type { StoreRow } from './encoded-row.js';
 
 export type StoreBackend = 'sqlite' | 'postgres' | 'mysql';
 
@@ -14,7 +15,8 @@ export interface RowBatch {
   /** A validated table name (safe characters only; see route/table-name.ts). */
   table: string;
   kind: TableKind;
-  rows: readonly (SipCaptureRow | ReportRow)[];
+  /** Row objects, or tuples a pipeline thread encoded (encoded-row.ts; only for PostgreSQL Homer 5 tables). */
+  rows: readonly StoreRow[];
   /**
    * Set by the writer when an earlier attempt sent COMMIT and lost the answer (see
    * `Store.wasCommitted`); kept in the spool, so the batch is never written twice.

@@ -55,6 +55,8 @@ export const DropReason = {
   MEMORY_LIMIT: 'memory_limit',
   /** The daemon was shutting down and the row could not be written in time. */
   SHUTDOWN: 'shutdown',
+  /** A pipeline thread (pipeline_threads) died with packets handed to it and not yet answered; it is restarted. */
+  PIPELINE_THREAD_FAILED: 'pipeline_thread_failed',
 } as const;
 
 export type DropReasonValue = (typeof DropReason)[keyof typeof DropReason];

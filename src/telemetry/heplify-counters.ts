@@ -54,6 +54,25 @@ export class HeplifyCounters {
     this.methodResponses.set(key, (this.methodResponses.get(key) ?? 0) + 1);
   }
 
+  /** Adds what a pipeline thread counted since its last answer (its `packets`, `lastSize`, … as entries). */
+  absorb(d: {
+    packets: readonly [string, number][];
+    lastSize: readonly [string, number][];
+    methodResponses: readonly [string, number][];
+    rtcp: readonly [string, readonly [string, number][]][];
+    sips: readonly string[];
+  }): void {
+    for (let i = 0; i + 3 < d.sips.length; i += 4) this.sip(d.sips[i]!, d.sips[i + 1]!, d.sips[i + 2]!, d.sips[i + 3]!);
+    for (const [k, n] of d.packets) this.packets.set(k, (this.packets.get(k) ?? 0) + n);
+    for (const [k, n] of d.lastSize) this.lastSize.set(k, n);
+    for (const [k, n] of d.methodResponses) this.methodResponses.set(k, (this.methodResponses.get(k) ?? 0) + n);
+    for (const [metric, byNode] of d.rtcp) {
+      let mine = this.rtcp.get(metric);
+      if (mine === undefined) this.rtcp.set(metric, (mine = new Map<string, number>()));
+      for (const [node, v] of byNode) mine.set(node, v);
+    }
+  }
+
   private rtcpReport(nodeId: string, payload: Buffer): void {
     let report: unknown;
     try {

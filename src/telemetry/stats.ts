@@ -49,7 +49,13 @@ export interface BatchSummary {
 /** One database write attempt: its database, rows, duration and outcome. */
 export type BatchListener = (db: string, rows: number, seconds: number, ok: boolean) => void;
 
-export class Stats {
+/** What the data path counts per packet; a pipeline thread counts into its own and hands the counts over. */
+export interface PacketCounts {
+  received(listener: string, kind: string, count?: number): void;
+  drop(reason: DropReasonValue, detail: string, count?: number): void;
+}
+
+export class Stats implements PacketCounts {
   private readonly receivedByKey = new Map<string, number>();
   private readonly droppedByReason = new Map<string, number>();
   private readonly storedByTable = new Map<string, number>();
@@ -72,9 +78,9 @@ export class Stats {
   }
 
   /** One packet (or TCP frame) received by `listener`; `kind` is e.g. `hep3`, `hep2`, `ipip`. */
-  received(listener: string, kind: string): void {
+  received(listener: string, kind: string, count = 1): void {
     const key = `${listener}|${kind}`;
-    this.receivedByKey.set(key, (this.receivedByKey.get(key) ?? 0) + 1);
+    this.receivedByKey.set(key, (this.receivedByKey.get(key) ?? 0) + count);
   }
 
   /** `count` packets or rows not stored, for `reason`; `detail` goes to the (rate-limited) log. */

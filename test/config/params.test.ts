@@ -83,6 +83,7 @@ const OWN_DEFAULTS: Record<string, unknown> = {
   tls_verify_client: 0,
   udp_recv_buffer: 8 * 1024 * 1024,
   udp_receive_thread: 1,
+  pipeline_threads: -1,
   log_level: 'info',
   log_rate_limit_s: 10,
   log_summary_s: 300,
@@ -99,6 +100,7 @@ const OWN_DEFAULTS: Record<string, unknown> = {
 
 const RANGES: Record<string, [number, number]> = {
   db_insert_mode: [0, 2],
+  pipeline_threads: [-1, 64],
   raw_sock_children: [1, 64],
   insert_retries: [0, 500],
   insert_retry_timeout: [0, 300],

@@ -109,7 +109,7 @@ describe('storage: table selection on PostgreSQL and MariaDB at once', { skip },
         assert.equal(r?.table, `d_${expectDay[i]}`, `SUBSCRIBE dated ${dateText(t)}`);
         assert.equal(r?.date, dateText(t), 'the row keeps the packet time');
       });
-      assert.equal(d.daemon.router.tableDateClampedCount, 2, 'the far past and future packets are counted');
+      assert.equal(d.daemon.routing().tableDateClamped, 2, 'the far past and future packets are counted');
       // A rule's own strftime table (PostgreSQL folds the name to lower case).
       assert.equal(tableOf(id('rule', 0)), `n_${ymd(now - DAY)}`);
       assert.equal(tableOf(id('rule', 1)), `n_${ymd(now)}`);

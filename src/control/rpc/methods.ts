@@ -109,6 +109,8 @@ export interface ControlContext {
   memory?: () => MemoryGuardState | null;
   /** TCP/TLS connections not read right now because the writers' queues are congested, and how often that began. */
   tcpBackpressure?: () => { pausedConnections: number; episodes: number };
+  /** The pipeline threads (pipeline_threads), or null / absent when the pipeline runs on the main thread. */
+  pipelineThreads?: () => PipelineThreadsView | null;
   /** Routing counters (absent in contexts without a router). */
   routing?: () => RoutingCounters;
   /** Databases refusing, unreachable or hung (control/db-health.ts); absent where nothing watches them. */
@@ -198,6 +200,14 @@ function forwardResult(ctx: ControlContext): Record<string, unknown> {
   };
 }
 
+/** What the stats and metrics show of the pipeline threads. */
+export interface PipelineThreadsView {
+  threads: number;
+  queuedBytes: number;
+  maxQueuedBytes: number;
+  restarts: number;
+}
+
 function statsResult(ctx: ControlContext): Record<string, unknown> {
   const snap = ctx.stats.snapshot();
   const batches = ctx.stats.batchSummaries();
@@ -205,6 +215,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
   const dedup = ctx.dedup?.() ?? null;
   const routing = ctx.routing?.() ?? null;
   const backpressure = ctx.tcpBackpressure?.() ?? null;
+  const threads = ctx.pipelineThreads?.() ?? null;
   return {
     capture_on: ctx.state.captureOn,
     hep_capture_on: ctx.state.hepCaptureOn,
@@ -215,6 +226,7 @@ function statsResult(ctx: ControlContext): Record<string, unknown> {
     tcp_connections: ctx.tcpConnections?.() ?? {},
     udp_kernel_drops: ctx.udpKernelDrops?.() ?? {},
     tcp_connections_rejected: snap.tcpRejected,
+    ...(threads === null ? {} : { pipeline_threads: { threads: threads.threads, queued_bytes: threads.queuedBytes, max_queued_bytes: threads.maxQueuedBytes, restarts: threads.restarts } }),
     ...(backpressure === null ? {} : { tcp_backpressure: { paused_connections: backpressure.pausedConnections, episodes: backpressure.episodes } }),
     ...(hookDepth === null ? {} : { hook: snap.hook, hook_queue: hookDepth }),
     ...(dedup === null ? {} : { dedup: { entries: dedup.entries, max_entries: dedup.maxEntries, evicted: dedup.evicted } }),

@@ -18,6 +18,7 @@
  * daemons (or `db init`) creating the same partitions at once wait for each other instead of
  * failing.
  */
+import { rowsOf } from '../encoded-row.js';
 import { once } from 'node:events';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -342,7 +343,7 @@ export async function createHomer7Store(url: string, opts: Homer7StoreOptions = 
       if (closed) throw new Error('store is closed');
       if (batch.rows.length === 0) return;
       try {
-        await insertRows(batch.kind, batch.rows, batch.replayMark);
+        await insertRows(batch.kind, rowsOf(batch.rows, batch.kind), batch.replayMark);
       } catch (err) {
         // A partition or parent dropped behind our back: forget it, the retry creates it again.
         if ((err as { code?: unknown }).code === '42P01' || (err as { code?: unknown }).code === '23514') ensured.clear();

@@ -15,6 +15,7 @@
  * the batch's last statement is known before COMMIT, and InnoDB never hands out an id twice, so
  * the error carries `commitToken` and `wasCommitted()` looks that id up instead of guessing.
  */
+import { rowOf } from '../encoded-row.js';
 import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { TableKind } from '../../capture/rows.js';
@@ -401,7 +402,7 @@ export async function createMysqlStore(url: string, opts: MysqlStoreOptions = {}
     const info = await tables.info(name, kind);
     const layout = layoutOf(kind);
     const local: ValueCounters = newCounters();
-    const values = batch.rows.map((r) => prepareRow(r, layout, info.limits, local));
+    const values = batch.rows.map((r) => prepareRow(rowOf(r, kind), layout, info.limits, local));
     const conn = await pool.getConnection();
     if (abandoned) {
       conn.release();

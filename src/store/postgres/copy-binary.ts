@@ -311,6 +311,22 @@ export class BinaryCopyBatch<R = SipCaptureRow | ReportRow> {
     return cut;
   }
 
+  /**
+   * Appends a tuple encoded earlier by a batch of the same plan (a pipeline thread's `add`):
+   * the bytes between two `length` readings, copied as they are.
+   */
+  addEncoded(tuple: Uint8Array): void {
+    this.ensure(tuple.length + 2);
+    this.buf.set(tuple, this.pos);
+    this.pos += tuple.length;
+  }
+
+  /** Forgets everything after `length` bytes (a row that must travel another way). */
+  rewind(length: number): void {
+    if (length < BINARY_HEADER.length || length > this.pos) throw new RangeError('rewind past the batch');
+    this.pos = length;
+  }
+
   /** Appends the trailer and returns the encoded bytes (a view of `buffer`). */
   end(): Buffer {
     this.ensure(2);
@@ -319,4 +335,51 @@ export class BinaryCopyBatch<R = SipCaptureRow | ReportRow> {
     this.pos += 2;
     return this.buf.subarray(0, this.pos);
   }
+}
+
+/**
+ * The values of one tuple of `plan` (as `add` wrote it) back in column order: text as strings,
+ * int4/int8 as numbers, the timestamp as `YYYY-MM-DD HH:MM:SS[.ffffff]`, bytea as a copied
+ * Buffer. For rows that must leave the binary path (another table layout, the spool).
+ */
+export function decodeTuple(plan: CopyPlan, tuple: Uint8Array): unknown[] {
+  const b = Buffer.from(tuple.buffer, tuple.byteOffset, tuple.byteLength);
+  const n = b.readInt16BE(0);
+  if (n !== plan.columns.length) throw new RangeError(`tuple has ${n} fields, the plan ${plan.columns.length}`);
+  const out = new Array<unknown>(n);
+  let p = 2;
+  for (let i = 0; i < n; i++) {
+    const len = b.readInt32BE(p);
+    p += 4;
+    if (len < 0) {
+      out[i] = null;
+      continue;
+    }
+    switch (plan.kinds[i]) {
+      case K_TEXT:
+        out[i] = b.toString('utf8', p, p + len);
+        break;
+      case K_INT4:
+        out[i] = b.readInt32BE(p);
+        break;
+      case K_INT8:
+        out[i] = b.readInt32BE(p) * TWO_32 + b.readUInt32BE(p + 4);
+        break;
+      case K_TIMESTAMP: {
+        const us = b.readBigInt64BE(p);
+        const frac = Number(us % 1_000_000n);
+        const text = new Date(Number(us / 1_000_000n) * 1000 + PG_EPOCH_MS).toISOString().slice(0, 19).replace('T', ' ');
+        out[i] = frac === 0 ? text : `${text}.${String(frac).padStart(6, '0')}`;
+        break;
+      }
+      case K_EPOCH_US:
+        out[i] = b.readInt32BE(p) * TWO_32 + b.readUInt32BE(p + 4) + PG_EPOCH_US;
+        break;
+      default:
+        out[i] = Buffer.from(b.subarray(p, p + len));
+    }
+    p += len;
+  }
+  if (p !== b.length) throw new RangeError('tuple: trailing bytes');
+  return out;
 }

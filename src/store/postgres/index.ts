@@ -21,7 +21,8 @@ import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMar
 import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-binary.js';
 import { maskPasswords } from '../../config/db-url.js';
 import { assertValidTableName } from '../../route/table-name.js';
-import { COLUMN_WIDTHS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
+import { COLUMN_WIDTHS, DEFAULT_LIMITS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
+import { EncodedRow, rowsOf, type StoreRow } from '../encoded-row.js';
 import { loadSchemaTemplate, renderTableStatements, type SchemaTemplate } from '../schema-template.js';
 import { SqlTables, type TableChange } from '../sql-tables.js';
 import { addCounters, newCounters, prepareRow, type CountingStore } from '../values.js';
@@ -312,10 +313,14 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     };
   }
 
-  async function copyBatch(name: string, kind: TableKind, rows: readonly (SipCaptureRow | ReportRow)[], mark?: ReplayMark): Promise<void> {
+  async function copyBatch(name: string, kind: TableKind, stored: readonly StoreRow[], mark?: ReplayMark): Promise<void> {
     const info = await tables.info(name, kind);
     const layout = layoutOf(kind);
     const binary = info.format === 'binary';
+    // Tuples a pipeline thread encoded go in as they are when this table has the layout and
+    // widths they were encoded for; otherwise they become rows again and are encoded here.
+    const hasEncoded = stored.some((r) => r instanceof EncodedRow);
+    const rows = !hasEncoded || (binary && sameLimits(info.limits, DEFAULT_LIMITS)) ? stored : rowsOf(stored, kind);
     // Count changes only once the batch is committed: a failed batch is retried or split by
     // the writer and would otherwise be counted several times.
     const local = newCounters();
@@ -326,7 +331,13 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       const plan = info.plan?.columns === layout.columns ? info.plan : (info.plan = copyPlan(layout, info.limits, columnValuesFiller(kind)));
       encoded = new BinaryCopyBatch(plan, buffers.take());
       try {
-        for (const row of rows) encoded.add(row, local);
+        for (const row of rows) {
+          if (row instanceof EncodedRow) {
+            encoded.addEncoded(row.tuple);
+            local.nulStripped += row.nulStripped;
+            local.invalidReplaced += row.invalidReplaced;
+          } else encoded.add(row, local);
+        }
       } catch (err) {
         buffers.give(encoded.buffer);
         throw err;
@@ -392,7 +403,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
         stream.end(bytes.subarray(off));
       } else {
         let chunk = '';
-        for (const row of rows) {
+        for (const row of rows as readonly (SipCaptureRow | ReportRow)[]) {
           chunk += encodeTextRow(prepareRow(row, layout, info.limits, local));
           if (chunk.length >= CHUNK_BYTES) {
             await write(chunk);

@@ -3,6 +3,7 @@
  * table, kind and commit token, as one self-contained payload (record framing and CRC are the
  * segment log's, segment-log.ts).
  */
+import { rowsOf } from '../encoded-row.js';
 import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
 import { layoutOf } from '../columns.js';
 import type { RowBatch } from '../store.js';
@@ -43,7 +44,8 @@ const textOf = (v: unknown): string => (typeof v === 'string' ? v : '');
  * string encode per row keeps this cheap (~5 µs/row). A lone surrogate becomes U+FFFD, which
  * has the same UTF-16 length, so the field boundaries still hold.
  */
-export function encodeBatch(batch: RowBatch): Buffer {
+export function encodeBatch(stored: RowBatch): Buffer {
+  const batch = { ...stored, rows: rowsOf(stored.rows, stored.kind) };
   const kind = KINDS.indexOf(batch.kind);
   if (kind < 0) throw new TypeError(`unknown table kind ${String(batch.kind)}`);
   const { ints, texts } = planOf(batch.kind);

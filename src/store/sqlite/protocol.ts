@@ -12,6 +12,7 @@
  * It also never clones a row's `msg` Buffer, which may be a view of a larger pooled buffer
  * (structured clone would copy the whole backing ArrayBuffer).
  */
+import { rowsOf } from '../encoded-row.js';
 import { REPORT_COLUMNS, REPORT_INT_COLUMNS, SIP_CAPTURE_COLUMNS, SIP_CAPTURE_INT_COLUMNS, columnValuesFiller, type ReportRow, type SipCaptureRow, type TableKind } from '../../capture/rows.js';
 import type { ReplayMark, RowBatch } from '../store.js';
 import type { ColumnLimits } from '../columns.js';
@@ -84,7 +85,7 @@ export function encodeBatch(batch: RowBatch, rules?: TextRules): EncodedBatch {
   const fill = columnValuesFiller(batch.kind);
   const values: unknown[] = [];
   const { strAt, intAt, msgAt } = lay;
-  const rows = batch.rows as readonly unknown[] as readonly RowLike[];
+  const rows = rowsOf(batch.rows, batch.kind) as readonly unknown[] as readonly RowLike[];
   const n = rows.length;
   const strCols = lay.strColumns;
   const intCols = lay.intColumns;

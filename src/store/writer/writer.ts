@@ -21,7 +21,8 @@
  * concurrently over the store's pool and may commit in any order.
  */
 import type { Logger } from 'pino';
-import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
+import type { TableKind } from '../../capture/rows.js';
+import { EncodedRow, type StoreRow } from '../encoded-row.js';
 import { isValidTableName } from '../../route/table-name.js';
 import { DropReason } from '../../telemetry/drop-reasons.js';
 import type { Stats } from '../../telemetry/stats.js';
@@ -34,7 +35,7 @@ import { asError, errorMessage } from './errors.js';
 import { isolate, type IsolationContext } from './isolate.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 
-type Row = SipCaptureRow | ReportRow;
+type Row = StoreRow;
 
 /**
  * Receives rows the database would not take: after all retries, during an outage, or the rest
@@ -102,9 +103,12 @@ export interface StoreWriterOptions {
  * 2.9 KB per row. 1792 + 2 × 539 ≈ 2.9 KB.
  */
 export const ROW_OVERHEAD_BYTES = 1792;
+/** An encoded row is one object and a view of its thread's buffer. */
+const ENCODED_ROW_OVERHEAD_BYTES = 128;
 
 /** Estimated memory of one queued row: the message bytes, text copied out of them, overhead. */
 export function estimateRowBytes(row: Row): number {
+  if (row instanceof EncodedRow) return ENCODED_ROW_OVERHEAD_BYTES + row.tuple.byteLength;
   const msg = (row as { msg?: unknown }).msg;
   return ROW_OVERHEAD_BYTES + (Buffer.isBuffer(msg) ? 2 * msg.length : 0);
 }

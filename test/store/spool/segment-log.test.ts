@@ -1,3 +1,4 @@
+import type { SipCaptureRow } from '../../../src/capture/rows.js';
 import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,7 +59,7 @@ describe('spool', () => {
         return pair ? c : '\ufffd';
       }) : v)));
     assert.deepEqual(fix(back.rows), fix(sip.rows));
-    back.rows.forEach((r, i) => assert.ok(r.msg.equals(sip.rows[i]!.msg), `msg ${i}`));
+    back.rows.forEach((r, i) => assert.ok((r as SipCaptureRow).msg.equals((sip.rows[i] as SipCaptureRow).msg), `msg ${i}`));
     for (const kind of ['rtcp', 'report', 'logs'] as const) {
       const rep: RowBatch = { table: `${kind}_capture`, kind, rows: makeReportRows(10) };
       assert.deepEqual(decodeBatch(encodeBatch(rep)), rep);
