@@ -32,6 +32,18 @@ export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 const RESTART_INTERVAL_MS = 1000;
 /** close() waits this long for the answers to what was posted, then ends the threads. */
 const CLOSE_TIMEOUT_MS = 10_000;
+/**
+ * Longest the main thread applies answers before it lets other work run: a thread's port hands
+ * over every queued message at once, and a backlog applied in one go would hold up the database
+ * writes that let the main thread catch up (as in listeners/udp-receive-thread.ts).
+ */
+const APPLY_SLICE_MS = 5;
+/**
+ * A thread's heap: its garbage is short-lived (a batch's packets, parse results, rows) and what
+ * survives is posted away; a small young generation is collected often and cheaply and keeps
+ * each thread's share of the daemon's RSS small.
+ */
+const THREAD_LIMITS = { maxYoungGenerationSizeMb: 16 };
 
 /** A database's writer as the pool uses it (StoreWriter). */
 export interface StoreRowSink {
@@ -100,6 +112,7 @@ export class PipelinePool {
   /** Answers waiting for an earlier batch's; null: the batch was lost with its thread. */
   private readonly answers = new Map<number, DoneMessage | null>();
   private nextApply = 1;
+  private applyScheduled = false;
   private queuedPacketCount = 0;
   private nextId = 1;
   private queued = 0;
@@ -161,7 +174,7 @@ export class PipelinePool {
   private spawn(slot: Slot): Promise<void> {
     slot.lastSpawnAt = Date.now();
     const init: ThreadInit = { cfg: this.cfg, state: this.opts.state.shared };
-    const worker = spawnSiblingWorker(import.meta.url, 'worker', init);
+    const worker = spawnSiblingWorker(import.meta.url, 'worker', init, THREAD_LIMITS);
     slot.worker = worker;
     return new Promise<void>((resolve, reject) => {
       let ready = false;
@@ -196,7 +209,7 @@ export class PipelinePool {
     }
     slot.bytes = 0;
     if (lost > 0) this.opts.stats.drop(DropReason.PIPELINE_THREAD_FAILED, `pipeline thread ${slot.index} exited (code ${code}) holding ${lost} packets`, lost);
-    this.applyInOrder();
+    this.scheduleApply();
     if (this.closing) return;
     this.opts.logger?.error({ thread: slot.index, code, lost }, 'pipeline thread exited: its unanswered packets are counted as lost; starting a new one');
     const delay = Math.max(0, slot.lastSpawnAt + RESTART_INTERVAL_MS - Date.now());
@@ -310,11 +323,24 @@ export class PipelinePool {
     if (posted === undefined || posted.slot !== slot || this.answers.has(m.id)) return;
     slot.bytes -= posted.bytes;
     this.answers.set(m.id, m);
-    this.applyInOrder();
+    this.scheduleApply();
   }
 
-  private applyInOrder(): void {
+  private scheduleApply(): void {
+    if (this.applyScheduled) return;
+    this.applyScheduled = true;
+    setImmediate(this.applyInOrder);
+  }
+
+  /** Applies the answers that are next in post order, for at most APPLY_SLICE_MS at a time. */
+  private readonly applyInOrder = (): void => {
+    this.applyScheduled = false;
+    const until = performance.now() + APPLY_SLICE_MS;
     for (;;) {
+      if (performance.now() >= until && this.answers.has(this.nextApply)) {
+        this.scheduleApply();
+        return;
+      }
       const id = this.nextApply;
       const m = this.answers.get(id);
       if (m === undefined) break;
@@ -327,7 +353,7 @@ export class PipelinePool {
       if (m !== null) this.apply(m, posted);
     }
     this.wakeIdle();
-  }
+  };
 
   private apply(m: DoneMessage, posted: Posted): void {
     this.batches++;

@@ -119,6 +119,7 @@ class Group {
 
 export class RowCollector {
   private groups = new Map<string, Group>();
+  private last: Group | null = null;
   private readonly sinks = new Map<string, RowSink>();
   private readonly encodeFor: ReadonlySet<string>;
   /** Expected bytes of one group's tuples: the batch's bytes with room to spare. */
@@ -139,9 +140,14 @@ export class RowCollector {
       const encode = this.encodeFor.has(dbUrl);
       sink = {
         enqueue: (table, kind, row) => {
-          const k = `${table}\0${kind}\0${dbUrl}`;
-          let g = this.groups.get(k);
-          if (g === undefined) this.groups.set(k, (g = new Group(dbUrl, table, kind, encode, this.sizeHint)));
+          // Most rows of a batch go where the one before went: no key string for them.
+          let g = this.last;
+          if (g === null || g.table !== table || g.kind !== kind || g.dbUrl !== dbUrl) {
+            const k = `${table}\0${kind}\0${dbUrl}`;
+            g = this.groups.get(k) ?? null;
+            if (g === null) this.groups.set(k, (g = new Group(dbUrl, table, kind, encode, this.sizeHint)));
+            this.last = g;
+          }
           const current = this.current;
           g.add(row, current);
           if (current !== null) current.key = -1;
@@ -157,6 +163,7 @@ export class RowCollector {
     const out: RowGroup[] = [];
     for (const g of this.groups.values()) out.push(g.finish(transfer));
     this.groups = new Map();
+    this.last = null;
     return out;
   }
 }
