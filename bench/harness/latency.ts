@@ -153,8 +153,8 @@ export interface SampledPollerOptions {
  * Latency for tables the LatencyPoller cannot follow: HOMER 7's hep_proto_* parents have one id
  * sequence each and no index on id (a poll by id is a sequential scan of the step's partitions,
  * ~130 ms per 180,000 rows here), only one on create_date. So this poller follows a sample: the
- * rows sent in thin slices of time (by default 0.5 ms every 50 ms from start(), 1 % of a steady
- * stream), each slice an index range scan. A row's latency is, as above, the start of the first
+ * rows sent in thin slices of time (by default 0.5 ms in every 50 ms from start(), 1 % of the
+ * rows), each slice an index range scan. A row's latency is, as above, the start of the first
  * poll that saw it minus its timestamp. Slices stay polled at every poll for `freshMs`, then at
  * every `lateEvery`-th poll (a late row's latency is then over by up to that many intervals),
  * and all of them in the last poll after stop(). Whether rows still arrive comes from `count`
@@ -212,12 +212,25 @@ export class SampledLatencyPoller implements StepPoller {
     tick();
   }
 
-  /** The slice starts (µs) a poll at `t` reads. */
+  /**
+   * Slice j starts in the j-th period of `everyMs` at a point that moves by the golden ratio
+   * from one period to the next: a sender that sends in bursts on a timer would otherwise meet
+   * slices at the same phase every time (ms-aligned slices took 1.3-2.1 % of the rows, not 1 %).
+   */
+  private sliceStartUs(j: number): number {
+    return Math.round((this.origin + j * this.everyMs + ((j * 0.6180339887498949) % 1) * this.everyMs) * 1000);
+  }
+
+  /** The slice starts (µs) a poll at `t` reads: those begun by `t`, from the last `freshMs` unless `all`. */
   slicesAt(t: number, all: boolean): number[] {
     const out: number[] = [];
     if (this.origin === 0) return out;
-    const from = all ? this.origin : Math.max(this.origin, t - this.freshMs);
-    for (let j = Math.ceil((from - this.origin) / this.everyMs); this.origin + j * this.everyMs <= t; j++) out.push((this.origin + j * this.everyMs) * 1000);
+    const fromUs = all ? 0 : (t - this.freshMs) * 1000;
+    const j0 = all ? 0 : Math.max(0, Math.floor((t - this.freshMs - this.origin) / this.everyMs));
+    for (let j = j0; j <= (t - this.origin) / this.everyMs; j++) {
+      const us = this.sliceStartUs(j);
+      if (us >= fromUs && us <= t * 1000) out.push(us);
+    }
     return out;
   }
 
