@@ -302,7 +302,10 @@ export async function runDaemonStep(s: StepSettings, backend: BenchBackend, rate
       });
       started = { daemon, port, httpPort };
     } catch (err) {
-      if (attempt >= 2) throw err;
+      if (attempt >= 2) {
+        if (backend.schema === 'homer7' && !s.keep) await backend.dropTable(table);
+        throw err;
+      }
       process.stderr.write(`# ${backend.name} ${rate}/s: ${err instanceof Error ? err.message : String(err)}; retrying on new ports\n`);
     }
   }
