@@ -5,6 +5,8 @@
  * as it can (PostgreSQL: COPY via pg-copy-streams; MariaDB: prepared multi-row INSERT;
  * SQLite: better-sqlite3 on the main thread), and the daemon's own Store used directly (no
  * receive path, no parsing) — what the store could do if storing were all the daemon did.
+ * PostgreSQL also as a `schema: homer7` daemon sees it: hep_proto_* tables in a schema per step,
+ * read by create_date slices (latency.ts SampledLatencyPoller) instead of by id.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +21,9 @@ import { createMysqlStore } from '../../src/store/mysql/index.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import { loadSchemaTemplate, renderTableStatements } from '../../src/store/schema-template.js';
+import { createHomer7Store, partitionMinutesProblem } from '../../src/store/homer7/index.js';
+import { HOMER7_PARENTS, isSipParent } from '../../src/store/homer7/row.js';
+import { partitionName, partitionStartUs } from '../../src/store/homer7/schema.js';
 import { pidsByComm } from './proc.js';
 
 export type BackendName = 'sqlite' | 'postgres' | 'mysql';
@@ -31,17 +36,13 @@ export interface Ceiling {
   batching: string;
 }
 
-export interface BenchBackend {
+interface BackendCommon {
   readonly name: BackendName;
   /** Short label of the server for the report (version). */
   describe(): Promise<string>;
-  /** db_url for a daemon writing `table` (SQLite: one file per table). */
+  /** db_url for a daemon writing `table` (SQLite: one file per table; HOMER 7: the schema of that name). */
   dbUrl(table: string): string;
-  /** Rows with id > `after`, ascending, at most `limit`: [id, micro_ts]. Empty while the table does not exist. */
-  fetchAfter(table: string, after: number, limit: number): Promise<[number, number][]>;
   count(table: string): Promise<number>;
-  /** Highest id in the table (0 when empty or missing). */
-  maxId(table: string): Promise<number>;
   dropTable(table: string): Promise<void>;
   /** The server's processes (empty for SQLite, which runs inside the daemon). */
   serverPids(): number[];
@@ -50,6 +51,26 @@ export interface BenchBackend {
   ceilings(rows: readonly SipCaptureRow[], table: string, rounds: number): Promise<Ceiling[]>;
   close(): Promise<void>;
 }
+
+/** A daemon writing Homer 5 tables: one table per step, rows followed by id. */
+export interface Homer5Backend extends BackendCommon {
+  readonly schema: 'homer5';
+  /** Rows with id > `after`, ascending, at most `limit`: [id, micro_ts]. Empty while the table does not exist. */
+  fetchAfter(table: string, after: number, limit: number): Promise<[number, number][]>;
+  /** Highest id in the table (0 when empty or missing). */
+  maxId(table: string): Promise<number>;
+}
+
+/** A daemon writing HOMER 7 tables (`schema: homer7`, PostgreSQL): one PostgreSQL schema per step. */
+export interface Homer7Backend extends BackendCommon {
+  readonly schema: 'homer7';
+  /** Creates the step's schema with the parents and today's and tomorrow's partitions (what `db init` does). */
+  prepare(table: string): Promise<void>;
+  /** SIP rows with create_date in one of the slices, from the partitions holding them (latency.ts FetchSlices). */
+  fetchSlices(table: string, startsUs: readonly number[], widthUs: number): Promise<[string, number][]>;
+}
+
+export type BenchBackend = Homer5Backend | Homer7Backend;
 
 const STORE_BATCH = 1000; // the daemon's default batch_size
 
@@ -84,7 +105,7 @@ function isMissingTable(err: unknown): boolean {
 // ---- PostgreSQL ----
 
 
-export async function postgresBackend(url: string): Promise<BenchBackend> {
+export async function postgresBackend(url: string): Promise<Homer5Backend> {
   const client = new pg.Client({ connectionString: url, application_name: 'sipcapture-bench' });
   await client.connect();
   const own = new Set<number>();
@@ -93,6 +114,7 @@ export async function postgresBackend(url: string): Promise<BenchBackend> {
   const q = (t: string): string => `"${t.toLowerCase()}"`;
   return {
     name: 'postgres',
+    schema: 'homer5',
     async describe() {
       const r = await client.query<{ v: string; sb: string; sc: string }>(
         "SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc",
@@ -178,13 +200,140 @@ export async function postgresBackend(url: string): Promise<BenchBackend> {
   };
 }
 
+// ---- PostgreSQL, HOMER 7 tables ----
+
+/** The parents SIP lands in; the load generator sends nothing else (no RTCP, reports or logs). */
+const SIP_PARENTS = HOMER7_PARENTS.filter(isSipParent);
+
+/** `url` with the search_path set to `schema` (added to the URL's own options, if any). */
+export function urlInSchema(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `${u.searchParams.get('options') ?? ''} -c search_path=${schema}`.trim());
+  return u.toString();
+}
+
+/**
+ * A daemon with `schema: homer7` on PostgreSQL. Each step's "table" is a PostgreSQL schema of that
+ * name (the daemon's db_url sets its search_path), so every step has its own parents and
+ * partitions and a DROP SCHEMA removes them. `partitionMinutes` must be the daemon's
+ * homer7_partition_minutes: the latency poller reads the partitions by name.
+ */
+export async function postgresHomer7Backend(url: string, partitionMinutes = 120): Promise<Homer7Backend> {
+  const problem = partitionMinutesProblem(partitionMinutes);
+  if (problem !== undefined) throw new RangeError(`homer7_partition_minutes ${partitionMinutes}: ${problem}`);
+  const client = new pg.Client({ connectionString: url, application_name: 'sipcapture-bench' });
+  await client.connect();
+  // PostgreSQL 15 JIT-compiles the slice query by its cost estimate: ~1 s for a 10 ms query.
+  await client.query('SET jit = off');
+  const own = new Set<number>();
+  const pidRes = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  own.add(pidRes.rows[0]!.pid);
+  const q = (t: string): string => `"${t.toLowerCase()}"`;
+  const prepare = async (schema: string): Promise<void> => {
+    await client.query(`DROP SCHEMA IF EXISTS ${q(schema)} CASCADE`);
+    await client.query(`CREATE SCHEMA ${q(schema)}`);
+    const store = await createHomer7Store(urlInSchema(url, schema.toLowerCase()), { poolSize: 1, aheadIntervalMs: 0, partitionMinutes });
+    try {
+      await store.ensureAhead();
+    } finally {
+      await store.close();
+    }
+  };
+  return {
+    name: 'postgres',
+    schema: 'homer7',
+    async describe() {
+      const r = await client.query<{ v: string; sb: string; sc: string }>(
+        "SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc",
+      );
+      const x = r.rows[0]!;
+      return `PostgreSQL ${x.v} (shared_buffers ${x.sb}, synchronous_commit ${x.sc}), HOMER 7 tables (${partitionMinutes}-minute partitions)`;
+    },
+    dbUrl: (schema) => urlInSchema(url, schema.toLowerCase()),
+    prepare,
+    async fetchSlices(schema, startsUs, widthUs) {
+      // One subquery per partition, not one on the parent: planning against a parent of 24
+      // partitions took 10-40 ms here, against one partition under 1 ms.
+      const byLeaf = new Map<string, number[]>();
+      const add = (leaf: string, us: number): void => {
+        const list = byLeaf.get(leaf);
+        if (list === undefined) byLeaf.set(leaf, [us]);
+        else list.push(us);
+      };
+      for (const us of startsUs) {
+        for (const p of SIP_PARENTS) {
+          const first = partitionName(p, partitionStartUs(us, partitionMinutes));
+          const last = partitionName(p, partitionStartUs(us + widthUs - 1, partitionMinutes));
+          add(first, us);
+          if (last !== first) add(last, us);
+        }
+      }
+      if (byLeaf.size === 0) return [];
+      const params: (string | string[])[] = [String(widthUs)];
+      const parts: string[] = [];
+      for (const [leaf, starts] of byLeaf) {
+        params.push(starts.map(String));
+        parts.push(
+          `SELECT '${leaf}' AS p, h.id::text AS id, (extract(epoch FROM h.create_date) * 1000000)::bigint::text AS us ` +
+            `FROM unnest($${params.length}::bigint[]) s(us) CROSS JOIN LATERAL (SELECT id, create_date FROM ${q(schema)}.${leaf} ` +
+            `WHERE create_date >= 'epoch'::timestamptz + s.us * interval '1 microsecond' ` +
+            `AND create_date < 'epoch'::timestamptz + (s.us + $1::bigint) * interval '1 microsecond') h`,
+        );
+      }
+      try {
+        const r = await client.query<{ p: string; id: string; us: string }>(parts.join(' UNION ALL '), params);
+        return r.rows.map((x) => [`${x.p}:${x.id}`, Number(x.us)]);
+      } catch (err) {
+        if (isMissingTable(err)) return [];
+        throw err;
+      }
+    },
+    async count(schema) {
+      try {
+        const r = await client.query<{ n: string }>(`SELECT ${HOMER7_PARENTS.map((p) => `(SELECT count(*) FROM ${q(schema)}.${p})`).join(' + ')} AS n`);
+        return Number(r.rows[0]!.n);
+      } catch (err) {
+        if (isMissingTable(err)) return 0;
+        throw err;
+      }
+    },
+    async dropTable(schema) {
+      await client.query(`DROP SCHEMA IF EXISTS ${q(schema)} CASCADE`);
+    },
+    serverPids: () => pidsByComm(['postgres', 'postmaster']),
+    ownPids: () => own,
+    async ceilings(rows, table, rounds) {
+      // The store alone only: a bare heplify-server-style client is in bench/micro/homer7.bench.ts.
+      const results: Ceiling[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const schema = `${table}_h7store${round}`;
+        await prepare(schema);
+        await client.query('CHECKPOINT').catch(() => undefined);
+        const store = await createHomer7Store(urlInSchema(url, schema.toLowerCase()), { aheadIntervalMs: 0, partitionMinutes });
+        try {
+          const rate = await storeCeiling(store, 'sip_capture', rows);
+          results.push({ name: "store COPY (the daemon's HOMER 7 store)", rows: rows.length, rowsPerSec: rate, batching: `${STORE_BATCH} rows/transaction, one binary COPY per parent, sequential` });
+        } finally {
+          await store.close();
+          await client.query(`DROP SCHEMA IF EXISTS ${q(schema)} CASCADE`);
+        }
+      }
+      return best(results);
+    },
+    async close() {
+      await client.end();
+    },
+  };
+}
+
 // ---- MySQL / MariaDB ----
 
-export async function mysqlBackend(url: string): Promise<BenchBackend> {
+export async function mysqlBackend(url: string): Promise<Homer5Backend> {
   const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: false, charset: 'utf8mb4_general_ci' });
   const q = (t: string): string => `\`${t}\``;
   return {
     name: 'mysql',
+    schema: 'homer5',
     async describe() {
       const [r] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v, @@innodb_buffer_pool_size AS bp, @@innodb_flush_log_at_trx_commit AS fl');
       const x = r[0]!;
@@ -279,7 +428,7 @@ export async function mysqlBackend(url: string): Promise<BenchBackend> {
 
 // ---- SQLite ----
 
-export function sqliteBackend(dir: string): BenchBackend {
+export function sqliteBackend(dir: string): Homer5Backend {
   const file = (table: string): string => path.join(dir, `${table}.sqlite`);
   const readers = new Map<string, Database.Database>();
   const reader = (table: string): Database.Database | null => {
@@ -298,6 +447,7 @@ export function sqliteBackend(dir: string): BenchBackend {
   };
   return {
     name: 'sqlite',
+    schema: 'homer5',
     describe: () => Promise.resolve(`SQLite ${new Database(':memory:').prepare('SELECT sqlite_version() AS v').pluck().get() as string} (better-sqlite3, WAL, synchronous=NORMAL, in the daemon's worker thread)`),
     dbUrl: (table) => `sqlite://${file(table)}`,
     fetchAfter(table, after, limit) {

@@ -20,7 +20,7 @@ import { PARAM_NAMES } from '../../src/config/params.js';
 import type { SendSummary } from '../../src/loadgen/sender.js';
 import type { BackendName, BenchBackend } from './backends.js';
 import { startDaemonProcess, type DaemonProcess } from './daemon.js';
-import { LatencyPoller } from './latency.js';
+import { LatencyPoller, SampledLatencyPoller, type StepPoller } from './latency.js';
 import { cpuDelta, cpuSeconds, cpuSnapshot, load1, machineCpu, statusMiB, udpSnmp, udpSocketDrops } from './proc.js';
 import { summarizeProfile, type ProfileSummary } from './profile.js';
 
@@ -100,6 +100,8 @@ export interface StepResult {
   profile?: ProfileSummary[];
   /** With `viewerLoad`: the viewer queries answered during the step. */
   viewer?: ViewerLoadResult;
+  /** HOMER 7 steps: the rows the latency percentiles come from (a sample, latency.ts SampledLatencyPoller). */
+  latencySampled?: number;
 }
 
 /** Where the compiled (or tsx-run) benchmark finds the CLI and the loop probe. */
@@ -171,6 +173,7 @@ export function writeDaemonConfig(s: StepSettings, backend: BenchBackend, table:
     listen: [`udp:127.0.0.1:${port}`, `tcp:127.0.0.1:${port}`],
     table_name: table,
   };
+  if (backend.schema === 'homer7') cfg['schema'] = 'homer7';
   // Keys that exist only in newer trees: keep the step's files in the temp dir, ports free.
   if (PARAM_NAMES.has('spool_dir')) cfg['spool_dir'] = path.join(s.workDir, 'spool', table);
   if (PARAM_NAMES.has('http_listen')) cfg['http_listen'] = `127.0.0.1:${httpPort}`;
@@ -255,15 +258,17 @@ export async function sendAndSettle(
   port: number,
   rate: number,
   count: number,
-  poller: LatencyPoller,
+  poller: StepPoller,
 ): Promise<{ summary: SendSummary; t0: number; sentAt: number }> {
   const t0 = performance.now();
   poller.start();
   const summary = await runSender(s, port, rate, count);
   const sentAt = performance.now();
   const deadline = sentAt + 180_000;
-  while (poller.seen < summary.sent && performance.now() < deadline) {
-    const quietFor = performance.timeOrigin + performance.now() - Math.max(poller.lastNewAt, performance.timeOrigin + sentAt);
+  while (performance.now() < deadline) {
+    const { seen, lastNewAt } = await poller.progress();
+    if (seen >= summary.sent) break;
+    const quietFor = performance.timeOrigin + performance.now() - Math.max(lastNewAt, performance.timeOrigin + sentAt);
     if (quietFor > s.settleMs) break;
     await sleep(s.pollMs);
   }
@@ -278,8 +283,9 @@ export function stepCount(s: StepSettings, rate: number): number {
 /** One step of the daemon: fresh process and table, warm-up, traffic, settle, figures. */
 export async function runDaemonStep(s: StepSettings, backend: BenchBackend, rate: number, profileDir?: string): Promise<StepResult> {
   const count = stepCount(s, rate);
-  const table = daemonTableName(s, backend.name, rate, profileDir !== undefined);
+  const table = daemonTableName(s, backend.schema === 'homer7' ? 'h7' : backend.name, rate, profileDir !== undefined);
   const loadBefore = load1();
+  if (backend.schema === 'homer7') await backend.prepare(table);
   // A start that fails (a port taken between picking and binding, say) is retried once on new
   // ports, with the reason printed, instead of ending the whole run.
   let started: { daemon: DaemonProcess; port: number; httpPort: number } | null = null;
@@ -296,7 +302,10 @@ export async function runDaemonStep(s: StepSettings, backend: BenchBackend, rate
       });
       started = { daemon, port, httpPort };
     } catch (err) {
-      if (attempt >= 2) throw err;
+      if (attempt >= 2) {
+        if (backend.schema === 'homer7' && !s.keep) await backend.dropTable(table);
+        throw err;
+      }
       process.stderr.write(`# ${backend.name} ${rate}/s: ${err instanceof Error ? err.message : String(err)}; retrying on new ports\n`);
     }
   }
@@ -312,8 +321,8 @@ export async function runDaemonStep(s: StepSettings, backend: BenchBackend, rate
   }
 }
 
-/** The step's table for the daemon (lower case: PostgreSQL folds unquoted names). */
-export function daemonTableName(s: StepSettings, backend: BackendName, rate: number | string, profile = false): string {
+/** The step's table for the daemon (lower case: PostgreSQL folds unquoted names); `h7`: a HOMER 7 step's schema. */
+export function daemonTableName(s: StepSettings, backend: BackendName | 'h7', rate: number | string, profile = false): string {
   return `bench_${s.runId}_${backend.slice(0, 2)}_${rate}${profile ? 'p' : ''}`;
 }
 
@@ -329,26 +338,40 @@ async function measureDaemonStep(
   loadBefore: number,
   profileDir: string | undefined,
 ): Promise<StepResult> {
-  const poller = new LatencyPoller((after, limit) => backend.fetchAfter(table, after, limit), s.pollMs);
+  const byId = backend.schema === 'homer5' ? new LatencyPoller((after, limit) => backend.fetchAfter(table, after, limit), s.pollMs) : null;
   // Warm-up: the same daemon and table take some traffic first, so the step measures a warm
   // process (optimised code, open connections), not the first second after a cold start.
   let warmupSent = 0;
   let warmupLost = 0;
   let baseStored = 0;
   let baseDropped: Record<string, number> = {};
+  let baseRpcStored = 0;
   if (s.warmup > 0) {
     try {
       const w = await warmUp(s, port, rate, () => backend.count(table));
       warmupSent = w.sent;
       baseStored = w.stored;
       warmupLost = w.sent - w.stored;
-      poller.skipThrough(await backend.maxId(table));
-      baseDropped = (await rpcStats<{ dropped?: Record<string, number> }>(httpPort))?.dropped ?? {};
+      if (backend.schema === 'homer5') byId?.skipThrough(await backend.maxId(table));
+      const st = await rpcStats<{ dropped?: Record<string, number>; stored?: Record<string, number> }>(httpPort);
+      baseDropped = st?.dropped ?? {};
+      baseRpcStored = sum(st?.stored);
     } catch (err) {
       await daemon.stop();
       throw err;
     }
   }
+  let sampled: SampledLatencyPoller | null = null;
+  if (backend.schema === 'homer7') {
+    // Rows still arriving: the daemon's count of rows committed (a count(*) of the partitions
+    // would scan them at every poll); the database's own count when the daemon does not answer.
+    const storedSoFar = async (): Promise<number> => {
+      const st = await rpcStats<{ stored?: Record<string, number> }>(httpPort);
+      return st?.stored !== undefined ? sum(st.stored) - baseRpcStored : (await backend.count(table)) - baseStored;
+    };
+    sampled = new SampledLatencyPoller((starts, widthUs) => backend.fetchSlices(table, starts, widthUs), storedSoFar, { intervalMs: s.pollMs });
+  }
+  const poller: StepPoller = byId ?? sampled!;
   const serverPids0 = backend.serverPids();
   const db0 = cpuSnapshot(serverPids0);
   const d0 = cpuSeconds(daemon.pid);
@@ -430,7 +453,12 @@ async function measureDaemonStep(
     notable: exit.notable.slice(0, 10),
     ...(profile ? { profile } : {}),
     ...(viewer ? { viewer } : {}),
+    ...(sampled ? { latencySampled: sampled.sampled } : {}),
   };
+}
+
+function sum(counts: Readonly<Record<string, number>> | undefined): number {
+  return Object.values(counts ?? {}).reduce((a, b) => a + b, 0);
 }
 
 export function stepLine(r: StepResult): string {

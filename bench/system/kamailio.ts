@@ -29,7 +29,7 @@ import type { MixName } from '../../src/loadgen/mix.js';
 import { PacketFactory } from '../../src/loadgen/packets.js';
 import { createPostgresStore } from '../../src/store/postgres/index.js';
 import { numberArg } from '../harness/args.js';
-import { postgresBackend, type BenchBackend } from '../harness/backends.js';
+import { postgresBackend, type Homer5Backend } from '../harness/backends.js';
 import { startDaemonProcess } from '../harness/daemon.js';
 import { findKamailio, kamailioConfig, kamailioDbUrl, startKamailio, type KamailioInstall, type KamailioProcess } from '../harness/kamailio-process.js';
 import { LatencyPoller } from '../harness/latency.js';
@@ -257,7 +257,7 @@ function prober(port: number): { probe: () => Promise<void>; close: () => void }
   };
 }
 
-async function launchKamailio(table: string, port: number, backend: BenchBackend, dirName: string): Promise<KamailioProcess> {
+async function launchKamailio(table: string, port: number, backend: Homer5Backend, dirName: string): Promise<KamailioProcess> {
   const p = prober(port);
   try {
     return await startKamailio({
@@ -273,7 +273,7 @@ async function launchKamailio(table: string, port: number, backend: BenchBackend
   }
 }
 
-async function runKamailioStep(backend: BenchBackend, client: pg.Client, rate: number): Promise<KamStepResult> {
+async function runKamailioStep(backend: Homer5Backend, client: pg.Client, rate: number): Promise<KamStepResult> {
   const count = stepCount(settings, rate);
   const table = kamailioTable(rate);
   const port = await freePort();
@@ -458,7 +458,7 @@ async function parityRows(client: pg.Client, table: string, from: number, to: nu
   return r.rows;
 }
 
-async function parity(backend: BenchBackend, client: pg.Client, n: number): Promise<ParityReport> {
+async function parity(backend: Homer5Backend, client: pg.Client, n: number): Promise<ParityReport> {
   const kTable = kamailioTable('parity');
   const dTable = daemonTableName(settings, 'postgres', 'parity');
   const kPort = await freePort();
@@ -565,7 +565,7 @@ async function main(): Promise<void> {
   log(`# ${command}`);
   log(`# machine: ${machine.nproc} CPU (${machine.cpuModel}), ${machine.memGiB} GiB, ${machine.kernel}, node ${machine.node}, rmem_max ${machine.rmemMax}, loadavg ${machine.loadavg}`);
   log(`# ${kam.version} (${kam.bin}, modules ${kam.moduleDir}); children ${children}; extra core lines ${JSON.stringify(o['kamailio-core'] ?? [])}`);
-  let backend: BenchBackend;
+  let backend: Homer5Backend;
   try {
     backend = await postgresBackend(pgUrl);
   } catch (err) {

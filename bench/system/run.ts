@@ -12,6 +12,7 @@
  *   npm run build && npm run bench -- [options]           (compiled JS; never measure under tsx)
  *   node dist/bench/system/run.js --backends postgres --steps 10000,20000,30000 --step-seconds 10
  *   node dist/bench/system/run.js --quick                         (CI-sized: a few short steps)
+ *   node dist/bench/system/run.js --backends postgres --schema homer5,homer7   (both schemas, steps interleaved)
  *
  * Run with --help for every option.
  */
@@ -21,7 +22,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mysqlBackend, postgresBackend, sqliteBackend, type BackendName, type BenchBackend, type Ceiling } from '../harness/backends.js';
+import { mysqlBackend, postgresBackend, postgresHomer7Backend, sqliteBackend, type BackendName, type BenchBackend, type Ceiling } from '../harness/backends.js';
+import { PARAMS } from '../../src/config/params.js';
 import { machineInfo } from '../harness/proc.js';
 import { generateRows } from '../harness/rows.js';
 import { numberArg } from '../harness/args.js';
@@ -30,6 +32,10 @@ import { benchPaths, fmt, fmtMs, runDaemonStep, runSender, STEP_HEADER, stepLine
 const HELP = `Usage: node dist/bench/system/run.js [options]
 
   --backends LIST       sqlite,postgres,mysql (default: all; unreachable servers are skipped)
+  --schema LIST         homer5, homer7 or homer5,homer7 (default homer5). homer7: a \`schema: homer7\` daemon writing
+                        the hep_proto_* tables, PostgreSQL only (needs --backends postgres), a fresh PostgreSQL schema
+                        per step; its latency comes from a 1 % sample of the rows (by create_date). Both: the two
+                        daemons take turns at each rate (homer5 step, homer7 step, next rate, ...)
   --steps LIST          offered rates, msg/s (default 2000,5000,10000,20000,30000,40000,50000,60000,80000,100000)
   --step-seconds N      each step sends max(--min-count, rate × N) messages (default 10)
   --min-count N         messages per step at least (default 50000: the zero-loss claim needs ≥ 50,000)
@@ -61,6 +67,7 @@ const HELP = `Usage: node dist/bench/system/run.js [options]
 
 interface BackendReport {
   backend: BackendName;
+  schema: BenchBackend['schema'];
   server: string;
   ceilings: Ceiling[];
   steps: StepResult[];
@@ -72,6 +79,7 @@ interface BackendReport {
 const args = parseArgs({
   options: {
     backends: { type: 'string', default: 'sqlite,postgres,mysql' },
+    schema: { type: 'string', default: 'homer5' },
     steps: { type: 'string' },
     'step-seconds': { type: 'string' },
     'min-count': { type: 'string' },
@@ -170,8 +178,19 @@ function median(sorted: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[Math.floor(m)]! : (sorted[m - 1]! + sorted[m]!) / 2;
 }
 
-async function openBackend(name: BackendName): Promise<BenchBackend | null> {
+const schemas = [...new Set((o.schema ?? 'homer5').split(',').map((x) => x.trim()))];
+for (const x of schemas) if (x !== 'homer5' && x !== 'homer7') throw new RangeError(`unknown --schema ${x} (homer5, homer7)`);
+const backendNames = (o.backends ?? '').split(',').map((x) => x.trim());
+if (schemas.includes('homer7') && backendNames.some((b) => b !== 'postgres')) {
+  process.stderr.write(`--schema homer7 writes HOMER 7 tables (hep_proto_*), which sipcapture writes to PostgreSQL only: run it with --backends postgres (got --backends ${o.backends})\n`);
+  process.exit(2);
+}
+/** The daemon's homer7_partition_minutes (the HOMER 7 poller reads partitions by name). */
+const partitionMinutes = Number(overrides['homer7_partition_minutes'] ?? PARAMS.find((p) => p.name === 'homer7_partition_minutes')?.default ?? 120);
+
+async function openBackend(name: BackendName, schema: string): Promise<BenchBackend | null> {
   try {
+    if (schema === 'homer7') return await postgresHomer7Backend(o['pg-url'], partitionMinutes);
     if (name === 'sqlite') return sqliteBackend(mkdirAndReturn(path.join(workDir, 'sqlite')));
     if (name === 'postgres') return await postgresBackend(o['pg-url']);
     return await mysqlBackend(o['mysql-url']);
@@ -186,77 +205,127 @@ function mkdirAndReturn(dir: string): string {
   return dir;
 }
 
-async function benchBackend(backend: BenchBackend): Promise<BackendReport> {
-  const server = await backend.describe();
-  log(`\n## ${backend.name}: ${server}`);
-  let ceilings: Ceiling[] = [];
-  if (ceilingRows > 0) {
-    log(`# ceilings: ${fmt(ceilingRows)} rows from the same traffic, best of ${ceilingRounds}`);
-    const rows = generateRows(ceilingRows, (o.mix ?? 'mixed') as 'mixed');
-    ceilings = await backend.ceilings(rows, `bench_${runId}_${backend.name.slice(0, 2)}_ceil`, ceilingRounds);
-    for (const c of ceilings) log(`#   ${c.name.padEnd(50)} ${fmt(c.rowsPerSec).padStart(8)} rows/s  (${c.batching})`);
+const labelOf = (b: BenchBackend): string => (b.schema === 'homer7' ? `${b.name}/homer7` : b.name);
+
+/** One backend and schema stepping through the rates, next to the others (--schema homer5,homer7). */
+interface Lane {
+  backend: BenchBackend;
+  label: string;
+  server: string;
+  ceilings: Ceiling[];
+  results: StepResult[];
+  good: number | null;
+  bad: number | null;
+  losses: number;
+  /** Stepping (then the first refinement, then the second) is over for this lane. */
+  done: boolean;
+}
+
+/**
+ * Steps every lane through the same rates, taking turns at each rate, then refines each lane's
+ * zero-loss rate (and its zero-loss-and-p99 ≤ --p99-ms rate) by bisection, also taking turns. One
+ * lane is the plain run: ceilings, steps, refinement, profile.
+ */
+async function benchLanes(backends: readonly BenchBackend[]): Promise<BackendReport[]> {
+  const lanes: Lane[] = [];
+  for (const backend of backends) {
+    const label = labelOf(backend);
+    const server = await backend.describe();
+    log(`\n## ${label}: ${server}`);
+    let ceilings: Ceiling[] = [];
+    if (ceilingRows > 0) {
+      log(`# ceilings: ${fmt(ceilingRows)} rows from the same traffic, best of ${ceilingRounds}`);
+      const rows = generateRows(ceilingRows, (o.mix ?? 'mixed') as 'mixed');
+      ceilings = await backend.ceilings(rows, `bench_${runId}_${backend.name.slice(0, 2)}${backend.schema === 'homer7' ? '7' : ''}_ceil`, ceilingRounds);
+      for (const c of ceilings) log(`#   ${c.name.padEnd(50)} ${fmt(c.rowsPerSec).padStart(8)} rows/s  (${c.batching})`);
+    }
+    lanes.push({ backend, label, server, ceilings, results: [], good: null, bad: null, losses: 0, done: false });
   }
-  log(STEP_HEADER);
-  const results: StepResult[] = [];
-  const run = async (rate: number): Promise<StepResult> => {
-    const r = await runDaemonStep(settings, backend, rate);
-    results.push(r);
-    log(stepLine(r));
+  const several = lanes.length > 1;
+  const width = Math.max(...lanes.map((l) => l.label.length));
+  log(several ? `${'schema'.padEnd(width)} ${STEP_HEADER}` : STEP_HEADER);
+  const run = async (lane: Lane, rate: number): Promise<StepResult> => {
+    const r = await runDaemonStep(settings, lane.backend, rate);
+    lane.results.push(r);
+    log(several ? `${lane.label.padEnd(width)} ${stepLine(r)}` : stepLine(r));
     for (const line of r.notable.slice(0, 3)) log(`#     ${line.slice(0, 300)}`);
     if (r.unexplained !== 0) log(`#     ${fmt(r.unexplained)} lost rows not explained by daemon drops or socket drops`);
     if (r.warmupLost !== 0) log(`#     warm-up: ${fmt(r.warmupLost)} of ${fmt(r.warmupSent)} lost (not counted in the step)`);
     if (r.viewer) log(`#     viewer: ${fmt(r.viewer.queries)} queries, ${fmt(r.viewer.errors)} failed, mean ${fmtMs(r.viewer.meanMs)} ms, max ${fmtMs(r.viewer.maxMs)} ms${r.viewer.firstError === null ? '' : ` (${r.viewer.firstError})`}`);
+    if (r.latencySampled !== undefined) log(`#     latency from ${fmt(r.latencySampled)} sampled rows`);
     return r;
   };
-  let good: number | null = null;
-  let bad: number | null = null;
-  let losses = 0;
   for (const rate of steps) {
-    const r = await run(rate);
-    if (zeroLoss(r)) good = Math.max(good ?? 0, rate);
-    else {
-      bad = bad === null ? rate : Math.min(bad, rate);
-      if (++losses >= stopAfterLoss) break;
+    for (const lane of lanes) {
+      if (lane.done) continue;
+      const r = await run(lane, rate);
+      if (zeroLoss(r)) lane.good = Math.max(lane.good ?? 0, rate);
+      else {
+        lane.bad = lane.bad === null ? rate : Math.min(lane.bad, rate);
+        if (++lane.losses >= stopAfterLoss) lane.done = true;
+      }
     }
   }
-  for (let i = 0; i < refine && good !== null && bad !== null && bad - good > 1000; i++) {
-    const mid = Math.round((good + bad) / 2 / 1000) * 1000;
-    if (mid <= good || mid >= bad) break;
-    const r = await run(mid);
-    if (zeroLoss(r)) good = mid;
-    else bad = mid;
+  for (const lane of lanes) lane.done = false;
+  for (let i = 0; i < refine; i++) {
+    for (const lane of lanes) {
+      const { good, bad } = lane;
+      if (lane.done || good === null || bad === null || bad - good <= 1000) {
+        lane.done = true;
+        continue;
+      }
+      const mid = Math.round((good + bad) / 2 / 1000) * 1000;
+      if (mid <= good || mid >= bad) {
+        lane.done = true;
+        continue;
+      }
+      const r = await run(lane, mid);
+      if (zeroLoss(r)) lane.good = mid;
+      else lane.bad = mid;
+    }
   }
   // Then the same for "zero loss and p99 ≤ --p99-ms": a backlog can hide behind the queue for a 10 s step.
   const keepsUp = (r: StepResult): boolean => zeroLoss(r) && r.p99Ms <= p99LimitMs;
+  for (const lane of lanes) lane.done = false;
   for (let i = 0; i < refine; i++) {
-    const okRates = results.filter(keepsUp).map((r) => r.rate);
-    const ok = okRates.length > 0 ? Math.max(...okRates) : null;
-    const notOk = results.filter((r) => !keepsUp(r) && (ok === null || r.rate > ok)).map((r) => r.rate);
-    const lo = notOk.length > 0 ? Math.min(...notOk) : null;
-    if (ok === null || lo === null || lo - ok <= 1000) break;
-    const mid = Math.round((ok + lo) / 2 / 1000) * 1000;
-    if (mid <= ok || mid >= lo || results.some((r) => r.rate === mid)) break;
-    await run(mid);
-  }
-  const zero = results.filter(zeroLoss);
-  const bestZeroLoss = zero.length > 0 ? Math.max(...zero.map((r) => r.rate)) : null;
-  const p99ok = zero.filter((r) => r.p99Ms <= p99LimitMs);
-  const bestZeroLossP99Ok = p99ok.length > 0 ? Math.max(...p99ok.map((r) => r.rate)) : null;
-  let profile: StepResult | null = null;
-  if (o.profile !== undefined) {
-    const rate = o.profile !== '' && o.profile !== 'best' ? num(o.profile, 0) : (bestZeroLoss ?? steps[0] ?? 10_000);
-    const dir = mkdirAndReturn(path.join(workDir, `profile-${backend.name}`));
-    log(`# profile step at ${fmt(rate)}/s (node --cpu-prof; not counted above)`);
-    profile = await runDaemonStep(settings, backend, rate, dir);
-    log(stepLine(profile));
-    for (const p of profile.profile ?? []) {
-      log(`#   ${path.basename(p.file)}: busy ${fmt(p.busyMs)} ms of ${fmt(p.totalMs)} ms`);
-      for (const f of p.functions.slice(0, 20)) log(`#     ${f.share.toFixed(1).padStart(5)} %  ${f.name}`);
-      log('#   by file:');
-      for (const f of p.files.slice(0, 12)) log(`#     ${f.share.toFixed(1).padStart(5)} %  ${f.name}`);
+    for (const lane of lanes) {
+      if (lane.done) continue;
+      const okRates = lane.results.filter(keepsUp).map((r) => r.rate);
+      const ok = okRates.length > 0 ? Math.max(...okRates) : null;
+      const notOk = lane.results.filter((r) => !keepsUp(r) && (ok === null || r.rate > ok)).map((r) => r.rate);
+      const lo = notOk.length > 0 ? Math.min(...notOk) : null;
+      const mid = ok === null || lo === null ? 0 : Math.round((ok + lo) / 2 / 1000) * 1000;
+      if (ok === null || lo === null || lo - ok <= 1000 || mid <= ok || mid >= lo || lane.results.some((r) => r.rate === mid)) {
+        lane.done = true;
+        continue;
+      }
+      await run(lane, mid);
     }
   }
-  return { backend: backend.name, server, ceilings, steps: results, profile, bestZeroLoss, bestZeroLossP99Ok };
+  const reports: BackendReport[] = [];
+  for (const lane of lanes) {
+    const { backend, results } = lane;
+    const zero = results.filter(zeroLoss);
+    const bestZeroLoss = zero.length > 0 ? Math.max(...zero.map((r) => r.rate)) : null;
+    const p99ok = zero.filter((r) => r.p99Ms <= p99LimitMs);
+    const bestZeroLossP99Ok = p99ok.length > 0 ? Math.max(...p99ok.map((r) => r.rate)) : null;
+    let profile: StepResult | null = null;
+    if (o.profile !== undefined) {
+      const rate = o.profile !== '' && o.profile !== 'best' ? num(o.profile, 0) : (bestZeroLoss ?? steps[0] ?? 10_000);
+      const dir = mkdirAndReturn(path.join(workDir, `profile-${backend.name}${backend.schema === 'homer7' ? '-homer7' : ''}`));
+      log(`# ${several ? `${lane.label}: ` : ''}profile step at ${fmt(rate)}/s (node --cpu-prof; not counted above)`);
+      profile = await runDaemonStep(settings, backend, rate, dir);
+      log(stepLine(profile));
+      for (const p of profile.profile ?? []) {
+        log(`#   ${path.basename(p.file)}: busy ${fmt(p.busyMs)} ms of ${fmt(p.totalMs)} ms`);
+        for (const f of p.functions.slice(0, 20)) log(`#     ${f.share.toFixed(1).padStart(5)} %  ${f.name}`);
+        log('#   by file:');
+        for (const f of p.files.slice(0, 12)) log(`#     ${f.share.toFixed(1).padStart(5)} %  ${f.name}`);
+      }
+    }
+    reports.push({ backend: backend.name, schema: backend.schema, server: lane.server, ceilings: lane.ceilings, steps: results, profile, bestZeroLoss, bestZeroLossP99Ok });
+  }
+  return reports;
 }
 
 /** What `sipcapture send` can do on this machine when the receiver does nothing but count. */
@@ -296,21 +365,23 @@ async function main(): Promise<void> {
   log(`# sipcapture throughput benchmark ${started}`);
   log(`# ${command}`);
   log(`# machine: ${machine.nproc} CPU (${machine.cpuModel}), ${machine.memGiB} GiB, ${machine.kernel}, node ${machine.node}, rmem_max ${machine.rmemMax}, loadavg ${machine.loadavg}`);
-  log(`# steps ${steps.join(',')} msg/s; each ≥ ${fmt(minCount)} messages and ≥ ${stepSeconds} s after a warm-up of ${fmt(warmup)} at ${fmt(warmupRate)}/s; ${o.transport}/HEP${o.hep}, mix ${o.mix}; config overrides ${JSON.stringify(overrides)}`);
+  log(`# steps ${steps.join(',')} msg/s; each ≥ ${fmt(minCount)} messages and ≥ ${stepSeconds} s after a warm-up of ${fmt(warmup)} at ${fmt(warmupRate)}/s; ${o.transport}/HEP${o.hep}, mix ${o.mix}; config overrides ${JSON.stringify(overrides)}${schemas.includes('homer7') ? `; schema ${schemas.join(' and ')}` : ''}`);
   log('# columns: kernel so/sys = drops on the daemon socket / system-wide RcvbufErrors; dCPU, dbCPU, sCPU = daemon, database, sender CPU (% of one core)');
   log('#          over the step; mach = whole machine busy (of 200 % on 2 cores); RSS = daemon peak (VmHWM, MiB); latency = send → row visible (poll every ' + String(pollMs) + ' ms)');
   log('#          start = spawn → listening (ms); loop / gc = longest event-loop stall / GC pause in the daemon (ms); gc% = GC time / step time; load = 1-min loadavg before the step');
   if (o['calibrate-sender']) await calibrateSender();
   const reports: BackendReport[] = [];
-  const names = (o.backends ?? '').split(',').map((s) => s.trim()) as BackendName[];
-  for (const name of names) {
+  for (const name of backendNames as BackendName[]) {
     if (!['sqlite', 'postgres', 'mysql'].includes(name)) throw new RangeError(`unknown backend ${name}`);
-    const backend = await openBackend(name);
-    if (backend === null) continue;
+    const opened: BenchBackend[] = [];
     try {
-      reports.push(await benchBackend(backend));
+      for (const schema of schemas) {
+        const backend = await openBackend(name, schema);
+        if (backend !== null) opened.push(backend);
+      }
+      if (opened.length > 0) reports.push(...(await benchLanes(opened)));
     } finally {
-      await backend.close();
+      for (const b of opened) await b.close();
     }
   }
   log('\n# summary');
@@ -322,7 +393,7 @@ async function main(): Promise<void> {
     const rss = Math.max(0, ...r.steps.map((s) => s.peakRssMiB));
     const atBest = r.steps.find((s) => s.rate === r.bestZeroLoss);
     log(
-      `${r.backend.padEnd(9)} highest zero-loss rate ${r.bestZeroLoss === null ? 'none' : `${fmt(r.bestZeroLoss)} msg/s`}` +
+      `${(r.schema === 'homer7' ? `${r.backend}/homer7` : r.backend).padEnd(9)} highest zero-loss rate ${r.bestZeroLoss === null ? 'none' : `${fmt(r.bestZeroLoss)} msg/s`}` +
         ` (with p99 ≤ ${p99Text}: ${r.bestZeroLossP99Ok === null ? 'none' : fmt(r.bestZeroLossP99Ok)}${r.bestZeroLossP99Ok !== null && bare ? `, ${((100 * r.bestZeroLossP99Ok) / bare.rowsPerSec).toFixed(0)} % of bare` : ''})` +
         ` | bare ceiling ${bare ? `${fmt(bare.rowsPerSec)} rows/s` : 'n/a'} | store alone ${store ? `${fmt(store.rowsPerSec)} rows/s` : 'n/a'} | ${ratio}` +
         ` | at best: p50 ${atBest ? fmtMs(atBest.p50Ms) : '-'} ms, p99 ${atBest ? fmtMs(atBest.p99Ms) : '-'} ms` +
