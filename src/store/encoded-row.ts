@@ -13,12 +13,23 @@ import { copyPlan, decodeTuple, type CopyPlan } from './postgres/copy-binary.js'
 
 export class EncodedRow {
   constructor(
-    /** The tuple: field count and fields, no COPY header or trailer. */
-    readonly tuple: Uint8Array,
+    /** The tuples of one batch of a thread (shared by its rows); this row's is [start, end). */
+    readonly bytes: Buffer,
+    readonly start: number,
+    readonly end: number,
     /** What cleaning the text changed (values.ts ValueCounters), counted once the row is committed. */
     readonly nulStripped: number,
     readonly invalidReplaced: number,
   ) {}
+
+  get byteLength(): number {
+    return this.end - this.start;
+  }
+
+  /** The tuple: field count and fields, no COPY header or trailer. */
+  get tuple(): Buffer {
+    return this.bytes.subarray(this.start, this.end);
+  }
 }
 
 /** A row as the stores take it: built here, or encoded in a pipeline thread. */

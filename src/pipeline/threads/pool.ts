@@ -386,6 +386,8 @@ export class PipelinePool {
     };
     const { tuples, ends, cleaned, rows, tupleNext } = g;
     const tupleCount = tuples === null || ends === null ? 0 : ends.length - 1;
+    // One Buffer over the thread's tuples, shared by the group's rows: one object per row.
+    const bytes = tuples === null ? null : Buffer.from(tuples);
     // Rows in arrival order: tuples and objects interleaved as tupleNext says.
     let t = 0;
     let o = 0;
@@ -393,8 +395,7 @@ export class PipelinePool {
       if (tupleNext === null ? t < tupleCount : tupleNext[k] === 1) {
         const i = t++;
         if (isCopy(g.keys, i)) continue;
-        const start = ends![i]!;
-        const row = new EncodedRow(new Uint8Array(tuples!, start, ends![i + 1]! - start), cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
+        const row = new EncodedRow(bytes!, ends![i]!, ends![i + 1]!, cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
         writer.enqueue(g.table, g.kind, row);
       } else {
         const i = o++;

@@ -315,10 +315,9 @@ export class BinaryCopyBatch<R = SipCaptureRow | ReportRow> {
    * Appends a tuple encoded earlier by a batch of the same plan (a pipeline thread's `add`):
    * the bytes between two `length` readings, copied as they are.
    */
-  addEncoded(tuple: Uint8Array): void {
-    this.ensure(tuple.length + 2);
-    this.buf.set(tuple, this.pos);
-    this.pos += tuple.length;
+  addEncoded(source: Buffer, start: number, end: number): void {
+    this.ensure(end - start + 2);
+    this.pos += source.copy(this.buf, this.pos, start, end);
   }
 
   /** Forgets everything after `length` bytes (a row that must travel another way). */

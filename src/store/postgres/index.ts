@@ -333,7 +333,7 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
       try {
         for (const row of rows) {
           if (row instanceof EncodedRow) {
-            encoded.addEncoded(row.tuple);
+            encoded.addEncoded(row.bytes, row.start, row.end);
             local.nulStripped += row.nulStripped;
             local.invalidReplaced += row.invalidReplaced;
           } else encoded.add(row, local);

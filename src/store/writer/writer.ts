@@ -108,7 +108,7 @@ const ENCODED_ROW_OVERHEAD_BYTES = 128;
 
 /** Estimated memory of one queued row: the message bytes, text copied out of them, overhead. */
 export function estimateRowBytes(row: Row): number {
-  if (row instanceof EncodedRow) return ENCODED_ROW_OVERHEAD_BYTES + row.tuple.byteLength;
+  if (row instanceof EncodedRow) return ENCODED_ROW_OVERHEAD_BYTES + row.byteLength;
   const msg = (row as { msg?: unknown }).msg;
   return ROW_OVERHEAD_BYTES + (Buffer.isBuffer(msg) ? 2 * msg.length : 0);
 }
