@@ -14,7 +14,7 @@ import { openLink, type Link } from './link.js';
 import type { PacketSpool } from './packet-spool.js';
 
 /** Packets taken from the queue per write: bounds what a crash can lose between queue and spool. */
-export const BATCH_PACKETS = 1024;
+const BATCH_PACKETS = 1024;
 const BATCH_BYTES = 256 * 1024;
 const SPOOL_EVERY_MS = 100;
 const BACKOFF_MIN_MS = 100;

@@ -35,47 +35,85 @@ function tlsOptions(dest: ForwardDestination): tls.ConnectionOptions {
   return o;
 }
 
+/**
+ * After the far side ended its side, how long writes already issued may take to be acknowledged
+ * before they count as not sent (a stopping sipcapture reads ours for up to 2 s, then resets).
+ */
+const DRAIN_MS = 3000;
+
 class StreamLink implements Link {
-  broken = false;
   error: string | null = null;
   onBreak: (() => void) | null = null;
+  /** open; draining: the far side ended, no new writes, waiting for `pending`; done: settled. */
+  private state: 'open' | 'draining' | 'done' = 'open';
+  private drainTimer: NodeJS.Timeout | null = null;
   /** Acknowledgements still due, in write order: each resolves one send() once its last packet is acked. */
   private pending: { left: number; acked: number; done: (n: number) => void }[] = [];
 
   constructor(private readonly socket: net.Socket) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    const fail = (why: string): void => this.fail(why);
-    socket.on('error', (err) => fail(err.message));
-    // The far side closed (a graceful stop ends its side and still reads ours): stop writing.
-    socket.on('end', () => fail('closed by the destination'));
-    socket.on('close', () => fail('connection closed'));
+    socket.on('error', (err) => this.fail(err.message));
+    socket.on('end', () => this.drain());
+    socket.on('close', () => this.fail('connection closed'));
     // Nothing is expected back; reading keeps the 'end' event coming.
     socket.on('data', () => undefined);
   }
 
+  get broken(): boolean {
+    return this.state !== 'open';
+  }
+
+  /**
+   * The far side ended its side (a graceful stop: it still reads ours to the end), so what we
+   * wrote is read and stored there and must count as sent. Its write callbacks can come after
+   * 'end': TLS calls back a turn of the event loop after the kernel took the bytes, and a large
+   * write may still be going out. So: no new writes, and the socket closes once those are all
+   * acknowledged, or the connection breaks, or after DRAIN_MS.
+   */
+  private drain(): void {
+    if (this.state !== 'open') return;
+    this.state = 'draining';
+    this.error = 'closed by the destination';
+    if (this.pending.length === 0) this.settle();
+    else {
+      this.drainTimer = setTimeout(() => this.settle(), DRAIN_MS);
+      this.drainTimer.unref();
+    }
+    // The forwarder reconnects meanwhile; it sends again only once these writes settled.
+    this.onBreak?.();
+  }
+
   private fail(why: string): void {
-    if (this.broken) return;
-    this.broken = true;
-    this.error = why;
+    if (this.state === 'done') return;
+    const wasOpen = this.state === 'open';
+    if (wasOpen) this.error = why;
+    this.settle();
+    if (wasOpen) this.onBreak?.();
+  }
+
+  /** Resolves every send() still due with what was acknowledged, and closes the socket. */
+  private settle(): void {
+    this.state = 'done';
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
     const pending = this.pending;
     this.pending = [];
     for (const p of pending) p.done(p.acked);
     this.socket.destroy();
-    this.onBreak?.();
   }
 
   send(packets: readonly Buffer[]): Promise<number> {
-    if (this.broken || packets.length === 0) return Promise.resolve(0);
+    if (this.state !== 'open' || packets.length === 0) return Promise.resolve(0);
     return new Promise((resolve) => {
       const entry = { left: packets.length, acked: 0, done: resolve };
       this.pending.push(entry);
       const ack = (err?: Error | null): void => {
-        if (this.broken || err != null) return;
+        if (this.state === 'done' || err != null) return;
         entry.acked++;
         if (--entry.left === 0) {
           this.pending.shift();
           resolve(entry.acked);
+          if (this.state === 'draining' && this.pending.length === 0) this.settle();
         }
       };
       this.socket.cork();
@@ -85,8 +123,10 @@ class StreamLink implements Link {
   }
 
   close(): void {
-    this.broken = true;
+    if (this.state === 'done') return;
+    this.state = 'done';
     this.error ??= 'closed';
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
     const pending = this.pending;
     this.pending = [];
     for (const p of pending) p.done(p.acked);

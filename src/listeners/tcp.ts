@@ -65,6 +65,8 @@ export class TcpListener implements Listener {
   private readonly perIp = new Map<string, number>();
   /** Sockets not read right now because the daemon is congested, with their resume. */
   private readonly paused = new Map<net.Socket, () => void>();
+  /** stop() was called: connections are read to the end, never paused, and ended once served. */
+  private stopping = false;
   private readonly allow;
 
   constructor(private readonly opts: TcpListenerOptions) {
@@ -89,6 +91,7 @@ export class TcpListener implements Listener {
 
   start(): Promise<void> {
     const { address } = this.opts;
+    this.stopping = false;
     try {
       if (address.access.tls !== null) this.tlsServer = this.createTlsServer();
     } catch (err) {
@@ -219,9 +222,13 @@ export class TcpListener implements Listener {
           stats.drop(DropReason.TCP_FRAMING, `${name} from ${peer}: ${event.message}`);
         }
       }
-      if (this.opts.flow?.congested === true) this.pause(socket);
+      if (this.opts.flow?.congested === true && !this.stopping) this.pause(socket);
     });
     socket.on('error', () => undefined);
+    // Its TLS handshake ended after stop() began and the agent may already be sending: read it
+    // to the end too. Ended on the next turn, not inside 'secureConnection' (still within
+    // OpenSSL's read): ended there, the data record that came with the handshake was lost.
+    if (this.stopping) setImmediate(() => socket.end());
     socket.on('close', () => {
       this.paused.delete(socket);
       // A frame cut off by the close (idle timeout included), or garbage still being skipped, is reported once.
@@ -253,13 +260,14 @@ export class TcpListener implements Listener {
     const server = this.server;
     this.server = null;
     if (server === null) return Promise.resolve();
+    this.stopping = true;
     // What paused sockets still hold is read and stored before they close.
     for (const resume of [...this.paused.values()]) resume();
-    // End connections gracefully so frames already received are still processed.
-    for (const c of this.conns) {
-      if (c.data !== null) c.data.end();
-      else c.raw.destroy(); // still in the TLS handshake: nothing received yet
-    }
+    // End our side; each connection is read until the agent ends its side too, so whatever its
+    // kernel took before it saw our end is stored (a forwarding sipcapture counts that as sent).
+    // One still in its TLS handshake is left to finish it: a TLS 1.3 client sends data as soon
+    // as it has our Finished, before we have its own; serve() ends it then.
+    for (const c of this.conns) c.data?.end();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         for (const c of this.conns) c.raw.destroy();
