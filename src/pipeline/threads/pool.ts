@@ -368,7 +368,7 @@ export class PipelinePool {
   /** One table's rows of an answer: dedup, then the database's writer. */
   private store(g: RowGroup, listener: string): void {
     const { stats } = this.opts;
-    const total = (g.ends === null ? 0 : g.ends.length - 1) + g.rows.length;
+    const total = (g.spans === null ? 0 : g.spans.length / 2) + g.rows.length;
     let writer: StoreRowSink;
     try {
       writer = this.opts.writerFor(g.dbUrl);
@@ -384,8 +384,8 @@ export class PipelinePool {
       stats.drop(DropReason.DUPLICATE, `${listener}: copy of a packet seen within ${dedup.windowMs} ms (dedup ${dedup.mode})`);
       return true;
     };
-    const { tuples, ends, cleaned, rows, tupleNext } = g;
-    const tupleCount = tuples === null || ends === null ? 0 : ends.length - 1;
+    const { tuples, spans, cleaned, rows, tupleNext } = g;
+    const tupleCount = spans === null ? 0 : spans.length / 2;
     // One Buffer over the thread's tuples, shared by the group's rows: one object per row.
     const bytes = tuples === null ? null : Buffer.from(tuples);
     // Rows in arrival order: tuples and objects interleaved as tupleNext says.
@@ -395,7 +395,7 @@ export class PipelinePool {
       if (tupleNext === null ? t < tupleCount : tupleNext[k] === 1) {
         const i = t++;
         if (isCopy(g.keys, i)) continue;
-        const row = new EncodedRow(bytes!, ends![i]!, ends![i + 1]!, cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
+        const row = new EncodedRow(bytes!, spans![2 * i]!, spans![2 * i + 1]!, cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
         writer.enqueue(g.table, g.kind, row);
       } else {
         const i = o++;

@@ -30,7 +30,8 @@ export type MainMessage = BatchMessage | { op: 'config'; cfg: SipcaptureConfig }
 
 /**
  * The rows of one batch for one table. Encoded rows (PostgreSQL Homer 5 tables) are binary COPY
- * tuples in `tuples` (transferred), tuple i at [ends[i], ends[i + 1]); `cleaned` holds two counts per
+ * tuples in `tuples` (transferred; the groups of one layout share it), tuple i at
+ * [spans[2i], spans[2i + 1]); `cleaned` holds two counts per
  * tuple (NULs stripped, invalid text replaced), or is null when all are 0. Other rows travel as
  * objects (`rows`; a Buffer arrives as a Uint8Array). `keys`/`rowKeys`: per row the dedup key
  * and receive time (ms), key -1 when the row is not deduplicated; null without `dedup`.
@@ -42,7 +43,7 @@ export interface RowGroup {
   table: string;
   kind: TableKind;
   tuples: ArrayBuffer | null;
-  ends: Uint32Array | null;
+  spans: Uint32Array | null;
   cleaned: Uint32Array | null;
   keys: Float64Array | null;
   rows: (SipCaptureRow | ReportRow)[];

@@ -3,7 +3,9 @@
  * database and table, ready to post. For a PostgreSQL Homer 5 table each row is encoded here as
  * the binary COPY tuple the store would write (store/encoded-row.ts), so the main thread only
  * copies bytes; other rows go as objects. A row whose text had to be cut to a column width goes
- * as an object too: the width of the real table decides that.
+ * as an object too: the width of the real table decides that. The tuples of a batch share one
+ * buffer per column layout, whatever their table, so a batch costs one allocation, not one per
+ * table.
  */
 import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
 import type { SipcaptureConfig } from '../../config/types.js';
@@ -20,19 +22,26 @@ export interface CurrentKey {
   atMs: number;
 }
 
-/** Room for a group's first tuples at least; the batch grows by doubling. */
+/** Room for the first tuples of a layout the batch was not sized for; the buffer grows by doubling. */
 const FIRST_BYTES = 4096;
+
+/** One layout's tuples of the batch: sip_capture, or the report tables (rtcp, report, logs). */
+class Tuples {
+  readonly encoder: BinaryCopyBatch;
+  readonly counters: ValueCounters = newCounters();
+  constructor(kind: TableKind, bytes: number) {
+    this.encoder = new BinaryCopyBatch(defaultCopyPlan(kind), Buffer.allocUnsafeSlow(Math.max(FIRST_BYTES, bytes)));
+  }
+}
 
 class Group {
   readonly rows: (SipCaptureRow | ReportRow)[] = [];
   private readonly rowKeys: number[] = [];
-  private encoder: BinaryCopyBatch | null = null;
-  private start = 0;
-  private readonly ends: number[] = [];
+  /** [start, end) of each tuple in `tuples`. */
+  private readonly spans: number[] = [];
   private readonly cleaned: number[] = [];
   private anyCleaned = false;
   private readonly keys: number[] = [];
-  private readonly counters: ValueCounters = newCounters();
   /** 1 = tuple, 0 = object, per row in arrival order. */
   private readonly order: number[] = [];
 
@@ -40,12 +49,12 @@ class Group {
     readonly dbUrl: string,
     readonly table: string,
     readonly kind: TableKind,
-    private readonly encode: boolean,
-    private readonly sizeHint: number,
+    /** Where this group's tuples go; null: its rows travel as objects. */
+    private readonly tuples: (() => Tuples) | null,
   ) {}
 
   add(row: SipCaptureRow | ReportRow, key: CurrentKey | null): void {
-    if (this.encode && this.tryEncode(row)) {
+    if (this.tuples !== null && this.tryEncode(row, this.tuples())) {
       if (key !== null) this.keys.push(key.key, key.atMs);
       this.order.push(1);
       return;
@@ -55,13 +64,9 @@ class Group {
     if (key !== null) this.rowKeys.push(key.key, key.atMs);
   }
 
-  private tryEncode(row: SipCaptureRow | ReportRow): boolean {
-    if (this.encoder === null) {
-      this.encoder = new BinaryCopyBatch(defaultCopyPlan(this.kind), Buffer.allocUnsafeSlow(Math.max(FIRST_BYTES, this.sizeHint)));
-      this.start = this.encoder.length;
-    }
-    const e = this.encoder;
-    const c = this.counters;
+  private tryEncode(row: SipCaptureRow | ReportRow, t: Tuples): boolean {
+    const e = t.encoder;
+    const c = t.counters;
     const before = e.length;
     const nul = c.nulStripped;
     const invalid = c.invalidReplaced;
@@ -79,7 +84,7 @@ class Group {
       c.invalidReplaced = invalid;
       return false;
     }
-    this.ends.push(e.length - this.start);
+    this.spans.push(before, e.length);
     const dn = c.nulStripped - nul;
     const di = c.invalidReplaced - invalid;
     this.cleaned.push(dn, di);
@@ -87,42 +92,33 @@ class Group {
     return true;
   }
 
-  /** The group as posted, and the buffers to transfer. */
-  finish(transfer: ArrayBuffer[]): RowGroup {
-    let tuples: ArrayBuffer | null = null;
-    let ends: Uint32Array | null = null;
-    if (this.encoder !== null && this.ends.length > 0) {
-      const all = this.encoder.buffer;
-      // allocUnsafeSlow (and a grown batch, far above the pool size) own their memory: sent as it is.
-      const own = all.byteOffset === 0 && all.buffer.byteLength === all.length;
-      const offset = own ? this.start : 0;
-      tuples = own ? (all.buffer as ArrayBuffer) : Uint8Array.from(all.subarray(this.start, this.encoder.length)).buffer;
-      ends = new Uint32Array(this.ends.length + 1);
-      ends[0] = offset;
-      for (let i = 0; i < this.ends.length; i++) ends[i + 1] = this.ends[i]! + offset;
-      transfer.push(tuples);
-    }
+  /** The group as posted; `buffer`: its layout's tuples, once the batch is done. */
+  finish(buffer: ArrayBuffer | null): RowGroup {
+    const tupleCount = this.spans.length / 2;
     return {
       dbUrl: this.dbUrl,
       table: this.table,
       kind: this.kind,
-      tuples,
-      ends,
+      tuples: tupleCount > 0 ? buffer : null,
+      spans: tupleCount > 0 ? Uint32Array.from(this.spans) : null,
       cleaned: this.anyCleaned ? Uint32Array.from(this.cleaned) : null,
       keys: this.keys.length > 0 ? Float64Array.from(this.keys) : null,
       rows: this.rows,
       rowKeys: this.rowKeys.length > 0 ? Float64Array.from(this.rowKeys) : null,
-      tupleNext: this.rows.length > 0 && this.ends.length > 0 ? Uint8Array.from(this.order) : null,
+      tupleNext: this.rows.length > 0 && tupleCount > 0 ? Uint8Array.from(this.order) : null,
     };
   }
 }
 
+const layoutOf = (kind: TableKind): 'sip' | 'report' => (kind === 'sip' ? 'sip' : 'report');
+
 export class RowCollector {
   private groups = new Map<string, Group>();
   private last: Group | null = null;
+  private tuples = new Map<'sip' | 'report', Tuples>();
   private readonly sinks = new Map<string, RowSink>();
   private readonly encodeFor: ReadonlySet<string>;
-  /** Expected bytes of one group's tuples: the batch's bytes with room to spare. */
+  /** Expected bytes of the batch's sip_capture tuples (set per batch). */
   sizeHint = FIRST_BYTES;
 
   constructor(
@@ -131,6 +127,13 @@ export class RowCollector {
     private readonly current: CurrentKey | null,
   ) {
     this.encodeFor = new Set([...cfg.captureModes.values()].filter((m) => (m.schema ?? 'homer5') === 'homer5' && dbUrlKind(m.db_url) === 'postgres').map((m) => m.db_url));
+  }
+
+  private tuplesOf(kind: TableKind): Tuples {
+    const layout = layoutOf(kind);
+    let t = this.tuples.get(layout);
+    if (t === undefined) this.tuples.set(layout, (t = new Tuples(kind, layout === 'sip' ? this.sizeHint : FIRST_BYTES)));
+    return t;
   }
 
   /** The RowSink the thread's Pipeline writes a database's rows to. */
@@ -145,7 +148,7 @@ export class RowCollector {
           if (g === null || g.table !== table || g.kind !== kind || g.dbUrl !== dbUrl) {
             const k = `${table}\0${kind}\0${dbUrl}`;
             g = this.groups.get(k) ?? null;
-            if (g === null) this.groups.set(k, (g = new Group(dbUrl, table, kind, encode, this.sizeHint)));
+            if (g === null) this.groups.set(k, (g = new Group(dbUrl, table, kind, encode ? () => this.tuplesOf(kind) : null)));
             this.last = g;
           }
           const current = this.current;
@@ -158,11 +161,22 @@ export class RowCollector {
     return sink;
   }
 
-  /** Everything collected since the last call; the collector starts empty again. */
+  /** Everything collected since the last call, and the buffers to transfer; the collector starts empty again. */
   take(transfer: ArrayBuffer[]): RowGroup[] {
+    const buffers = new Map<'sip' | 'report', ArrayBuffer>();
+    for (const [layout, t] of this.tuples) {
+      const all = t.encoder.buffer;
+      // allocUnsafeSlow (and a grown batch, far above the pool size) own their memory: sent as
+      // it is, the COPY header and the unused tail with it; a tuple's offsets stay as they are.
+      const own = all.byteOffset === 0 && all.buffer.byteLength === all.length;
+      const buffer = own ? (all.buffer as ArrayBuffer) : Uint8Array.from(all).buffer;
+      buffers.set(layout, buffer);
+      transfer.push(buffer);
+    }
     const out: RowGroup[] = [];
-    for (const g of this.groups.values()) out.push(g.finish(transfer));
+    for (const g of this.groups.values()) out.push(g.finish(buffers.get(layoutOf(g.kind)) ?? null));
     this.groups = new Map();
+    this.tuples = new Map();
     this.last = null;
     return out;
   }

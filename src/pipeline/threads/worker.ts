@@ -125,9 +125,9 @@ function run(m: BatchMessage): void {
   const s = setup;
   const { ends, listener } = m;
   const keys = s.keysByListener.get(listener) ?? null;
-  // A tuple is its message and ~400 bytes of columns: room for all at once, rarely more.
+  // A tuple is its message and ~500 bytes of columns and lengths, about twice a typical HEP packet.
   const used = ends.length > 0 ? ends[ends.length - 1]! : 0;
-  s.collector.sizeHint = used + (used >> 1) + 4096;
+  s.collector.sizeHint = 2 * used + 4096;
   let start = 0;
   for (let i = 0; i < ends.length; i++) {
     const end = ends[i]!;

@@ -103,12 +103,12 @@ export interface StoreWriterOptions {
  * 2.9 KB per row. 1792 + 2 × 539 ≈ 2.9 KB.
  */
 export const ROW_OVERHEAD_BYTES = 1792;
-/** An encoded row is one object and a view of its thread's buffer. */
+/** An encoded row is one object and its share of its batch's buffer (sized with a quarter to spare). */
 const ENCODED_ROW_OVERHEAD_BYTES = 128;
 
 /** Estimated memory of one queued row: the message bytes, text copied out of them, overhead. */
 export function estimateRowBytes(row: Row): number {
-  if (row instanceof EncodedRow) return ENCODED_ROW_OVERHEAD_BYTES + row.byteLength;
+  if (row instanceof EncodedRow) return ENCODED_ROW_OVERHEAD_BYTES + row.byteLength + (row.byteLength >> 2);
   const msg = (row as { msg?: unknown }).msg;
   return ROW_OVERHEAD_BYTES + (Buffer.isBuffer(msg) ? 2 * msg.length : 0);
 }
