@@ -31,6 +31,7 @@ const MICROS: readonly Micro[] = [
   { name: 'store-sqlite', file: 'store-sqlite.bench', what: 'SQLite: bare better-sqlite3 vs StoreWriter → SqliteStore (worker)', env: { BENCH_ROWS: '50000' }, group: 'default' },
   { name: 'store', file: 'store.bench', what: 'PostgreSQL COPY and MySQL INSERT: store vs bare client', group: 'db' },
   { name: 'store-path', file: 'store-path.bench', what: 'StoreSet → StoreWriter → Store per backend vs bare client', group: 'db' },
+  { name: 'pipeline-threads', file: 'pipeline-threads.bench', what: 'capacity of the pipeline threads: 0, 1, 2 threads from memory (npm run bench:threads)', group: 'all' },
   { name: 'hook', file: 'hook.bench', what: 'nonsip_hook worker round trip (off by default)', group: 'all' },
   { name: 'raw-capture', file: 'raw-capture.bench', what: 'raw capture decoder (live part as root only)', group: 'all' },
 ];

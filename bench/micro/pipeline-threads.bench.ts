@@ -9,7 +9,7 @@
  * counters, one EncodedRow per row). With 0 threads the main thread does all of it, including
  * the COPY encoding the PostgreSQL store would do there.
  *
- *   npm run build && node dist/bench/micro/pipeline-threads.bench.js [--threads 0,1,2] [--messages 400000] [--rounds 3]
+ *   npm run build && npm run bench:threads -- [--threads 0,1,2] [--messages 400000] [--rounds 3]
  *
  * On a bigger server pass the thread counts to compare, e.g. `--threads 0,1,2,4,8,16`: the
  * ratio to one thread is what scales; the main thread's busy share (main %) says when the

@@ -918,7 +918,7 @@ const PARAM_TABLE = {
     min: -1,
     max: 64,
     unit: 'threads',
-    doc: 'Threads that turn HEP packets into rows: decode, auth keys, dedup keys, SIP parse, the row, routing and, for PostgreSQL Homer 5 tables, the binary COPY encoding. The main thread keeps the database writers, the dedup table, the counters and the control plane. -1 = one per core the process may use, at most 8, none on a single core; 0 = all of it on the main thread. Raw capture, pcap import and HEP forwarding (`forward`) stay on the main thread.',
+    doc: 'Threads that turn HEP packets into rows: decode, auth keys, dedup keys, SIP parse, the row, routing and, for PostgreSQL Homer 5 tables, the binary COPY encoding. The main thread keeps the database writers, the dedup table, the counters and the control plane. -1 = one per core the process may use but one (left to the main thread and the UDP receive threads), at most 8, none on a single core; 0 = all of it on the main thread. Raw capture, pcap import and HEP forwarding (`forward`) stay on the main thread.',
     kamailio: false,
     reload: 'restart',
   },

@@ -54,14 +54,17 @@ export interface StoreRowSink {
 const AUTO_MAX_THREADS = 8;
 
 /**
- * How many pipeline threads a configuration runs: `pipeline_threads`, or for -1 one per core,
- * none on one core. `forward` keeps the pipeline on the main thread: it forwards the packets
- * as received, which live there.
+ * How many pipeline threads a configuration runs: `pipeline_threads`, or for -1 one per core
+ * but one, none on one core. The core left is the main thread's and the UDP receive threads':
+ * with a thread on every core of a 2-core machine shared with PostgreSQL, the receive thread
+ * was starved into kernel drops under overload (docs/benchmarks.md, "Pipeline threads").
+ * `forward` keeps the pipeline on the main thread: it forwards the packets as received, which
+ * live there.
  */
 export function pipelineThreadsOf(cfg: Pick<SipcaptureConfig, 'pipeline_threads' | 'forward'>, cores = availableParallelism()): number {
   if (cfg.forward.length > 0) return 0;
   if (cfg.pipeline_threads >= 0) return cfg.pipeline_threads;
-  return cores <= 1 ? 0 : Math.min(AUTO_MAX_THREADS, cores);
+  return cores <= 1 ? 0 : Math.min(AUTO_MAX_THREADS, cores - 1);
 }
 
 export interface PipelinePoolOptions {

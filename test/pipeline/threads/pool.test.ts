@@ -256,9 +256,10 @@ test('capture switches in shared memory and a reload reach every thread', async 
   assert.deepEqual(new Set(got.stored.filter((s) => s.kind === 'sip').map((s) => s.table)), new Set(['reloaded_capture']));
 });
 
-test('pipeline_threads: -1 follows the cores, forward keeps the main thread', () => {
+test('pipeline_threads: -1 is the cores but one, forward keeps the main thread', () => {
   assert.equal(pipelineThreadsOf({ pipeline_threads: -1, forward: [] }, 1), 0);
-  assert.equal(pipelineThreadsOf({ pipeline_threads: -1, forward: [] }, 2), 2);
+  assert.equal(pipelineThreadsOf({ pipeline_threads: -1, forward: [] }, 2), 1);
+  assert.equal(pipelineThreadsOf({ pipeline_threads: -1, forward: [] }, 4), 3);
   assert.equal(pipelineThreadsOf({ pipeline_threads: -1, forward: [] }, 64), 8);
   assert.equal(pipelineThreadsOf({ pipeline_threads: 3, forward: [] }, 2), 3);
   assert.equal(pipelineThreadsOf({ pipeline_threads: 3, forward: [{} as SipcaptureConfig['forward'][number]] }, 2), 0);
