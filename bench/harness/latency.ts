@@ -31,33 +31,17 @@ function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export class LatencyPoller implements StepPoller {
-  /** Latency samples in ms, one per row seen. */
-  private readonly samples: number[] = [];
-  private readonly above = new Set<number>();
-  private watermark = 0;
-  private gapSince = 0;
+/** The poll loop both pollers share: pollOnce() every intervalMs until stop(), errors counted. */
+abstract class PeriodicPoller {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  private stopped = false;
-  /** Rows seen so far. */
-  seen = 0;
-  /** When the last new row was seen (ms, wall clock). */
-  lastNewAt = 0;
-  polls = 0;
+  protected stopped = false;
   pollErrors = 0;
   lastError = '';
 
-  constructor(
-    private readonly fetch: FetchAfter,
-    private readonly intervalMs = 100,
-    private readonly gapMs = 3000,
-  ) {}
+  constructor(protected readonly intervalMs: number) {}
 
-  /** Ignore rows up to `id` (the warm-up's). */
-  skipThrough(id: number): void {
-    this.watermark = Math.max(this.watermark, id);
-  }
+  abstract pollOnce(): Promise<void>;
 
   start(): void {
     const tick = (): void => {
@@ -72,6 +56,38 @@ export class LatencyPoller implements StepPoller {
         });
     };
     tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
+
+export class LatencyPoller extends PeriodicPoller implements StepPoller {
+  /** Latency samples in ms, one per row seen. */
+  private readonly samples: number[] = [];
+  private readonly above = new Set<number>();
+  private watermark = 0;
+  private gapSince = 0;
+  /** Rows seen so far. */
+  seen = 0;
+  /** When the last new row was seen (ms, wall clock). */
+  lastNewAt = 0;
+  polls = 0;
+
+  constructor(
+    private readonly fetch: FetchAfter,
+    intervalMs = 100,
+    private readonly gapMs = 3000,
+  ) {
+    super(intervalMs);
+  }
+
+  /** Ignore rows up to `id` (the warm-up's). */
+  skipThrough(id: number): void {
+    this.watermark = Math.max(this.watermark, id);
   }
 
   /** One poll (also used for the final one after the step). */
@@ -109,12 +125,6 @@ export class LatencyPoller implements StepPoller {
       this.gapSince = 0;
       this.advance(t);
     }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
   }
 
   progress(): Promise<{ seen: number; lastNewAt: number }> {
@@ -160,30 +170,24 @@ export interface SampledPollerOptions {
  * and all of them in the last poll after stop(). Whether rows still arrive comes from `count`
  * (all rows of the step, not only the sampled ones).
  */
-export class SampledLatencyPoller implements StepPoller {
+export class SampledLatencyPoller extends PeriodicPoller implements StepPoller {
   private readonly samples: number[] = [];
   private readonly seenKeys = new Set<string>();
-  private readonly intervalMs: number;
   private readonly everyMs: number;
   private readonly widthUs: number;
   private readonly freshMs: number;
   private readonly lateEvery: number;
   private origin = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
   private lastCount = -1;
   private lastNewAt = 0;
   polls = 0;
-  pollErrors = 0;
-  lastError = '';
 
   constructor(
     private readonly fetch: FetchSlices,
     private readonly count: () => Promise<number>,
     opts: SampledPollerOptions = {},
   ) {
-    this.intervalMs = opts.intervalMs ?? 100;
+    super(opts.intervalMs ?? 100);
     this.everyMs = opts.everyMs ?? 50;
     this.widthUs = opts.widthUs ?? 500;
     this.freshMs = opts.freshMs ?? 5000;
@@ -195,21 +199,10 @@ export class SampledLatencyPoller implements StepPoller {
     return this.samples.length;
   }
 
-  start(): void {
+  override start(): void {
     // Slices start at the first whole ms from now: rows sent before (the warm-up's) are never in one.
     this.origin = Math.ceil(nowMs());
-    const tick = (): void => {
-      if (this.stopped) return;
-      this.running = this.pollOnce()
-        .catch((err: unknown) => {
-          this.pollErrors++;
-          this.lastError = String(err);
-        })
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
-        });
-    };
-    tick();
+    super.start();
   }
 
   /**
@@ -254,12 +247,6 @@ export class SampledLatencyPoller implements StepPoller {
       this.lastNewAt = nowMs();
     }
     return { seen: n, lastNewAt: this.lastNewAt };
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
   }
 
   percentiles(ps: readonly number[]): number[] {
