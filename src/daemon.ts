@@ -244,6 +244,7 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
     await Promise.allSettled(started.map((l) => l.stop()));
     databaseHealth.stop();
     await live.hook?.close();
+    await pool?.close();
     await forward?.close();
     await storeSet.close();
     await control.close();

@@ -46,8 +46,7 @@ export class HepIngest {
    * One HEP packet (UDP datagram or TCP frame) from `listener`. With `keys` (the listener's
    * hep_auth_keys), only packets carrying an accepted key go on, to the hook included.
    */
-  handle(data: Buffer, listener: string, keys: AuthKeys | null = null): void {
-    const receivedAtUs = nowMicros();
+  handle(data: Buffer, listener: string, keys: AuthKeys | null = null, receivedAtUs = nowMicros()): void {
     this.stats.received(listener, hepKind(data[0]));
     if (!this.state.hepCaptureOn) {
       this.stats.drop(DropReason.HEP_CAPTURE_OFF, `${listener}: hep_capture_on is 0`);

@@ -68,6 +68,12 @@ export function layoutOf(kind: TableKind): TableLayout {
 }
 
 
+/** True when the text columns of `layout` have the same width in both (a missing width: no limit). */
+export function sameWidthsFor(layout: TableLayout, a: ColumnLimits, b: ColumnLimits): boolean {
+  for (const col of layout.columns) if (!layout.ints.has(col) && a.get(col) !== b.get(col)) return false;
+  return true;
+}
+
 /** True when two tables' widths are the same. */
 export function sameLimits(a: ColumnLimits, b: ColumnLimits): boolean {
   if (a.size !== b.size) return false;

@@ -21,6 +21,7 @@ import { spawnSiblingWorker } from '../../util/worker-thread.js';
 import type { CaptureState } from '../capture-state.js';
 import type { DedupTable } from '../dedup.js';
 import { hepKind } from '../hep-ingest.js';
+import { nowMicros } from '../clock.js';
 import { GATHER_BYTES, GATHER_MAX_PACKETS, type BatchMessage, type DoneMessage, type MainMessage, type RowGroup, type ThreadInit, type ThreadMessage } from './protocol.js';
 
 /**
@@ -86,6 +87,8 @@ export interface PipelinePoolOptions {
 interface Slot {
   index: number;
   worker: Worker | null;
+  /** Its modules are loaded: only then does it get batches. */
+  ready: boolean;
   /** Bytes posted to this thread and not answered: where the next batch goes. */
   bytes: number;
   lastSpawnAt: number;
@@ -105,6 +108,8 @@ interface Gather {
   buf: Buffer;
   pos: number;
   ends: number[];
+  /** Receive time of each packet, µs since 1970. */
+  times: number[];
 }
 
 export class PipelinePool {
@@ -121,6 +126,8 @@ export class PipelinePool {
   private queued = 0;
   private readonly maxQueued: number;
   private closing = false;
+  /** start() succeeded: from now on a thread that ends is replaced. */
+  private started = false;
   private readonly gathers = new Map<string, Gather>();
   /** Gathering buffers to use again. */
   private readonly spare: Buffer[] = [];
@@ -162,7 +169,7 @@ export class PipelinePool {
   async start(): Promise<void> {
     const started: Promise<void>[] = [];
     for (let i = 0; i < this.opts.threads; i++) {
-      const slot: Slot = { index: i, worker: null, bytes: 0, lastSpawnAt: 0 };
+      const slot: Slot = { index: i, worker: null, ready: false, bytes: 0, lastSpawnAt: 0 };
       this.slots.push(slot);
       started.push(this.spawn(slot));
     }
@@ -172,37 +179,42 @@ export class PipelinePool {
       await this.terminateAll();
       throw err;
     }
+    this.started = true;
   }
 
   private spawn(slot: Slot): Promise<void> {
     slot.lastSpawnAt = Date.now();
+    slot.ready = false;
     const init: ThreadInit = { cfg: this.cfg, state: this.opts.state.shared };
     const worker = spawnSiblingWorker(import.meta.url, 'worker', init, THREAD_LIMITS);
     slot.worker = worker;
     return new Promise<void>((resolve, reject) => {
-      let ready = false;
       worker.on('message', (m: ThreadMessage) => {
         if (m.op === 'ready') {
-          ready = true;
+          slot.ready = true;
           resolve();
         } else this.answered(slot, m);
       });
       worker.on('error', (err) => {
-        if (!ready) reject(new Error(`pipeline thread ${slot.index} failed to start: ${err.message}`));
+        if (!slot.ready) reject(new Error(`pipeline thread ${slot.index} failed to start: ${err.message}`));
         else this.opts.logger?.error({ thread: slot.index, err: err.message }, 'pipeline thread failed');
       });
       worker.on('exit', (code) => {
-        if (slot.worker === worker) slot.worker = null;
-        if (!ready) {
-          reject(new Error(`pipeline thread ${slot.index} exited with code ${code} while starting`));
-          return;
-        }
+        if (slot.worker !== worker) return;
+        slot.worker = null;
+        const wasReady = slot.ready;
+        slot.ready = false;
+        if (!wasReady) reject(new Error(`pipeline thread ${slot.index} exited with code ${code} while starting`));
         this.died(slot, code);
       });
     });
   }
 
-  /** Every answer for this thread has been handled ('exit' comes after its messages): the rest is lost. */
+  /**
+   * A thread ended. Every answer it sent has been handled ('exit' comes after its messages):
+   * what it still held is lost, counted here, and a new thread is started (again and again, at
+   * most once a second, until one starts or the pool closes).
+   */
   private died(slot: Slot, code: number): void {
     let lost = 0;
     for (const [id, p] of this.posted) {
@@ -212,18 +224,27 @@ export class PipelinePool {
     }
     slot.bytes = 0;
     if (lost > 0) this.opts.stats.drop(DropReason.PIPELINE_THREAD_FAILED, `pipeline thread ${slot.index} exited (code ${code}) holding ${lost} packets`, lost);
+    if (this.closing) {
+      this.applyInOrder();
+      return;
+    }
     this.scheduleApply();
-    if (this.closing) return;
+    if (!this.started) return;
     this.opts.logger?.error({ thread: slot.index, code, lost }, 'pipeline thread exited: its unanswered packets are counted as lost; starting a new one');
+    this.restartLater(slot);
+  }
+
+  private restartLater(slot: Slot): void {
     const delay = Math.max(0, slot.lastSpawnAt + RESTART_INTERVAL_MS - Date.now());
     setTimeout(() => {
-      if (this.closing) return;
+      if (this.closing || slot.worker !== null) return;
       this.spawn(slot).then(
         () => {
           this.restarts++;
           this.opts.logger?.info({ thread: slot.index }, 'pipeline thread restarted');
         },
-        (err: unknown) => this.opts.logger?.error({ thread: slot.index, err: (err as Error).message }, 'pipeline thread could not be restarted'),
+        // The failed start's exit comes through died(), which tries again.
+        (err: unknown) => this.opts.logger?.error({ thread: slot.index, err: (err as Error).message }, 'pipeline thread could not be restarted; trying again'),
       );
     }, delay).unref();
   }
@@ -249,7 +270,8 @@ export class PipelinePool {
       start = ends[i]!;
     }
     if (run > 0) this.opts.stats.received(listener, kind, run);
-    this.post(listener, buf, ends, false);
+    // Received now, as far as this thread can tell (the receive thread read them within ~1 ms).
+    this.post(listener, buf, ends, new Float64Array(ends.length).fill(nowMicros()), false);
   }
 
   /**
@@ -257,7 +279,7 @@ export class PipelinePool {
    * when full or after this turn of the event loop. The caller has counted it as received.
    * `decoded`: it already passed the listener's checks (the hook's default path).
    */
-  submit(data: Buffer, listener: string, decoded: boolean): void {
+  submit(data: Buffer, listener: string, decoded: boolean, receivedAtUs = nowMicros()): void {
     const key = decoded ? `\0${listener}` : listener;
     let g = this.gathers.get(key);
     if (g !== undefined && g.pos + data.length > g.buf.length) {
@@ -265,13 +287,14 @@ export class PipelinePool {
       g = undefined;
     }
     if (g === undefined) {
-      g = { listener, decoded, buf: this.spare.pop() ?? Buffer.allocUnsafe(GATHER_BYTES), pos: 0, ends: [] };
+      g = { listener, decoded, buf: this.spare.pop() ?? Buffer.allocUnsafe(GATHER_BYTES), pos: 0, ends: [], times: [] };
       if (g.buf.length < data.length) g.buf = Buffer.allocUnsafe(data.length);
       this.gathers.set(key, g);
     }
     data.copy(g.buf, g.pos);
     g.pos += data.length;
     g.ends.push(g.pos);
+    g.times.push(receivedAtUs);
     if (g.ends.length >= GATHER_MAX_PACKETS) this.flushGather(key, g);
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -291,12 +314,12 @@ export class PipelinePool {
       // and the gathering buffer is used again.
       const bytes = new Uint8Array(g.pos);
       bytes.set(g.buf.subarray(0, g.pos));
-      this.post(g.listener, bytes.buffer, Uint32Array.from(g.ends), g.decoded);
+      this.post(g.listener, bytes.buffer, Uint32Array.from(g.ends), Float64Array.from(g.times), g.decoded);
     }
     if (g.buf.length === GATHER_BYTES && this.spare.length < 4) this.spare.push(g.buf);
   }
 
-  private post(listener: string, buf: ArrayBuffer, ends: Uint32Array, decoded: boolean): void {
+  private post(listener: string, buf: ArrayBuffer, ends: Uint32Array, receivedAtUs: Float64Array, decoded: boolean): void {
     const packets = ends.length;
     if (packets === 0) return;
     const bytes = buf.byteLength;
@@ -306,19 +329,26 @@ export class PipelinePool {
       return;
     }
     let slot: Slot | null = null;
-    for (const s of this.slots) if (s.worker !== null && (slot === null || s.bytes < slot.bytes)) slot = s;
+    for (const s of this.slots) if (s.ready && s.worker !== null && (slot === null || s.bytes < slot.bytes)) slot = s;
     if (slot === null || slot.worker === null) {
       stats.drop(DropReason.PIPELINE_THREAD_FAILED, `${listener}: no pipeline thread running (one is being restarted)`, packets);
       return;
     }
     state.shedding = guard?.shedding === true;
-    const id = this.nextId++;
+    const id = this.nextId;
+    const m: BatchMessage = { op: 'batch', id, listener, buf, ends, receivedAtUs, decoded };
+    try {
+      slot.worker.postMessage(m satisfies MainMessage, [buf]);
+    } catch (err) {
+      stats.drop(DropReason.PIPELINE_THREAD_FAILED, `${listener}: pipeline thread ${slot.index} cannot take a batch: ${(err as Error).message}`, packets);
+      return;
+    }
+    // Registered once posted: ids without a batch would stop the answers being applied.
+    this.nextId++;
     this.posted.set(id, { listener, packets, bytes, slot });
     slot.bytes += bytes;
     this.queued += bytes;
     this.queuedPacketCount += packets;
-    const m: BatchMessage = { op: 'batch', id, listener, buf, ends, decoded };
-    slot.worker.postMessage(m satisfies MainMessage, [buf]);
   }
 
   private answered(slot: Slot, m: DoneMessage): void {
@@ -340,7 +370,8 @@ export class PipelinePool {
     this.applyScheduled = false;
     const until = performance.now() + APPLY_SLICE_MS;
     for (;;) {
-      if (performance.now() >= until && this.answers.has(this.nextApply)) {
+      // Closing: everything at once, the writers drain next.
+      if (!this.closing && performance.now() >= until && this.answers.has(this.nextApply)) {
         this.scheduleApply();
         return;
       }
@@ -389,8 +420,26 @@ export class PipelinePool {
     };
     const { tuples, spans, cleaned, rows, tupleNext } = g;
     const tupleCount = spans === null ? 0 : spans.length / 2;
-    // One Buffer over the thread's tuples, shared by the group's rows: one object per row.
-    const bytes = tuples === null ? null : Buffer.from(tuples);
+    // One Buffer over the thread's tuples, shared by the group's rows: one object per row. A
+    // group that uses a small part of the batch's buffer (several tables in one batch) gets its
+    // own copy, so a row waiting for its table never holds the other tables' bytes.
+    let bytes = tuples === null ? null : Buffer.from(tuples);
+    let at = spans;
+    if (bytes !== null && spans !== null) {
+      let size = 0;
+      for (let i = 0; i < spans.length; i += 2) size += spans[i + 1]! - spans[i]!;
+      if (size * 2 < bytes.length) {
+        const own = Buffer.allocUnsafe(size);
+        at = new Uint32Array(spans.length);
+        let pos = 0;
+        for (let i = 0; i < spans.length; i += 2) {
+          at[i] = pos;
+          pos += bytes.copy(own, pos, spans[i], spans[i + 1]);
+          at[i + 1] = pos;
+        }
+        bytes = own;
+      }
+    }
     // Rows in arrival order: tuples and objects interleaved as tupleNext says.
     let t = 0;
     let o = 0;
@@ -398,7 +447,7 @@ export class PipelinePool {
       if (tupleNext === null ? t < tupleCount : tupleNext[k] === 1) {
         const i = t++;
         if (isCopy(g.keys, i)) continue;
-        const row = new EncodedRow(bytes!, spans![2 * i]!, spans![2 * i + 1]!, cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
+        const row = new EncodedRow(bytes!, at![2 * i]!, at![2 * i + 1]!, cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
         writer.enqueue(g.table, g.kind, row);
       } else {
         const i = o++;
@@ -439,13 +488,16 @@ export class PipelinePool {
 
   /** Posts what is gathered, waits for every answer (at most CLOSE_TIMEOUT_MS), ends the threads. */
   async close(): Promise<void> {
+    // No thread is started again from now on; what one that dies held is counted.
+    this.closing = true;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_TIMEOUT_MS)));
     const outcome = await Promise.race([this.idle().then(() => 'idle' as const), late]);
     clearTimeout(timer);
     if (outcome === 'late') this.opts.logger?.error({ queuedBytes: this.queued }, 'pipeline threads did not answer in time: ended');
-    this.closing = true;
     await this.terminateAll();
+    // Answers that waited behind a batch the ended threads held go to the writers now, before they close.
+    this.applyInOrder();
   }
 
   private async terminateAll(): Promise<void> {

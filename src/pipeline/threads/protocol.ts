@@ -23,6 +23,8 @@ export interface BatchMessage {
   listener: string;
   buf: ArrayBuffer;
   ends: Uint32Array;
+  /** Receive time of each packet, µs since 1970: the rows of packets without a capture time take it. */
+  receivedAtUs: Float64Array;
   decoded: boolean;
 }
 

@@ -152,6 +152,8 @@ export class RowCollector {
             this.last = g;
           }
           const current = this.current;
+          // Only SIP rows are deduplicated: a report row carries no key (-1), whatever came before.
+          if (current !== null && kind !== 'sip') current.key = -1;
           g.add(row, current);
           if (current !== null) current.key = -1;
         },

@@ -14,7 +14,6 @@ import { DropReason, type DropReasonValue } from '../../telemetry/drop-reasons.j
 import { HeplifyCounters } from '../../telemetry/heplify-counters.js';
 import type { PacketCounts } from '../../telemetry/stats.js';
 import { CaptureState } from '../capture-state.js';
-import { nowMicros } from '../clock.js';
 import { dedupFrom, type DuplicateCheck } from '../dedup.js';
 import { HepIngest } from '../hep-ingest.js';
 import { Pipeline } from '../pipeline.js';
@@ -61,6 +60,7 @@ interface Setup {
   collector: RowCollector;
   keysByListener: Map<string, AuthKeys | null>;
   heplify: ThreadHeplify | null;
+  current: CurrentKey | null;
   routingSent: [number, number];
 }
 
@@ -99,7 +99,7 @@ function setUp(cfg: SipcaptureConfig): Setup {
   const ingest = new HepIngest(pipeline, counts, state);
   ingest.guard = state;
   const keysByListener = new Map(cfg.listenAddresses.map((a) => [a.spec, authKeys(a.access.authKeys)]));
-  return { router, ingest, pipeline, collector, keysByListener, heplify, routingSent: [0, 0] };
+  return { router, ingest, pipeline, collector, keysByListener, heplify, current, routingSent: [0, 0] };
 }
 
 let setup = setUp(init.cfg);
@@ -133,9 +133,12 @@ function run(m: BatchMessage): void {
     const end = ends[i]!;
     const data = Buffer.from(m.buf, start, end - start);
     start = end;
+    const at = m.receivedAtUs[i]!;
+    // A dedup key belongs to its own packet only (a dropped SIP message must not lend it on).
+    if (s.current !== null) s.current.key = -1;
     try {
-      if (m.decoded) s.ingest.decodeAndAccept(data, listener, nowMicros());
-      else s.ingest.handle(data, listener, keys);
+      if (m.decoded) s.ingest.decodeAndAccept(data, listener, at);
+      else s.ingest.handle(data, listener, keys, at);
     } catch (err) {
       // A defect must cost this packet only, and be seen.
       counts.drop(DropReason.HEP_MALFORMED, `${listener}: pipeline thread: ${(err as Error).message}`);

@@ -21,7 +21,7 @@ import { SPOOL_DONE_MAX_AGE_S, SPOOL_DONE_TABLE, isEncodingError, type ReplayMar
 import { BinaryCopyBatch, BufferPool, copyPlan, type CopyPlan } from './copy-binary.js';
 import { maskPasswords } from '../../config/db-url.js';
 import { assertValidTableName } from '../../route/table-name.js';
-import { COLUMN_WIDTHS, DEFAULT_LIMITS, layoutOf, sameLimits, type ColumnLimits, type TableLayout } from '../columns.js';
+import { COLUMN_WIDTHS, DEFAULT_LIMITS, layoutOf, sameLimits, sameWidthsFor, type ColumnLimits, type TableLayout } from '../columns.js';
 import { EncodedRow, rowsOf, type StoreRow } from '../encoded-row.js';
 import { loadSchemaTemplate, renderTableStatements, type SchemaTemplate } from '../schema-template.js';
 import { SqlTables, type TableChange } from '../sql-tables.js';
@@ -320,10 +320,19 @@ export async function createPostgresStore(url: string, opts: PostgresStoreOption
     // Tuples a pipeline thread encoded go in as they are when this table has the layout and
     // widths they were encoded for; otherwise they become rows again and are encoded here.
     const hasEncoded = stored.some((r) => r instanceof EncodedRow);
-    const rows = !hasEncoded || (binary && sameLimits(info.limits, DEFAULT_LIMITS)) ? stored : rowsOf(stored, kind);
+    const asIs = !hasEncoded || (binary && sameWidthsFor(layout, info.limits, DEFAULT_LIMITS));
     // Count changes only once the batch is committed: a failed batch is retried or split by
     // the writer and would otherwise be counted several times.
     const local = newCounters();
+    if (!asIs) {
+      // Their text was cleaned in the thread: what that changed is counted here, not again.
+      for (const r of stored) {
+        if (!(r instanceof EncodedRow)) continue;
+        local.nulStripped += r.nulStripped;
+        local.invalidReplaced += r.invalidReplaced;
+      }
+    }
+    const rows = asIs ? stored : rowsOf(stored, kind);
     // Binary: the whole batch is encoded before the connection is taken, so a row the encoder
     // refuses (RangeError) fails the batch without touching the server.
     let encoded: BinaryCopyBatch | undefined;

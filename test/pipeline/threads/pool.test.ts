@@ -10,6 +10,7 @@ import type { SipCaptureRow, TableKind } from '../../../src/capture/rows.js';
 import { rowOptionsFrom } from '../../../src/capture/sip-row.js';
 import { validateConfig } from '../../../src/config/load.js';
 import type { SipcaptureConfig } from '../../../src/config/types.js';
+import { encodeHepV3 } from '../../../src/hep/encode.js';
 import { PacketFactory } from '../../../src/loadgen/packets.js';
 import { CaptureState } from '../../../src/pipeline/capture-state.js';
 import { dedupFrom } from '../../../src/pipeline/dedup.js';
@@ -186,6 +187,23 @@ test('dedup across threads: one table in the main thread keeps the first copy, d
   await got.pool.close();
   assert.equal(got.stored.length, 200);
   assert.equal(got.stats.droppedCount('duplicate'), 400);
+});
+
+test('dedup: a dropped SIP copy lends its key to no other row (RTCP after it is stored, not a duplicate)', async () => {
+  const cfg = config({ routes: 'homer5', dedup: 'all', dedup_window_ms: 60_000 });
+  const listener = cfg.listenAddresses[0]!.spec;
+  const addr = { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 5060, dstPort: 5060, tsSec: 1_700_000_000, tsUsec: 0 };
+  // Parses as nothing (no SIP first line): dropped after its dedup key was made.
+  const junk = encodeHepV3({ ...addr, payload: 'not a SIP message\r\n\r\n' });
+  const rtcp = (n: number): Buffer => encodeHepV3({ ...addr, protoType: 5, correlationId: `call-${n}`, payload: `{"report":${n}}` });
+  const got = await pooled(cfg, 2, [[junk, rtcp(1)], [junk, rtcp(2)], [junk, rtcp(3)]], listener);
+  got.post();
+  await got.pool.idle();
+  await got.pool.close();
+  // A thread cannot tell a copy (the table is in the main thread): the junk is counted as what it is.
+  assert.equal(got.stats.droppedCount('sip_malformed'), 3);
+  assert.equal(got.stats.droppedCount('duplicate'), 0);
+  assert.equal(got.stored.filter((s) => s.kind === 'rtcp').length, 3, 'every RTCP row is stored');
 });
 
 test('a thread that dies: what it held is counted pipeline_thread_failed, a new one takes over', async () => {
