@@ -6,12 +6,11 @@
  * and a LIMIT, and the answers are merged here.
  */
 import { formatRowDate, type DateTimeZone } from '../capture/sip-row.js';
-import { quoteIdent, type SqlRow, type SqlRunner, type SqlValue } from './sql-runner.js';
+import { quoteIdent, type SqlRow, type SqlRunner } from './sql-runner.js';
 import { SIDE_TABLES, tablePattern, tablesFor, type TablePattern } from './tables.js';
-import { cachedTableList, checkRange, gatherCallFlow, likePattern, liveRange, newestFirst, num, str } from './reader-common.js';
+import { addSearchFilters, cachedTableList, checkRange, gatherCallFlow, liveRange, num, searchLimit, searchResult, str, type SearchColumns, type Where } from './reader-common.js';
 import {
   MAX_CALL_MESSAGES,
-  MAX_SEARCH_LIMIT,
   type CallFlow,
   type CallMessage,
   type CallReader,
@@ -39,6 +38,16 @@ const SUMMARY_COLUMNS = [
   'source_ip', 'source_port', 'destination_ip', 'destination_port', 'proto', 'node', 'user_agent',
 ];
 const CALL_COLUMNS = [...SUMMARY_COLUMNS, 'via_1_branch', 'correlation_id', 'msg'];
+const SEARCH_COLUMNS: SearchColumns = {
+  fromUser: 'from_user',
+  toUser: 'to_user',
+  ruriUser: 'ruri_user',
+  method: 'method',
+  sourceIp: 'source_ip',
+  destinationIp: 'destination_ip',
+  node: 'node',
+  userAgent: 'user_agent',
+};
 const SIDE_COLUMNS = ['id', 'micro_ts', 'correlation_id', 'source_ip', 'source_port', 'destination_ip', 'destination_port', 'node', 'type', 'msg'];
 /** The `date` column's margin around a range: it is rendered in a time zone (DST moves it by an hour). */
 const DATE_MARGIN_US = 3_700_000_000;
@@ -55,33 +64,15 @@ export class Homer5Reader implements CallReader {
 
   async search(q: SearchQuery): Promise<SearchResult> {
     checkRange(q);
-    const limit = Math.max(1, Math.min(MAX_SEARCH_LIMIT, Math.floor(q.limit)));
+    const limit = searchLimit(q);
     const where = this.rangeWhere(q);
-    const like = (col: string, v: string): void => {
-      where.sql.push(`${col} LIKE ? ESCAPE '!'`);
-      where.params.push(likePattern(v));
-    };
-    const eq = (col: string, v: string | undefined): void => {
-      if (v === undefined || v === '') return;
-      if (v.includes('*')) return like(col, v);
-      where.sql.push(`${col} = ?`);
-      where.params.push(v);
-    };
     if (q.callId !== undefined && q.callId !== '') {
       where.sql.push('(callid = ? OR callid_aleg = ?)');
       where.params.push(q.callId, q.callId);
     }
-    eq('from_user', q.fromUser);
-    eq('to_user', q.toUser);
-    eq('ruri_user', q.ruriUser);
-    eq('method', q.method);
-    eq('source_ip', q.sourceIp);
-    eq('destination_ip', q.destinationIp);
-    eq('node', q.node);
-    if (q.userAgent !== undefined && q.userAgent !== '') like('user_agent', `*${q.userAgent.replaceAll('*', '')}*`);
+    addSearchFilters(where, q, SEARCH_COLUMNS);
     const rows = await this.fromSipTables(q, SUMMARY_COLUMNS, where, 'DESC', limit + 1);
-    const messages = rows.map(summaryOf).sort(newestFirst);
-    return { messages: messages.slice(0, limit), truncated: messages.length > limit };
+    return searchResult(rows.map(summaryOf), limit);
   }
 
   async callFlow(callId: string, range: TimeRange): Promise<CallFlow> {
@@ -108,7 +99,7 @@ export class Homer5Reader implements CallReader {
     return this.opts.runner.close();
   }
 
-  private rangeWhere(range: TimeRange): { sql: string[]; params: SqlValue[] } {
+  private rangeWhere(range: TimeRange): Where {
     const zone = this.opts.dateTimeZone;
     const guard = this.opts.runner.guard;
     return {
@@ -118,7 +109,7 @@ export class Homer5Reader implements CallReader {
   }
 
   /** Rows of every SIP table the range touches; each table gives at most `limit`. */
-  private async fromSipTables(range: TimeRange, columns: readonly string[], where: { sql: string[]; params: SqlValue[] }, order: 'ASC' | 'DESC', limit: number): Promise<SqlRow[]> {
+  private async fromSipTables(range: TimeRange, columns: readonly string[], where: Where, order: 'ASC' | 'DESC', limit: number): Promise<SqlRow[]> {
     const tables = tablesFor(this.patterns, await this.existingTables(), range, this.opts.tableDateWindowDays);
     if (order === 'DESC') tables.reverse();
     const out: SqlRow[] = [];

@@ -13,11 +13,10 @@
  */
 import { formatRowDate, type DateTimeZone } from '../capture/sip-row.js';
 import { IP_PROTOCOL_OF_TRANSPORT } from '../store/homer7/row.js';
-import { cachedTableList, checkRange, gatherCallFlow, likePattern, liveRange, newestFirst, num, str } from './reader-common.js';
-import type { SqlRow, SqlRunner, SqlValue } from './sql-runner.js';
+import { addSearchFilters, cachedTableList, checkRange, gatherCallFlow, liveRange, num, searchLimit, searchResult, str, type SearchColumns, type Where } from './reader-common.js';
+import type { SqlRow, SqlRunner } from './sql-runner.js';
 import {
   MAX_CALL_MESSAGES,
-  MAX_SEARCH_LIMIT,
   type CallFlow,
   type CallMessage,
   type CallReader,
@@ -69,14 +68,21 @@ const SUMMARY_SELECT = [
 ].join(', ');
 const CALL_SELECT = `${SUMMARY_SELECT}, raw`;
 const SIDE_SELECT = [...COMMON_SELECT, `${ph('payloadType')} AS type`, 'raw'].join(', ');
+const SEARCH_COLUMNS: SearchColumns = {
+  fromUser: dh('from_user'),
+  toUser: dh('to_user'),
+  ruriUser: dh('ruri_user'),
+  method: dh('method'),
+  sourceIp: ph('srcIp'),
+  destinationIp: ph('dstIp'),
+  node: ph('captureId'),
+  // The row keeps the capture agent id only: "homer01:2001" is looked up as "2001".
+  nodeValue: (asked) => asked.slice(asked.lastIndexOf(':') + 1),
+  userAgent: dh('user_agent'),
+};
 
 /** A µs count as a timestamptz, exactly (to_timestamp goes through a float of seconds). */
 const AT_US = "(timestamptz '1970-01-01 00:00:00+00' + ?::bigint * interval '1 microsecond')";
-
-interface Where {
-  sql: string[];
-  params: SqlValue[];
-}
 
 export class Homer7Reader implements CallReader {
   readonly schema = 'homer7' as const;
@@ -105,33 +111,15 @@ export class Homer7Reader implements CallReader {
 
   async search(q: SearchQuery): Promise<SearchResult> {
     checkRange(q);
-    const limit = Math.max(1, Math.min(MAX_SEARCH_LIMIT, Math.floor(q.limit)));
+    const limit = searchLimit(q);
     const where = rangeWhere(q);
-    const like = (expr: string, v: string): void => {
-      where.sql.push(`${expr} LIKE ? ESCAPE '!'`);
-      where.params.push(likePattern(v));
-    };
-    const eq = (expr: string, v: string | undefined): void => {
-      if (v === undefined || v === '') return;
-      if (v.includes('*')) return like(expr, v);
-      where.sql.push(`${expr} = ?`);
-      where.params.push(v);
-    };
-    if (q.callId !== undefined && q.callId !== '') {
-      this.callIdWhere(where, [q.callId]);
-    }
-    eq(dh('from_user'), q.fromUser);
-    eq(dh('to_user'), q.toUser);
-    eq(dh('ruri_user'), q.ruriUser);
-    eq(dh('method'), q.method);
-    eq(ph('srcIp'), q.sourceIp);
-    eq(ph('dstIp'), q.destinationIp);
-    // The row keeps the capture agent id only: "homer01:2001" is looked up as "2001".
-    eq(ph('captureId'), q.node === undefined ? undefined : q.node.slice(q.node.lastIndexOf(':') + 1));
-    if (q.userAgent !== undefined && q.userAgent !== '') like(dh('user_agent'), `*${q.userAgent.replaceAll('*', '')}*`);
+    if (q.callId !== undefined && q.callId !== '') this.callIdWhere(where, [q.callId]);
+    addSearchFilters(where, q, SEARCH_COLUMNS);
     const rows = await this.fromParents(SIP_PARENTS, SUMMARY_SELECT, where, 'DESC', limit + 1);
-    const messages = rows.map((r) => this.summaryOf(r)).sort(newestFirst);
-    return { messages: messages.slice(0, limit), truncated: messages.length > limit };
+    return searchResult(
+      rows.map((r) => this.summaryOf(r)),
+      limit,
+    );
   }
 
   async callFlow(callId: string, range: TimeRange): Promise<CallFlow> {

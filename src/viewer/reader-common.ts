@@ -4,8 +4,20 @@
  * cache, and following a call's legs (the `_b2b-1` convention and the A-leg Call-ID its rows
  * name) from one set of Call-IDs to the next.
  */
-import type { SqlRunner } from './sql-runner.js';
-import { LIVE_WINDOW_US, MAX_CALL_MESSAGES, MAX_SEARCH_SPAN_US, type CallFlow, type CallMessage, type MessageSummary, type SideRow, type TimeRange } from './types.js';
+import type { SqlRunner, SqlValue } from './sql-runner.js';
+import {
+  LIVE_WINDOW_US,
+  MAX_CALL_MESSAGES,
+  MAX_SEARCH_LIMIT,
+  MAX_SEARCH_SPAN_US,
+  type CallFlow,
+  type CallMessage,
+  type MessageSummary,
+  type SearchQuery,
+  type SearchResult,
+  type SideRow,
+  type TimeRange,
+} from './types.js';
 
 /** Legs followed from the asked Call-ID at most (a B2BUA chain, not a crawl of the database). */
 export const MAX_LEGS = 16;
@@ -23,12 +35,68 @@ export function checkRange(r: TimeRange): void {
 }
 
 /** `a*b` → `a%b`, the other LIKE characters escaped with `!`. */
-export function likePattern(v: string): string {
+function likePattern(v: string): string {
   return v.replace(/[!%_]/g, '!$&').replaceAll('*', '%');
 }
 
-export function newestFirst(a: MessageSummary, b: MessageSummary): number {
+function newestFirst(a: MessageSummary, b: MessageSummary): number {
   return b.microTs - a.microTs || b.id - a.id;
+}
+
+/** SQL conditions (joined with AND) and their `?` parameters. */
+export interface Where {
+  sql: string[];
+  params: SqlValue[];
+}
+
+/** The SQL expression of each search field in a layout; `node` may map the asked value first. */
+export interface SearchColumns {
+  fromUser: string;
+  toUser: string;
+  ruriUser: string;
+  method: string;
+  sourceIp: string;
+  destinationIp: string;
+  node: string;
+  userAgent: string;
+  nodeValue?: (asked: string) => string;
+}
+
+/** The rows a search asks each table for: its limit, and one more to tell that more matched. */
+export function searchLimit(q: SearchQuery): number {
+  return Math.max(1, Math.min(MAX_SEARCH_LIMIT, Math.floor(q.limit)));
+}
+
+/**
+ * A search's field filters, the same grammar for every layout: a value with `*` is a LIKE
+ * pattern, any other an exact match, an empty one no filter; the User-Agent matches a part.
+ * (The Call-ID is the reader's own: its columns differ by layout.)
+ */
+export function addSearchFilters(where: Where, q: SearchQuery, cols: SearchColumns): void {
+  const like = (expr: string, v: string): void => {
+    where.sql.push(`${expr} LIKE ? ESCAPE '!'`);
+    where.params.push(likePattern(v));
+  };
+  const eq = (expr: string, v: string | undefined): void => {
+    if (v === undefined || v === '') return;
+    if (v.includes('*')) return like(expr, v);
+    where.sql.push(`${expr} = ?`);
+    where.params.push(v);
+  };
+  eq(cols.fromUser, q.fromUser);
+  eq(cols.toUser, q.toUser);
+  eq(cols.ruriUser, q.ruriUser);
+  eq(cols.method, q.method);
+  eq(cols.sourceIp, q.sourceIp);
+  eq(cols.destinationIp, q.destinationIp);
+  eq(cols.node, q.node === undefined || cols.nodeValue === undefined ? q.node : cols.nodeValue(q.node));
+  if (q.userAgent !== undefined && q.userAgent !== '') like(cols.userAgent, `*${q.userAgent.replaceAll('*', '')}*`);
+}
+
+/** The newest `limit` of the tables' answers (each asked for limit + 1). */
+export function searchResult(messages: MessageSummary[], limit: number): SearchResult {
+  messages.sort(newestFirst);
+  return { messages: messages.slice(0, limit), truncated: messages.length > limit };
 }
 
 /** Text of a column: BLOB / bytea arrive as bytes (a plain Uint8Array from the SQLite thread). */
