@@ -104,23 +104,32 @@ function isMissingTable(err: unknown): boolean {
 
 // ---- PostgreSQL ----
 
-
-export async function postgresBackend(url: string): Promise<Homer5Backend> {
+/** The benchmark's own connection, and its backend pid (not counted in the database's CPU). */
+async function connectPg(url: string): Promise<{ client: pg.Client; own: Set<number> }> {
   const client = new pg.Client({ connectionString: url, application_name: 'sipcapture-bench' });
   await client.connect();
-  const own = new Set<number>();
   const pidRes = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  own.add(pidRes.rows[0]!.pid);
+  return { client, own: new Set([pidRes.rows[0]!.pid]) };
+}
+
+/** The server's version and the settings that decide its write speed. */
+async function describePg(client: pg.Client): Promise<string> {
+  const r = await client.query<{ v: string; sb: string; sc: string }>(
+    "SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc",
+  );
+  const x = r.rows[0]!;
+  return `PostgreSQL ${x.v} (shared_buffers ${x.sb}, synchronous_commit ${x.sc})`;
+}
+
+
+export async function postgresBackend(url: string): Promise<Homer5Backend> {
+  const { client, own } = await connectPg(url);
   const q = (t: string): string => `"${t.toLowerCase()}"`;
   return {
     name: 'postgres',
     schema: 'homer5',
     async describe() {
-      const r = await client.query<{ v: string; sb: string; sc: string }>(
-        "SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc",
-      );
-      const x = r.rows[0]!;
-      return `PostgreSQL ${x.v} (shared_buffers ${x.sb}, synchronous_commit ${x.sc})`;
+      return describePg(client);
     },
     dbUrl: () => url,
     async fetchAfter(table, after, limit) {
@@ -221,13 +230,9 @@ export function urlInSchema(url: string, schema: string): string {
 export async function postgresHomer7Backend(url: string, partitionMinutes = 120): Promise<Homer7Backend> {
   const problem = partitionMinutesProblem(partitionMinutes);
   if (problem !== undefined) throw new RangeError(`homer7_partition_minutes ${partitionMinutes}: ${problem}`);
-  const client = new pg.Client({ connectionString: url, application_name: 'sipcapture-bench' });
-  await client.connect();
+  const { client, own } = await connectPg(url);
   // PostgreSQL 15 JIT-compiles the slice query by its cost estimate: ~1 s for a 10 ms query.
   await client.query('SET jit = off');
-  const own = new Set<number>();
-  const pidRes = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  own.add(pidRes.rows[0]!.pid);
   const q = (t: string): string => `"${t.toLowerCase()}"`;
   const prepare = async (schema: string): Promise<void> => {
     await client.query(`DROP SCHEMA IF EXISTS ${q(schema)} CASCADE`);
@@ -243,11 +248,7 @@ export async function postgresHomer7Backend(url: string, partitionMinutes = 120)
     name: 'postgres',
     schema: 'homer7',
     async describe() {
-      const r = await client.query<{ v: string; sb: string; sc: string }>(
-        "SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc",
-      );
-      const x = r.rows[0]!;
-      return `PostgreSQL ${x.v} (shared_buffers ${x.sb}, synchronous_commit ${x.sc}), HOMER 7 tables (${partitionMinutes}-minute partitions)`;
+      return `${await describePg(client)}, HOMER 7 tables (${partitionMinutes}-minute partitions)`;
     },
     dbUrl: (schema) => urlInSchema(url, schema.toLowerCase()),
     prepare,
