@@ -18,7 +18,7 @@ import { storeViewsOf } from './control/rpc/methods.js';
 import { HookRunner, hookSettingsFrom } from './hook/runner.js';
 import { hepListenersFrom, listeningLogFields, tcpConnections, tcpPausedConnections } from './listeners/from-config.js';
 import type { Listener } from './listeners/types.js';
-import { authKeys, type AuthKeys } from './listeners/access.js';
+import type { AuthKeys } from './listeners/access.js';
 import { udpKernelDrops, watchUdpKernelDrops } from './listeners/udp-kernel-drop-watch.js';
 import { CaptureState } from './pipeline/capture-state.js';
 import { dedupFrom, type DedupTable } from './pipeline/dedup.js';
@@ -215,19 +215,17 @@ export async function startDaemon(cfg: SipcaptureConfig, logger: Logger, options
       pool.submit(data, listener, false);
     }
   };
-  const onBatch = (buf: ArrayBuffer, ends: Uint32Array, listener: string): void => {
+  const onBatch = (buf: ArrayBuffer, ends: Uint32Array, listener: string, keys: AuthKeys | null): void => {
     if (pool !== null && live.hook === null) {
       pool.postBatch(listener, buf, ends);
       return;
     }
     let start = 0;
     for (const end of ends) {
-      ingest.handle(Buffer.from(buf, start, end - start), listener, keysOf(listener));
+      ingest.handle(Buffer.from(buf, start, end - start), listener, keys);
       start = end;
     }
   };
-  const listenerKeys = new Map(cfg.listenAddresses.map((a) => [a.spec, authKeys(a.access.authKeys)]));
-  const keysOf = (listener: string): AuthKeys | null => listenerKeys.get(listener) ?? null;
   listeners.push(...hepListenersFrom(cfg, { onPacket, ...(pool === null ? {} : { onBatch }), stats, logger, flow: ingestGate }));
   const started: Listener[] = [];
   try {

@@ -14,8 +14,8 @@ import { UdpListener } from './udp.js';
 /** Where a listener hands each HEP packet; `keys` are the listener's accepted auth keys (null = not enforced). */
 export type HepPacketHandler = (data: Buffer, listener: string, keys: AuthKeys | null) => void;
 
-/** A UDP receive thread's batch, taken whole (udp.ts DatagramBatchHandler). */
-export type HepBatchHandler = (buf: ArrayBuffer, ends: Uint32Array, listener: string) => void;
+/** A UDP receive thread's batch, taken whole (udp.ts DatagramBatchHandler), with the listener's auth keys. */
+export type HepBatchHandler = (buf: ArrayBuffer, ends: Uint32Array, listener: string, keys: AuthKeys | null) => void;
 
 export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPacketHandler; onBatch?: HepBatchHandler; stats: Stats; logger: Logger; flow?: IngestFlow }): Listener[] {
   const { stats, logger } = deps;
@@ -23,12 +23,13 @@ export function hepListenersFrom(cfg: SipcaptureConfig, deps: { onPacket: HepPac
     // Each listener checks its own auth keys (a listen object may have its own list).
     const keys = authKeys(address.access.authKeys);
     const onPacket = (data: Buffer, listener: string): void => deps.onPacket(data, listener, keys);
+    const onBatch = deps.onBatch;
     return address.protocol === 'udp'
       ? new UdpListener({
           address,
           recvBufferSize: cfg.udp_recv_buffer,
           onDatagram: onPacket,
-          ...(deps.onBatch === undefined ? {} : { onBatch: deps.onBatch }),
+          ...(onBatch === undefined ? {} : { onBatch: (buf: ArrayBuffer, ends: Uint32Array, listener: string) => onBatch(buf, ends, listener, keys) }),
           stats,
           receiveThread: cfg.udp_receive_thread === 1,
           logger,

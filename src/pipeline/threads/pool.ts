@@ -138,8 +138,6 @@ export class PipelinePool {
   readonly routing = { tableDateClamped: 0, emptyHashSource: 0 };
   /** Threads started after one died. */
   restarts = 0;
-  /** Batches answered, for the stats. */
-  batches = 0;
 
   constructor(private readonly opts: PipelinePoolOptions) {
     this.cfg = opts.cfg;
@@ -390,7 +388,6 @@ export class PipelinePool {
   };
 
   private apply(m: DoneMessage, posted: Posted): void {
-    this.batches++;
     const { stats } = this.opts;
     for (const [reason, n, detail] of m.drops) stats.drop(reason, detail, n);
     this.routing.tableDateClamped += m.routing[0];
