@@ -234,8 +234,10 @@ export interface SipcaptureConfig {
   tcp_idle_timeout_s: number;
   /** Socket receive buffer requested for UDP listeners, bytes (capped by net.core.rmem_max). */
   udp_recv_buffer: number;
-  /** 1: each HEP UDP listener's socket is read by a thread of its own (listeners/udp-receive-thread.ts); 0: on the main thread. */
+  /** 1: each HEP UDP listener's socket is read by a thread of its own (listeners/receive-thread.ts); 0: on the main thread. */
   udp_receive_thread: number;
+  /** 1: each HEP TCP/TLS listener accepts, decrypts and frames in a thread of its own (listeners/tcp-threaded.ts); 0: on the main thread. */
+  tcp_receive_thread: number;
   /** Pipeline threads (-1 = from the cores, see pipelineThreadsOf; 0 = none). */
   pipeline_threads: number;
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

@@ -18,7 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { ListenAddress } from '../config/types.js';
 import { DropReason } from '../telemetry/drop-reasons.js';
-import { ConnectionRejectReason, type Stats } from '../telemetry/stats.js';
+import { ConnectionRejectReason, type ConnectionCounts } from '../telemetry/stats.js';
 import { HepStreamFramer } from '../hep/framer.js';
 import { fsErrorText } from '../config/errors.js';
 import { sourceFilter } from './access.js';
@@ -37,9 +37,20 @@ export interface TcpListenerOptions {
   /** Open connections from one source address at most; 0 = no limit. */
   maxConnectionsPerIp?: number;
   onFrame: FrameHandler;
-  stats: Stats;
+  stats: ConnectionCounts;
   /** While it is congested, sockets are not read (paused) until it is relieved. */
   flow?: IngestFlow;
+  /** Called when `connections` or `pausedConnections` changed (a receive thread publishes them). */
+  onConnectionsChanged?: () => void;
+}
+
+/** A TCP/TLS listener as the control plane sees it, read on the main thread or in a receive thread. */
+export interface StreamListener extends Listener {
+  readonly port: number;
+  /** Connections open right now (admitted, not yet closed). */
+  readonly connections: number;
+  /** Connections not read right now because the daemon is congested. */
+  readonly pausedConnections: number;
 }
 
 /** TLS handshakes must finish within this time even when the idle timeout is off (Node's default). */
@@ -57,7 +68,7 @@ function sourceKey(address: string | undefined): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-export class TcpListener implements Listener {
+export class TcpListener implements StreamListener {
   readonly name: string;
   private server: net.Server | null = null;
   private tlsServer: tls.Server | null = null;
@@ -189,11 +200,13 @@ export class TcpListener implements Listener {
     const conn: Conn = { raw: socket, data: null };
     this.conns.add(conn);
     this.perIp.set(key, fromIp + 1);
+    this.opts.onConnectionsChanged?.();
     socket.on('close', () => {
       this.conns.delete(conn);
       const n = (this.perIp.get(key) ?? 1) - 1;
       if (n <= 0) this.perIp.delete(key);
       else this.perIp.set(key, n);
+      this.opts.onConnectionsChanged?.();
     });
     socket.setNoDelay(true);
     if (this.tlsServer !== null) this.tlsServer.emit('connection', socket);
@@ -230,7 +243,7 @@ export class TcpListener implements Listener {
     // OpenSSL's read): ended there, the data record that came with the handshake was lost.
     if (this.stopping) setImmediate(() => socket.end());
     socket.on('close', () => {
-      this.paused.delete(socket);
+      if (this.paused.delete(socket)) this.opts.onConnectionsChanged?.();
       // A frame cut off by the close (idle timeout included), or garbage still being skipped, is reported once.
       for (const event of framer.end()) {
         if (event.kind === 'error') stats.drop(DropReason.TCP_FRAMING, `${name} from ${peer}: ${event.message}`);
@@ -247,10 +260,12 @@ export class TcpListener implements Listener {
     if (flow === undefined || this.paused.has(socket)) return;
     const resume = (): void => {
       if (!this.paused.delete(socket)) return;
+      this.opts.onConnectionsChanged?.();
       if (this.opts.idleTimeoutMs > 0) socket.setTimeout(this.opts.idleTimeoutMs);
       socket.resume();
     };
     this.paused.set(socket, resume);
+    this.opts.onConnectionsChanged?.();
     socket.setTimeout(0);
     socket.pause();
     flow.onRelief(resume);

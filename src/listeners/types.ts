@@ -23,4 +23,9 @@ export interface IngestFlow {
   readonly congested: boolean;
   /** Calls `resume` once, when the congestion is over. */
   onRelief(resume: () => void): void;
+  /**
+   * Packets (and bytes of them) that can still come before it is congested; ≤ 0 when it is.
+   * A reader that cannot look at `congested` before each read (a receive thread) reads at most this far ahead.
+   */
+  room?(): { packets: number; bytes: number };
 }

@@ -3,7 +3,7 @@
  * the HepIngest it feeds, so the same code path serves UDP, TCP and tests.
  *
  * With `receiveThread` (config udp_receive_thread, on by default) the socket lives in a thread
- * of its own that only drains it (udp-receive-thread.ts): stalls of the main thread are absorbed
+ * of its own that only drains it (udp-receive-worker.ts): stalls of the main thread are absorbed
  * in a bounded queue, and what does not fit is counted as queue_full instead of being dropped
  * by the kernel. Without it the socket is read on the main thread.
  */
@@ -14,8 +14,8 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Stats } from '../telemetry/stats.js';
 import { sourceFilter } from './access.js';
 import { readUdpKernelDrops } from './udp-kernel-drops.js';
-import { BATCH_BYTES, MAX_PENDING_BYTES } from './udp-receive-protocol.js';
-import { ReceiveThread } from './udp-receive-thread.js';
+import { BATCH_BYTES, MAX_PENDING_BYTES } from './receive-protocol.js';
+import { ReceiveThread } from './receive-thread.js';
 import type { Listener } from './types.js';
 
 /**
@@ -97,11 +97,9 @@ export class UdpListener implements Listener {
     if (stats === undefined) throw new Error(`listen ${this.name}: a receive thread needs stats to count what it drops`);
     const thread = new ReceiveThread({
       name: this.name,
-      type: this.socketType,
-      host: address.host,
+      transport: 'udp',
+      settings: { type: this.socketType, host: address.host, recvBufferSize: this.opts.recvBufferSize, allowSources: [...address.access.allowSources] },
       port: address.port,
-      recvBufferSize: this.opts.recvBufferSize,
-      allowSources: address.access.allowSources,
       onDatagram: this.opts.onDatagram,
       ...(this.opts.onBatch === undefined ? {} : { onBatch: this.opts.onBatch }),
       stats,

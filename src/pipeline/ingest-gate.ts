@@ -61,6 +61,18 @@ export class IngestGate implements IngestFlow {
     }, this.opts.pollMs ?? 10);
   }
 
+  room(): { packets: number; bytes: number } {
+    const { maxRows, maxBytes, threads } = this.opts;
+    let packets = Number.MAX_SAFE_INTEGER;
+    let bytes = Number.MAX_SAFE_INTEGER;
+    if (threads != null) bytes = threads.maxQueuedBytes * CONGESTED_AT - threads.queuedBytes;
+    const coming = threads?.queuedPackets ?? 0;
+    for (const w of this.opts.writers()) {
+      packets = Math.min(packets, w.queueBytes >= maxBytes * CONGESTED_AT ? 0 : maxRows * CONGESTED_AT - w.queueDepth - coming);
+    }
+    return { packets: Math.floor(packets), bytes: Math.floor(bytes) };
+  }
+
   private below(fraction: number): boolean {
     const { maxRows, maxBytes, threads } = this.opts;
     if (threads != null && threads.queuedBytes >= threads.maxQueuedBytes * fraction) return false;

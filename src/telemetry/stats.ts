@@ -55,7 +55,13 @@ export interface PacketCounts {
   drop(reason: DropReasonValue, detail: string, count?: number): void;
 }
 
-export class Stats implements PacketCounts {
+/** What a stream listener counts (listeners/tcp.ts); a TCP receive thread hands each over to the main thread. */
+export interface ConnectionCounts {
+  drop(reason: DropReasonValue, detail: string, count?: number): void;
+  connectionRejected(reason: ConnectionRejectReasonValue, detail: string): void;
+}
+
+export class Stats implements PacketCounts, ConnectionCounts {
   private readonly receivedByKey = new Map<string, number>();
   private readonly droppedByReason = new Map<string, number>();
   private readonly storedByTable = new Map<string, number>();

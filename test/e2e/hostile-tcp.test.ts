@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { ConnectionRejectReason } from '../../src/telemetry/stats.js';
-import { TcpListener } from '../../src/listeners/tcp.js';
+import { isStreamListener } from '../../src/listeners/from-config.js';
 import { startTestDaemon, tableRows, type TestDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/net.js';
 import { uniqueOptionsHep } from '../helpers/sip-messages.js';
@@ -139,7 +139,7 @@ describe('hostile TCP agents: a flood of 2,000 connections', () => {
   });
 
   test('the limits hold, the fd count stays bounded, and a well-behaved agent keeps storing', async () => {
-    const listener = t.daemon.listeners.find((l): l is TcpListener => l instanceof TcpListener);
+    const listener = t.daemon.listeners.find(isStreamListener);
     assert.ok(listener);
     const good = await connect(t.port, '127.0.0.2');
     const baseline = openFds();

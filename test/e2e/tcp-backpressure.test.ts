@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import pg from 'pg';
-import { TcpListener } from '../../src/listeners/tcp.js';
+import { isStreamListener } from '../../src/listeners/from-config.js';
 import { requireOrSkip } from '../helpers/env.js';
 import { waitFor } from '../helpers/net.js';
 import { uniqueOptionsHep } from '../helpers/sip-messages.js';
@@ -36,7 +36,7 @@ describe('TCP backpressure', { skip }, () => {
     const d = await startTestDaemon({ db_url: ns.url(proxy.port), routes: 'homer5', queue_max_rows: 4000, batch_size: 200, spool_after_batches: 0, insert_retries: 10 });
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
-    const listener = d.daemon.listeners.find((l): l is TcpListener => l instanceof TcpListener);
+    const listener = d.daemon.listeners.find(isStreamListener);
     assert.ok(listener);
     const sock = net.createConnection({ port: d.port, host: '127.0.0.1' });
     await new Promise<void>((resolve) => sock.once('connect', resolve));

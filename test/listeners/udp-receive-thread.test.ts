@@ -16,7 +16,7 @@ import { DropReason } from '../../src/telemetry/drop-reasons.js';
 import { Stats } from '../../src/telemetry/stats.js';
 import { UdpListener, type UdpListenerOptions } from '../../src/listeners/udp.js';
 import { procNetAddress } from '../../src/listeners/udp-kernel-drops.js';
-import { MAX_PENDING_BYTES } from '../../src/listeners/udp-receive-protocol.js';
+import { MAX_PENDING_BYTES } from '../../src/listeners/receive-protocol.js';
 import { memoryLogger, startTestDaemon, tableRows } from '../helpers/daemon.js';
 import { freePort, sendUdp, waitFor } from '../helpers/net.js';
 import { uniqueOptionsHep } from '../helpers/sip-messages.js';

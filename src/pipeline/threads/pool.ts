@@ -26,7 +26,7 @@ import { GATHER_BYTES, GATHER_MAX_PACKETS, type BatchMessage, type DoneMessage, 
 
 /**
  * Packets posted to the threads and not yet answered, bytes, at most by default: about a second
- * of 30,000 packets/s of ~1 KB, as the UDP receive thread holds (listeners/udp-receive-protocol.ts).
+ * of 30,000 packets/s of ~1 KB, as the UDP receive thread holds (listeners/receive-protocol.ts).
  */
 export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /** A dead thread is replaced at most this often (a thread that dies at once must not spin). */
@@ -36,7 +36,7 @@ const CLOSE_TIMEOUT_MS = 10_000;
 /**
  * Longest the main thread applies answers before it lets other work run: a thread's port hands
  * over every queued message at once, and a backlog applied in one go would hold up the database
- * writes that let the main thread catch up (as in listeners/udp-receive-thread.ts).
+ * writes that let the main thread catch up (as in listeners/receive-thread.ts).
  */
 const APPLY_SLICE_MS = 5;
 /**
@@ -56,7 +56,7 @@ const AUTO_MAX_THREADS = 8;
 
 /**
  * How many pipeline threads a configuration runs: `pipeline_threads`, or for -1 one per core
- * but one, none on one core. The core left is the main thread's and the UDP receive threads':
+ * but one, none on one core. The core left is the main thread's and the receive threads':
  * with a thread on every core of a 2-core machine shared with PostgreSQL, the receive thread
  * was starved into kernel drops under overload (docs/benchmarks.md, "Pipeline threads").
  * `forward` keeps the pipeline on the main thread: it forwards the packets as received, which

@@ -1,15 +1,15 @@
 /**
- * The main thread's side of a HEP UDP listener whose socket lives in a receive thread
- * (udp-receive-worker.ts): starts it, hands each posted batch's datagrams to the listener's
- * handler in order (views into the batch buffer), counts what the thread dropped, and starts a
- * new thread on the same address if the old one dies.
+ * The main thread's side of a HEP listener whose sockets live in a receive thread
+ * (udp-receive-worker.ts, tcp-receive-worker.ts): starts it, hands each posted batch's packets
+ * to the listener's handler in order (views into the batch buffer), counts what the thread
+ * dropped or refused, and starts a new thread on the same address if the old one dies.
  */
 import type { Worker } from 'node:worker_threads';
 import { spawnSiblingWorker } from '../util/worker-thread.js';
 import { DropReason } from '../telemetry/drop-reasons.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Stats } from '../telemetry/stats.js';
-import type { DeliveryMessage, MainMessage, ReceiveWorkerInit, WorkerMessage } from './udp-receive-protocol.js';
+import { Pending, type DeliveryMessage, type MainMessage, type ReceiveWorkerInit, type TcpReceiveInit, type UdpReceiveInit, type WorkerMessage } from './receive-protocol.js';
 
 /**
  * The thread keeps almost nothing alive (one batch buffer), but every datagram leaves garbage
@@ -34,24 +34,33 @@ const STOP_TIMEOUT_MS = 5000;
 
 /** The thread's socket and limits as in ReceiveWorkerInit (the pending counter is ours), plus the main-thread side. */
 export interface ReceiveThreadOptions extends Omit<ReceiveWorkerInit, 'pending'> {
+  /** Which receive worker runs: udp-receive-worker or tcp-receive-worker (and what logs say). */
+  transport: 'udp' | 'tcp';
+  /** The worker's own settings beyond ReceiveWorkerInit. */
+  settings: Omit<UdpReceiveInit, keyof ReceiveWorkerInit> | Omit<TcpReceiveInit, keyof ReceiveWorkerInit>;
   onDatagram: (data: Buffer, listener: string) => void;
   /** Takes each batch whole instead (udp.ts DatagramBatchHandler). */
   onBatch?: (buf: ArrayBuffer, ends: Uint32Array, listener: string) => void;
   stats: Stats;
   logger: Logger | null;
+  /** After each batch was handed on (a TCP listener's congestion signal). */
+  afterDelivery?: () => void;
+  /** The thread died: whatever it held died with it (a TCP thread's connections). */
+  onDied?: () => void;
 }
 
 /** What the thread's socket is bound to, as it reported at start. */
 export interface BoundSocket {
   address: string;
   port: number;
+  /** UDP: the receive buffer the kernel granted; 0 for TCP. */
   recvBufferSize: number;
 }
 
 export class ReceiveThread {
   private worker: Worker | null = null;
   /** Bytes posted by the thread and not yet processed here; shared across restarts. */
-  private readonly pendingShared = new SharedArrayBuffer(4);
+  private readonly pendingShared = new SharedArrayBuffer(Pending.LENGTH * 4);
   private readonly pending = new Int32Array(this.pendingShared);
   private bound: BoundSocket | null = null;
   private starting: Promise<void> | null = null;
@@ -70,6 +79,7 @@ export class ReceiveThread {
   constructor(private readonly opts: ReceiveThreadOptions) {
     const max = opts.maxPendingBytes;
     const size = max % 1048576 === 0 ? `${max / 1048576} MiB` : `${Math.round(max / 1024)} KiB`;
+    // Only a UDP thread drops for this (a TCP thread stops reading instead).
     this.queueFullDetail = `${opts.name}: udp receive thread: main thread behind, ${size} of received datagrams not yet processed`;
   }
 
@@ -80,7 +90,7 @@ export class ReceiveThread {
 
   /** Bytes the thread has posted that this thread has not processed yet (0 when caught up). */
   get pendingBytes(): number {
-    return Atomics.load(this.pending, 0);
+    return Atomics.load(this.pending, Pending.BYTES);
   }
 
   /** Resolves once the thread's socket is bound; rejects with `listen NAME: …` otherwise. */
@@ -104,7 +114,7 @@ export class ReceiveThread {
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage({ op: 'stop' } satisfies MainMessage);
       const timer = setTimeout(() => {
-        this.opts.logger?.error({ listener: this.opts.name }, 'udp receive thread did not stop in time: ended');
+        this.opts.logger?.error({ listener: this.opts.name }, `${this.opts.transport} receive thread did not stop in time: ended`);
         void worker.terminate();
       }, STOP_TIMEOUT_MS);
       await exited;
@@ -115,20 +125,17 @@ export class ReceiveThread {
   }
 
   private spawn(port: number): Promise<void> {
-    const { name, logger } = this.opts;
+    const { name, logger, transport } = this.opts;
     this.lastSpawnAt = Date.now();
     const init: ReceiveWorkerInit = {
+      ...this.opts.settings,
       name,
-      type: this.opts.type,
-      host: this.opts.host,
       port,
-      recvBufferSize: this.opts.recvBufferSize,
-      allowSources: [...this.opts.allowSources],
       pending: this.pendingShared,
       maxPendingBytes: this.opts.maxPendingBytes,
       batchBytes: this.opts.batchBytes,
     };
-    const worker = spawnSiblingWorker(import.meta.url, 'udp-receive-worker', init, RECEIVE_THREAD_LIMITS);
+    const worker = spawnSiblingWorker(import.meta.url, `${transport}-receive-worker`, init, RECEIVE_THREAD_LIMITS);
     this.worker = worker;
     const started = new Promise<void>((resolve, reject) => {
       let listening = false;
@@ -144,10 +151,16 @@ export class ReceiveThread {
             resolve();
             break;
           case 'bind-error':
-            reject(new Error(`listen ${name}: ${msg.message}`));
+            reject(new Error(msg.message));
             break;
           case 'socket-error':
-            logger?.warn({ listener: name, err: msg.message }, 'udp socket error');
+            logger?.warn({ listener: name, err: msg.message }, `${transport} socket error`);
+            break;
+          case 'drop':
+            this.opts.stats.drop(msg.reason, msg.detail, msg.count);
+            break;
+          case 'rejected':
+            this.opts.stats.connectionRejected(msg.reason, msg.detail);
             break;
           case 'stopped':
             break;
@@ -155,7 +168,7 @@ export class ReceiveThread {
       });
       worker.on('error', (err) => {
         if (!listening) reject(new Error(`listen ${name}: receive thread failed: ${err.message}`));
-        else logger?.error({ listener: name, err: err.message }, 'udp receive thread failed');
+        else logger?.error({ listener: name, err: err.message }, `${transport} receive thread failed`);
       });
       worker.on('exit', (code) => {
         if (this.worker === worker) this.worker = null;
@@ -183,8 +196,11 @@ export class ReceiveThread {
   private died(code: number): void {
     this.opts.logger?.error(
       { listener: this.opts.name, code },
-      'udp receive thread exited: datagrams in its unsent batch and in the socket buffer are lost; starting a new one',
+      this.opts.transport === 'udp'
+        ? 'udp receive thread exited: datagrams in its unsent batch and in the socket buffer are lost; starting a new one'
+        : 'tcp receive thread exited: its connections are reset (agents reconnect and resend what they had not written), frames in its unsent batch are lost; starting a new one',
     );
+    this.opts.onDied?.();
     this.scheduleRestart();
   }
 
@@ -198,10 +214,10 @@ export class ReceiveThread {
       this.spawn(port).then(
         () => {
           this.restarts++;
-          this.opts.logger?.info({ listener: this.opts.name, port }, 'udp receive thread restarted');
+          this.opts.logger?.info({ listener: this.opts.name, port }, `${this.opts.transport} receive thread restarted`);
         },
         (err: unknown) => {
-          this.opts.logger?.error({ listener: this.opts.name, err: (err as Error).message }, 'udp receive thread could not be restarted; trying again');
+          this.opts.logger?.error({ listener: this.opts.name, err: (err as Error).message }, `${this.opts.transport} receive thread could not be restarted; trying again`);
           if (this.stopping === null) this.scheduleRestart();
         },
       );
@@ -242,6 +258,12 @@ export class ReceiveThread {
     return new Promise((resolve) => this.inboxEmptyWaiters.push(resolve));
   }
 
+  /** A batch is no longer the thread's to count as pending. */
+  private taken(buf: ArrayBuffer, ends: Uint32Array): void {
+    Atomics.sub(this.pending, Pending.BYTES, buf.byteLength);
+    Atomics.sub(this.pending, Pending.PACKETS, ends.length);
+  }
+
   /** One batch: the thread's drop counts, then each datagram in order, as a view of the batch buffer. */
   private deliver(m: DeliveryMessage): void {
     const { stats, name } = this.opts;
@@ -251,8 +273,9 @@ export class ReceiveThread {
     if (buf === null || ends === null) return;
     const onBatch = this.opts.onBatch;
     if (onBatch !== undefined) {
-      Atomics.sub(this.pending, 0, buf.byteLength);
+      this.taken(buf, ends);
       onBatch(buf, ends, name);
+      this.opts.afterDelivery?.();
       return;
     }
     const onDatagram = this.opts.onDatagram;
@@ -264,13 +287,14 @@ export class ReceiveThread {
         start = end;
       }
     } finally {
-      Atomics.sub(this.pending, 0, buf.byteLength);
+      this.taken(buf, ends);
       // Free the batch now: a batch that waited in the inbox may have been promoted to V8's old
       // generation, whose buffers are only released by a full GC — measured +80 MiB RSS at 18k
       // msg/s. Detaching hands the bytes to a new, short-lived owner. Safe because a datagram is
       // valid only during onDatagram (see DatagramHandler).
       structuredClone(buf, { transfer: [buf] });
     }
+    this.opts.afterDelivery?.();
   }
 }
 
