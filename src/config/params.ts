@@ -917,7 +917,7 @@ const PARAM_TABLE = {
     default: 1,
     min: 0,
     max: 1,
-    doc: 'Where HEP TCP/TLS connections are read. 1 = each tcp:/tls: listener accepts, admits, decrypts and cuts frames in a thread of its own and hands frames to the main thread (or the pipeline threads) in batches; while the daemon is congested, or 4 MiB of its frames wait for the main thread, the thread stops reading its connections (TCP flow control slows the agents; nothing is dropped). 0 = on the main thread.',
+    doc: 'Where HEP TCP/TLS connections are read. 1 = each tcp:/tls: listener accepts, admits, decrypts and cuts frames in a thread of its own and hands frames to the main thread (or the pipeline threads) in batches; while the daemon is congested, or 4 MiB of its frames wait for the main thread, the thread stops reading its connections (TCP flow control slows the agents; nothing is dropped). 0 = on the main thread, which measured as fast on 2 cores shared with the database (docs/benchmarks.md, "TCP next to UDP").',
     kamailio: false,
     reload: 'restart',
   },

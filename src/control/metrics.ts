@@ -220,7 +220,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'sipcapture_tcp_connections_paused',
-      help: "TCP/TLS connections not read right now because the writers' queues are three quarters full (the agents wait; nothing is dropped).",
+      help: "TCP/TLS connections not read right now: the writers' queues are three quarters full, or a receive thread read as far ahead as they have room for (the agents wait; nothing is dropped).",
       registers: reg,
       collect() {
         this.reset();

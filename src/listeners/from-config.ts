@@ -70,7 +70,7 @@ export function tcpConnections(listeners: readonly Listener[]): Record<string, n
   return Object.fromEntries(listeners.filter(isStreamListener).map((l) => [l.name, l.connections]));
 }
 
-/** TCP/TLS connections not read right now because the writers' queues are congested. */
+/** TCP/TLS connections not read right now: the writers' queues are congested, or (receive thread) the main thread has not taken what they sent yet. */
 export function tcpPausedConnections(listeners: readonly Listener[]): number {
   return listeners.reduce((n, l) => n + (isStreamListener(l) ? l.pausedConnections : 0), 0);
 }

@@ -34,9 +34,9 @@ export const MAX_PENDING_BYTES = 32 * 1024 * 1024;
 
 /**
  * A TCP/TLS receive thread stops reading its connections (as the main thread's IngestGate
- * would) while this many bytes it posted wait for the main thread: TCP can wait, so nothing is
- * dropped there; 4 MiB is ~130 ms of 30,000 frames/s of ~1 KB, well under the pipeline threads'
- * 3/4 mark of their 32 MiB, so a stalled main thread never turns a TCP backlog into queue_full.
+ * would) while this many bytes it read wait for the main thread (its maxPendingBytes): TCP can
+ * wait, so nothing is dropped there; 4 MiB is ~130 ms of 30,000 frames/s of ~1 KB, well under
+ * the pipeline threads' 3/4 mark of their 32 MiB.
  */
 export const TCP_PAUSE_PENDING_BYTES = 4 * 1024 * 1024;
 
@@ -71,8 +71,9 @@ export const TcpShared = {
   PAUSED: 2,
   /**
    * Packets, and bytes, the daemon could take before its IngestGate closes, as the main thread
-   * saw after the last batch (IngestFlow.room): the thread stops reading once what it posted
-   * and the main thread has not taken yet reaches either, so what was read ahead always fits.
+   * saw after the last batch (IngestFlow.room): the thread pauses a connection once what it read
+   * and the main thread has not taken yet reaches either. It looks after each chunk a connection
+   * read (up to 64 KiB), so it overshoots by at most a chunk per connection read in that turn.
    */
   ROOM_PACKETS: 3,
   ROOM_BYTES: 4,
@@ -89,7 +90,7 @@ export interface TcpReceiveInit extends ReceiveWorkerInit {
   shared: SharedArrayBuffer;
 }
 
-/** Datagrams and drop counts; `buf` is transferred, datagram i is [ends[i-1] ?? 0, ends[i]). */
+/** Packets and drop counts; `buf` is transferred, packet i is [ends[i-1] ?? 0, ends[i]). */
 export interface DeliveryMessage {
   op: 'batch';
   /** null when the message only carries counts. */

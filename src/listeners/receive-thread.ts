@@ -80,7 +80,7 @@ export class ReceiveThread {
     const max = opts.maxPendingBytes;
     const size = max % 1048576 === 0 ? `${max / 1048576} MiB` : `${Math.round(max / 1024)} KiB`;
     // Only a UDP thread drops for this (a TCP thread stops reading instead).
-    this.queueFullDetail = `${opts.name}: udp receive thread: main thread behind, ${size} of received datagrams not yet processed`;
+    this.queueFullDetail = opts.transport !== 'udp' ? '' : `${opts.name}: udp receive thread: main thread behind, ${size} of received datagrams not yet processed`;
   }
 
   /** The bound socket; kept while a dead thread is being replaced, null once stopped. */

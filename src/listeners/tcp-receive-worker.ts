@@ -11,8 +11,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { IngestFlow } from './types.js';
-import { TCP_PAUSE_PENDING_BYTES, TcpShared, type MainMessage, type TcpReceiveInit } from './receive-protocol.js';
+import { TcpShared, type MainMessage, type TcpReceiveInit } from './receive-protocol.js';
 import { ReceiveOutbox } from './receive-outbox.js';
+import { ReliefPoll } from './relief.js';
 import { TcpListener } from './tcp.js';
 import type { ConnectionCounts } from '../telemetry/stats.js';
 
@@ -21,33 +22,26 @@ const port = parentPort;
 const init = workerData as TcpReceiveInit;
 const shared = new Int32Array(init.shared);
 const outbox = new ReceiveOutbox(port, init.pending, init.batchBytes);
-/** How often paused connections look whether they may be read again. */
-const RELIEF_POLL_MS = 10;
+/** How often paused connections look whether they may be read again (the main thread takes a batch within ~1 ms when it keeps up). */
+const RELIEF_POLL_MS = 1;
 
 const counts: ConnectionCounts = {
   drop: (reason, detail, count = 1) => outbox.post({ op: 'drop', reason, detail, count }),
   connectionRejected: (reason, detail) => outbox.post({ op: 'rejected', reason, detail }),
 };
 
-let waiting: (() => void)[] = [];
-let reliefTimer: NodeJS.Timeout | null = null;
+/** The daemon is congested, or what was read and not yet taken by the main thread used up the room it had. */
+function congested(): boolean {
+  if (Atomics.load(shared, TcpShared.CONGESTED) === 1) return true;
+  const bytes = Math.min(init.maxPendingBytes, Atomics.load(shared, TcpShared.ROOM_BYTES));
+  return outbox.pendingBytes >= bytes || outbox.pendingPackets >= Atomics.load(shared, TcpShared.ROOM_PACKETS);
+}
+const relief = new ReliefPoll(congested, RELIEF_POLL_MS);
 const flow: IngestFlow = {
   get congested() {
-    if (Atomics.load(shared, TcpShared.CONGESTED) === 1) return true;
-    const bytes = Math.min(TCP_PAUSE_PENDING_BYTES, Atomics.load(shared, TcpShared.ROOM_BYTES));
-    return outbox.pendingBytes >= bytes || outbox.pendingPackets >= Atomics.load(shared, TcpShared.ROOM_PACKETS);
+    return congested();
   },
-  onRelief(resume) {
-    waiting.push(resume);
-    reliefTimer ??= setInterval(() => {
-      if (flow.congested) return;
-      if (reliefTimer !== null) clearInterval(reliefTimer);
-      reliefTimer = null;
-      const resumes = waiting;
-      waiting = [];
-      for (const r of resumes) r();
-    }, RELIEF_POLL_MS);
-  },
+  onRelief: (resume) => relief.add(resume),
 };
 
 const listener: TcpListener = new TcpListener({
@@ -74,15 +68,20 @@ listener.start().then(
 );
 
 let stopping = false;
-/** Reads every connection to its end (TcpListener.stop), posts the last batch and counts, then 'stopped'. */
+/**
+ * Reads every connection to its end (TcpListener.stop), posts the last batch, then 'stopped'.
+ * The port is not closed but unref'd: a connection's own 'close' handlers (a frame cut off at the
+ * end, counted tcp_framing) run after the server's, and their counts must still reach the main
+ * thread; the thread exits once the last socket is closed, and its messages arrive before 'exit'.
+ */
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   await listener.stop();
-  if (reliefTimer !== null) clearInterval(reliefTimer);
+  relief.stop();
   outbox.flush();
   outbox.post({ op: 'stopped' });
-  port.close();
+  port.unref();
 }
 
 port.on('message', (msg: MainMessage) => {

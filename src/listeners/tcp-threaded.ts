@@ -3,13 +3,14 @@
  * tcp-receive-worker.ts): accepting, TLS and framing cost the main thread nothing, and the
  * frames arrive in batches like a UDP receive thread's (the pipeline threads take them whole).
  *
- * Congestion crosses the thread in shared memory: after each batch the main thread reads its
- * IngestFlow and, while it is congested, raises a flag the thread reads before it reads a
- * connection again; the flow's relief lowers it. Connection counts come back the same way.
+ * Congestion crosses the thread in shared memory: after each batch the main thread publishes
+ * how much more the daemon can take (IngestFlow.room) and, while it is congested, raises a flag;
+ * the flow's relief lowers it. The thread looks at both after each chunk it reads from a
+ * connection, and pauses that connection. Connection counts come back the same way.
  */
 import type { Logger } from '../telemetry/logger.js';
 import type { Stats } from '../telemetry/stats.js';
-import { BATCH_BYTES, MAX_PENDING_BYTES, TcpShared } from './receive-protocol.js';
+import { BATCH_BYTES, TCP_PAUSE_PENDING_BYTES, TcpShared } from './receive-protocol.js';
 import { ReceiveThread } from './receive-thread.js';
 import type { StreamListener, TcpListenerOptions } from './tcp.js';
 import type { DatagramBatchHandler, DatagramHandler } from './udp.js';
@@ -75,26 +76,22 @@ export class ThreadedTcpListener implements StreamListener {
       stats: o.stats,
       logger: o.logger ?? null,
       batchBytes: BATCH_BYTES,
-      maxPendingBytes: MAX_PENDING_BYTES,
+      maxPendingBytes: TCP_PAUSE_PENDING_BYTES,
       afterDelivery: this.afterDelivery,
-      onDied: () => {
-        Atomics.store(this.shared, TcpShared.CONNECTIONS, 0);
-        Atomics.store(this.shared, TcpShared.PAUSED, 0);
-      },
+      onDied: this.noConnections,
     });
     this.thread = thread;
-    try {
-      await thread.start();
-    } catch (err) {
+    await thread.start().catch((err: unknown) => {
       this.thread = null;
       throw err;
-    }
+    });
   }
 
   /** Tells the thread how far it may read ahead (flow.room), and raises the flag while the daemon is congested. */
   private readonly afterDelivery = (): void => {
     const flow = this.opts.flow;
-    if (flow === undefined) return;
+    // Stopping (thread null) reads every connection to its end: no flag to raise.
+    if (flow === undefined || this.thread === null) return;
     this.publishRoom(flow);
     if (Atomics.load(this.shared, TcpShared.CONGESTED) === 1 || !flow.congested) return;
     Atomics.store(this.shared, TcpShared.CONGESTED, 1);
@@ -110,11 +107,18 @@ export class ThreadedTcpListener implements StreamListener {
     Atomics.store(this.shared, TcpShared.ROOM_BYTES, clampInt32(bytes));
   }
 
-  stop(): Promise<void> {
+  /** The thread is gone, and its connections with it. */
+  private readonly noConnections = (): void => {
+    Atomics.store(this.shared, TcpShared.CONNECTIONS, 0);
+    Atomics.store(this.shared, TcpShared.PAUSED, 0);
+  };
+
+  async stop(): Promise<void> {
     const thread = this.thread;
     this.thread = null;
     // Stopping reads every connection to its end, congested or not (as TcpListener.stop).
     Atomics.store(this.shared, TcpShared.CONGESTED, 0);
-    return thread === null ? Promise.resolve() : thread.stop();
+    await thread?.stop();
+    this.noConnections();
   }
 }

@@ -8,6 +8,7 @@
  * full queue would drop. Relief is looked for every `pollMs` while anyone waits for it.
  */
 import type { IngestFlow } from '../listeners/types.js';
+import { ReliefPoll } from '../listeners/relief.js';
 
 /** What the gate reads of one writer (StoreWriter has these getters). */
 export interface QueueLevel {
@@ -32,12 +33,13 @@ const RELIEVED_AT = 0.5;
 
 export class IngestGate implements IngestFlow {
   private closed = false;
-  private waiting: (() => void)[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private readonly relief: ReliefPoll;
   /** Times the gate closed, for stats. */
   episodes = 0;
 
-  constructor(private readonly opts: IngestGateOptions) {}
+  constructor(private readonly opts: IngestGateOptions) {
+    this.relief = new ReliefPoll(() => this.congested, opts.pollMs ?? 10);
+  }
 
   get congested(): boolean {
     if (this.closed) {
@@ -50,17 +52,10 @@ export class IngestGate implements IngestFlow {
   }
 
   onRelief(resume: () => void): void {
-    this.waiting.push(resume);
-    this.timer ??= setInterval(() => {
-      if (this.congested) return;
-      if (this.timer !== null) clearInterval(this.timer);
-      this.timer = null;
-      const resumes = this.waiting;
-      this.waiting = [];
-      for (const r of resumes) r();
-    }, this.opts.pollMs ?? 10);
+    this.relief.add(resume);
   }
 
+  /** Packets (and bytes, of the threads' bound) until the gate closes, as the writers stand now. */
   room(): { packets: number; bytes: number } {
     const { maxRows, maxBytes, threads } = this.opts;
     let packets = Number.MAX_SAFE_INTEGER;

@@ -202,15 +202,22 @@ describe('TCP receive thread', () => {
     }
   });
 
-  test('stop() hands over every frame the agents wrote before it', async () => {
+  test('stop() hands over every frame the agents wrote before it, and counts a frame cut off by the close', async () => {
     const h = await start();
     const frames = Array.from({ length: 5_000 }, (_, i) => frame(4, i, 400));
     const sock = await connect(h.port);
     await writeCut(sock, Buffer.concat(frames), 65_536);
+    // An agent that sent half a frame and never ends its side: closed by stop() after its grace time.
+    const half = await connect(h.port);
+    half.write(frame(4, 9_999, 400).subarray(0, 200));
+    assert.ok(await waitFor(() => h.listener.connections === 2, 5_000));
     await h.listener.stop();
     assert.equal(h.got.length, frames.length);
     assert.ok(h.got.every((f, i) => f.equals(frames[i]!)));
+    assert.equal(h.stats.droppedCount(DropReason.TCP_FRAMING), 1, 'the half frame is counted, not lost with the thread');
+    assert.equal(h.listener.connections, 0);
     sock.destroy();
+    half.destroy();
   });
 
   test('refused connections and framing errors are counted on the main thread; counts of open connections come back', async () => {
