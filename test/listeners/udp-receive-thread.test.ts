@@ -253,19 +253,24 @@ describe('UDP receive thread: a backlog does not block the event loop', () => {
     const h = await startThreadListener(`udp:127.0.0.1:${await freePort()}`, { onDatagram: () => spin(20) });
     try {
       floodBlockingNoKernelDrops(h.listener.port, 10_000, 200); // main thread blocked: the batches queue up
+      // Delivered in one go, no 1 ms timer could run until the end (a tick or two at most);
+      // in 5 ms slices one runs between slices. Counting ticks, not the longest gap between
+      // them, keeps one stall of this shared machine (seen: 200 ms once in CI) from failing it.
       let last = performance.now();
       let longestGap = 0;
+      let ticks = 0;
       const tick = setInterval(() => {
         const now = performance.now();
         longestGap = Math.max(longestGap, now - last);
         last = now;
+        ticks++;
       }, 1);
       const t0 = performance.now();
       await waitFor(() => h.listener.receiveThread!.pendingBytes === 0, 20_000);
       const took = performance.now() - t0;
       clearInterval(tick);
       assert.ok(took > 100, `the backlog took ${took.toFixed(0)} ms to deliver (the test needs a backlog)`);
-      assert.ok(longestGap < 60, `longest gap between 1 ms timer ticks while delivering: ${longestGap.toFixed(1)} ms`);
+      assert.ok(ticks >= 10, `${ticks} timer ticks ran during ${took.toFixed(0)} ms of delivery (longest gap ${longestGap.toFixed(1)} ms)`);
     } finally {
       await h.listener.stop();
     }
