@@ -57,24 +57,28 @@ export class IngestGate implements IngestFlow {
 
   /** Packets (and bytes, of the threads' bound) until the gate closes, as the writers stand now. */
   room(): { packets: number; bytes: number } {
-    const { maxRows, maxBytes, threads } = this.opts;
-    let packets = Number.MAX_SAFE_INTEGER;
-    let bytes = Number.MAX_SAFE_INTEGER;
-    if (threads != null) bytes = threads.maxQueuedBytes * CONGESTED_AT - threads.queuedBytes;
-    const coming = threads?.queuedPackets ?? 0;
-    for (const w of this.opts.writers()) {
-      packets = Math.min(packets, w.queueBytes >= maxBytes * CONGESTED_AT ? 0 : maxRows * CONGESTED_AT - w.queueDepth - coming);
-    }
+    const { packets, bytes } = this.headroom(CONGESTED_AT);
     return { packets: Math.floor(packets), bytes: Math.floor(bytes) };
   }
 
   private below(fraction: number): boolean {
+    const { packets, bytes } = this.headroom(fraction);
+    return packets > 0 && bytes > 0;
+  }
+
+  /**
+   * How far every queue is from `fraction` of its bound: packets before the fullest writer's
+   * rows (with the threads' packets counted as rows to come) reach it, 0 when a writer's bytes
+   * already have; bytes before the threads' bound does. ≤ 0 means at or past the mark.
+   */
+  private headroom(fraction: number): { packets: number; bytes: number } {
     const { maxRows, maxBytes, threads } = this.opts;
-    if (threads != null && threads.queuedBytes >= threads.maxQueuedBytes * fraction) return false;
+    let packets = Number.MAX_SAFE_INTEGER;
+    const bytes = threads == null ? Number.MAX_SAFE_INTEGER : threads.maxQueuedBytes * fraction - threads.queuedBytes;
     const coming = threads?.queuedPackets ?? 0;
     for (const w of this.opts.writers()) {
-      if (w.queueDepth + coming >= maxRows * fraction || w.queueBytes >= maxBytes * fraction) return false;
+      packets = Math.min(packets, w.queueBytes >= maxBytes * fraction ? 0 : maxRows * fraction - w.queueDepth - coming);
     }
-    return true;
+    return { packets, bytes };
   }
 }
