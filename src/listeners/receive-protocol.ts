@@ -15,11 +15,15 @@ export const BATCH_MAX_DATAGRAMS = 256;
  */
 export const BATCH_BYTES = 256 * 1024;
 /**
- * A batch is posted at most once per this interval unless it is full: below ~1,000 datagrams/s
+ * A batch is posted at most once per this interval unless it is full: below ~200 datagrams/s
  * every datagram leaves right after the I/O phase that read it (no added latency); above, the
- * batches grow instead of the message count, and a datagram waits 1–2 ms at most.
+ * batches grow instead of the message count, and a datagram waits 5–6 ms at most (rows wait
+ * ~100 ms for their database batch anyway). Each batch costs a hop to the main thread, one to a
+ * pipeline thread and one back, each a thread woken on a shared core: at 28,000 datagrams/s into
+ * PostgreSQL the daemon spent 19–20 µs of CPU per message with 5 ms against 22.5–23.7 with 1 ms
+ * (docs/benchmarks.md).
  */
-export const MIN_FLUSH_INTERVAL_MS = 1;
+export const MIN_FLUSH_INTERVAL_MS = 5;
 /** Drop counts with no batch to ride on are posted on their own after at most this long. */
 export const COUNTS_INTERVAL_MS = 100;
 /**

@@ -417,26 +417,9 @@ export class PipelinePool {
     };
     const { tuples, spans, cleaned, rows, tupleNext } = g;
     const tupleCount = spans === null ? 0 : spans.length / 2;
-    // One Buffer over the thread's tuples, shared by the group's rows: one object per row. A
-    // group that uses a small part of the batch's buffer (several tables in one batch) gets its
-    // own copy, so a row waiting for its table never holds the other tables' bytes.
-    let bytes = tuples === null ? null : Buffer.from(tuples);
-    let at = spans;
-    if (bytes !== null && spans !== null) {
-      let size = 0;
-      for (let i = 0; i < spans.length; i += 2) size += spans[i + 1]! - spans[i]!;
-      if (size * 2 < bytes.length) {
-        const own = Buffer.allocUnsafe(size);
-        at = new Uint32Array(spans.length);
-        let pos = 0;
-        for (let i = 0; i < spans.length; i += 2) {
-          at[i] = pos;
-          pos += bytes.copy(own, pos, spans[i], spans[i + 1]);
-          at[i + 1] = pos;
-        }
-        bytes = own;
-      }
-    }
+    // One Buffer over the group's own tuples (the thread copied them out of the batch's buffer
+    // when other tables shared it), shared by the group's rows: one object per row.
+    const bytes = tuples === null ? null : Buffer.from(tuples);
     // Rows in arrival order: tuples and objects interleaved as tupleNext says.
     let t = 0;
     let o = 0;
@@ -444,7 +427,7 @@ export class PipelinePool {
       if (tupleNext === null ? t < tupleCount : tupleNext[k] === 1) {
         const i = t++;
         if (isCopy(g.keys, i)) continue;
-        const row = new EncodedRow(bytes!, at![2 * i]!, at![2 * i + 1]!, cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
+        const row = new EncodedRow(bytes!, spans![2 * i]!, spans![2 * i + 1]!, cleaned === null ? 0 : cleaned[2 * i]!, cleaned === null ? 0 : cleaned[2 * i + 1]!);
         writer.enqueue(g.table, g.kind, row);
       } else {
         const i = o++;

@@ -32,7 +32,7 @@ export type MainMessage = BatchMessage | { op: 'config'; cfg: SipcaptureConfig }
 
 /**
  * The rows of one batch for one table. Encoded rows (PostgreSQL Homer 5 tables) are binary COPY
- * tuples in `tuples` (transferred; the groups of one layout share it), tuple i at
+ * tuples in `tuples` (transferred, the group's own), tuple i at
  * [spans[2i], spans[2i + 1]); `cleaned` holds two counts per
  * tuple (NULs stripped, invalid text replaced), or is null when all are 0. Other rows travel as
  * objects (`rows`; a Buffer arrives as a Uint8Array). `keys`/`rowKeys`: per row the dedup key

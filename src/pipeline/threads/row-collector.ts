@@ -3,9 +3,11 @@
  * database and table, ready to post. For a PostgreSQL Homer 5 table each row is encoded here as
  * the binary COPY tuple the store would write (store/encoded-row.ts), so the main thread only
  * copies bytes; other rows go as objects. A row whose text had to be cut to a column width goes
- * as an object too: the width of the real table decides that. The tuples of a batch share one
- * buffer per column layout, whatever their table, so a batch costs one allocation, not one per
- * table.
+ * as an object too: the width of the real table decides that. The tuples of a batch are
+ * encoded into one buffer per column layout, whatever their table; each table's group leaves
+ * with a buffer of its own (the layout's when it has it nearly to itself, else an exact copy),
+ * so a row waiting for its table never holds another table's bytes, and the copying is done
+ * here, where it scales with the threads, not on the main thread.
  */
 import type { ReportRow, SipCaptureRow, TableKind } from '../../capture/rows.js';
 import type { SipcaptureConfig } from '../../config/types.js';
@@ -92,15 +94,44 @@ class Group {
     return true;
   }
 
-  /** The group as posted; `buffer`: its layout's tuples, once the batch is done. */
-  finish(buffer: ArrayBuffer | null): RowGroup {
+  /** Bytes of this group's tuples. */
+  tupleBytes(): number {
+    let size = 0;
+    for (let i = 0; i < this.spans.length; i += 2) size += this.spans[i + 1]! - this.spans[i]!;
+    return size;
+  }
+
+  /**
+   * The group as posted. `layout`: its layout's tuples, once the batch is done; `whole`: the
+   * group may take that buffer as it is (no other group uses it, and the group fills at least
+   * half of it), else its tuples are copied into a buffer of their own.
+   */
+  finish(layout: Buffer | null, whole: boolean, transfer: ArrayBuffer[]): RowGroup {
     const tupleCount = this.spans.length / 2;
+    let tuples: ArrayBuffer | null = null;
+    let spans: Uint32Array | null = null;
+    if (tupleCount > 0 && layout !== null) {
+      spans = Uint32Array.from(this.spans);
+      if (whole) tuples = ownBuffer(layout);
+      else {
+        const own = Buffer.allocUnsafeSlow(this.tupleBytes());
+        let pos = 0;
+        for (let i = 0; i < spans.length; i += 2) {
+          const start = pos;
+          pos += layout.copy(own, pos, spans[i], spans[i + 1]);
+          spans[i] = start;
+          spans[i + 1] = pos;
+        }
+        tuples = own.buffer;
+      }
+      transfer.push(tuples);
+    }
     return {
       dbUrl: this.dbUrl,
       table: this.table,
       kind: this.kind,
-      tuples: tupleCount > 0 ? buffer : null,
-      spans: tupleCount > 0 ? Uint32Array.from(this.spans) : null,
+      tuples,
+      spans,
       cleaned: this.anyCleaned ? Uint32Array.from(this.cleaned) : null,
       keys: this.keys.length > 0 ? Float64Array.from(this.keys) : null,
       rows: this.rows,
@@ -165,21 +196,28 @@ export class RowCollector {
 
   /** Everything collected since the last call, and the buffers to transfer; the collector starts empty again. */
   take(transfer: ArrayBuffer[]): RowGroup[] {
-    const buffers = new Map<'sip' | 'report', ArrayBuffer>();
-    for (const [layout, t] of this.tuples) {
-      const all = t.encoder.buffer;
-      // allocUnsafeSlow (and a grown batch, far above the pool size) own their memory: sent as
-      // it is, the COPY header and the unused tail with it; a tuple's offsets stay as they are.
-      const own = all.byteOffset === 0 && all.buffer.byteLength === all.length;
-      const buffer = own ? (all.buffer as ArrayBuffer) : Uint8Array.from(all).buffer;
-      buffers.set(layout, buffer);
-      transfer.push(buffer);
-    }
+    // Which groups share each layout's buffer: one group alone that fills half of it takes it whole.
+    const users = new Map<'sip' | 'report', number>();
+    for (const g of this.groups.values()) if (g.tupleBytes() > 0) users.set(layoutOf(g.kind), (users.get(layoutOf(g.kind)) ?? 0) + 1);
     const out: RowGroup[] = [];
-    for (const g of this.groups.values()) out.push(g.finish(buffers.get(layoutOf(g.kind)) ?? null));
+    for (const g of this.groups.values()) {
+      const layout = this.tuples.get(layoutOf(g.kind))?.encoder.buffer ?? null;
+      const whole = layout !== null && users.get(layoutOf(g.kind)) === 1 && g.tupleBytes() * 2 >= layout.length;
+      out.push(g.finish(layout, whole, transfer));
+    }
     this.groups = new Map();
     this.tuples = new Map();
     this.last = null;
     return out;
   }
+}
+
+/**
+ * The ArrayBuffer to transfer for a layout's whole buffer: allocUnsafeSlow (and a grown batch,
+ * far above the pool size) own their memory and go as they are, the COPY header and unused
+ * tail with them, so a tuple's offsets stay as they are.
+ */
+function ownBuffer(all: Buffer): ArrayBuffer {
+  const own = all.byteOffset === 0 && all.buffer.byteLength === all.length;
+  return own ? (all.buffer as ArrayBuffer) : Uint8Array.from(all).buffer;
 }

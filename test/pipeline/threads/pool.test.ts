@@ -136,6 +136,34 @@ test('the golden corpus through 3 threads: the same rows in each table in the sa
   assert.deepEqual(snap(got.stats), snap(want.stats));
 });
 
+test('each table\'s encoded rows hold a buffer of their own, sized to them: a row waiting for a quiet table never keeps another table\'s bytes', async () => {
+  const cfg = config({ routes: 'homer5' });
+  const listener = cfg.listenAddresses[0]!.spec;
+  const factory = new PacketFactory({ mix: 'mixed', versions: [3] });
+  // Batches of 256 mixed packets: calls, registrations and OPTIONS share each batch (3 tables).
+  const batches = Array.from({ length: 8 }, (_, b) => Array.from({ length: 256 }, (_, i) => factory.next(3, STARTED_US - 1e6 + b * 256 + i)));
+  const got = await pooled(cfg, 2, batches, listener);
+  got.post();
+  await got.pool.idle();
+  await got.pool.close();
+  assert.equal(got.stored.length, 8 * 256);
+  const tablesOf = new Map<ArrayBufferLike, Set<string>>();
+  const bytesIn = new Map<ArrayBufferLike, number>();
+  for (const s of got.stored) {
+    assert.ok(s.row instanceof EncodedRow, `${s.table}: travels encoded`);
+    const buf = s.row.bytes.buffer;
+    let tables = tablesOf.get(buf);
+    if (tables === undefined) tablesOf.set(buf, (tables = new Set()));
+    tables.add(s.table);
+    bytesIn.set(buf, (bytesIn.get(buf) ?? 0) + s.row.byteLength);
+  }
+  assert.ok(new Set(got.stored.map((s) => s.table)).size >= 3, 'the traffic reaches 3 tables');
+  for (const [buf, tables] of tablesOf) {
+    assert.equal(tables.size, 1, `one buffer, one table (${[...tables].join(', ')})`);
+    assert.ok(bytesIn.get(buf)! * 2 >= buf.byteLength, `a buffer of ${buf.byteLength} bytes holds ${bytesIn.get(buf)} of its table's tuples`);
+  }
+});
+
 test('rows for SQLite travel as objects, equal to the main thread\'s', async () => {
   const cfg = config({ db_url: SQLITE, routes: 'homer5' });
   const listener = cfg.listenAddresses[0]!.spec;
