@@ -102,11 +102,12 @@ class Group {
   }
 
   /**
-   * The group as posted. `layout`: its layout's tuples, once the batch is done; `whole`: the
-   * group may take that buffer as it is (no other group uses it, and the group fills at least
-   * half of it), else its tuples are copied into a buffer of their own.
+   * The group as posted. `layout`: its layout's tuples, once the batch is done; `size`: this
+   * group's bytes of them (tupleBytes); `whole`: the group may take that buffer as it is (no
+   * other group uses it, and the group fills at least half of it), else its tuples are copied
+   * into a buffer of their own.
    */
-  finish(layout: Buffer | null, whole: boolean, transfer: ArrayBuffer[]): RowGroup {
+  finish(layout: Buffer | null, size: number, whole: boolean, transfer: ArrayBuffer[]): RowGroup {
     const tupleCount = this.spans.length / 2;
     let tuples: ArrayBuffer | null = null;
     let spans: Uint32Array | null = null;
@@ -114,7 +115,7 @@ class Group {
       spans = Uint32Array.from(this.spans);
       if (whole) tuples = ownBuffer(layout);
       else {
-        const own = Buffer.allocUnsafeSlow(this.tupleBytes());
+        const own = Buffer.allocUnsafeSlow(size);
         let pos = 0;
         for (let i = 0; i < spans.length; i += 2) {
           const start = pos;
@@ -196,15 +197,19 @@ export class RowCollector {
 
   /** Everything collected since the last call, and the buffers to transfer; the collector starts empty again. */
   take(transfer: ArrayBuffer[]): RowGroup[] {
+    const groups = [...this.groups.values()];
+    const sizes = groups.map((g) => g.tupleBytes());
     // Which groups share each layout's buffer: one group alone that fills half of it takes it whole.
     const users = new Map<'sip' | 'report', number>();
-    for (const g of this.groups.values()) if (g.tupleBytes() > 0) users.set(layoutOf(g.kind), (users.get(layoutOf(g.kind)) ?? 0) + 1);
-    const out: RowGroup[] = [];
-    for (const g of this.groups.values()) {
+    groups.forEach((g, i) => {
+      if (sizes[i]! > 0) users.set(layoutOf(g.kind), (users.get(layoutOf(g.kind)) ?? 0) + 1);
+    });
+    const out = groups.map((g, i) => {
+      const size = sizes[i]!;
       const layout = this.tuples.get(layoutOf(g.kind))?.encoder.buffer ?? null;
-      const whole = layout !== null && users.get(layoutOf(g.kind)) === 1 && g.tupleBytes() * 2 >= layout.length;
-      out.push(g.finish(layout, whole, transfer));
-    }
+      const whole = layout !== null && users.get(layoutOf(g.kind)) === 1 && size * 2 >= layout.length;
+      return g.finish(layout, size, whole, transfer);
+    });
     this.groups = new Map();
     this.tuples = new Map();
     this.last = null;
